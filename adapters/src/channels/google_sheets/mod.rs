@@ -1,0 +1,33 @@
+//! Google Sheets: its declaration in the channel registry.
+
+use switchboard_domain::{
+    AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
+};
+
+/// The registry name of this channel.
+pub const KIND: &str = "google-sheets";
+
+/// What Google Sheets needs from a workspace to connect.
+pub fn spec() -> ChannelSpec {
+    ChannelSpec {
+        kind: ChannelKind::parse(KIND).expect("valid channel name"),
+        display_name: "Google Sheets",
+        auth: AuthSpec {
+            scheme: AuthScheme::Oauth2,
+            fields: vec![
+                AuthField::required(
+                    "spreadsheet_id",
+                    AuthFieldKind::Text,
+                    "The spreadsheet to append rows to.",
+                ),
+                AuthField::required("access_token", AuthFieldKind::Secret, "OAuth access token."),
+                AuthField::required(
+                    "refresh_token",
+                    AuthFieldKind::Secret,
+                    "OAuth refresh token.",
+                ),
+            ],
+        },
+        needs_platform_credentials: true,
+    }
+}

@@ -1,0 +1,33 @@
+//! Facebook Messenger: its declaration in the channel registry.
+
+use switchboard_domain::{
+    AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
+};
+
+/// The registry name of this channel.
+pub const KIND: &str = "messenger";
+
+/// What Facebook Messenger needs from a workspace to connect.
+pub fn spec() -> ChannelSpec {
+    ChannelSpec {
+        kind: ChannelKind::parse(KIND).expect("valid channel name"),
+        display_name: "Facebook Messenger",
+        auth: AuthSpec {
+            scheme: AuthScheme::Oauth2,
+            fields: vec![
+                AuthField::required("page_id", AuthFieldKind::Text, "The Facebook page id."),
+                AuthField::required(
+                    "page_access_token",
+                    AuthFieldKind::Secret,
+                    "Page access token from the OAuth flow.",
+                ),
+                AuthField::optional(
+                    "page_name",
+                    AuthFieldKind::Text,
+                    "The page name, for display.",
+                ),
+            ],
+        },
+        needs_platform_credentials: true,
+    }
+}

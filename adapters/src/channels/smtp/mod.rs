@@ -1,0 +1,32 @@
+//! SMTP send action: its declaration in the channel registry.
+
+use switchboard_domain::{
+    AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
+};
+
+/// The registry name of this channel.
+pub const KIND: &str = "smtp";
+
+/// What SMTP send action needs from a workspace to connect.
+pub fn spec() -> ChannelSpec {
+    ChannelSpec {
+        kind: ChannelKind::parse(KIND).expect("valid channel name"),
+        display_name: "SMTP send action",
+        auth: AuthSpec {
+            scheme: AuthScheme::Custom,
+            fields: vec![
+                AuthField::required("host", AuthFieldKind::Text, "SMTP server host."),
+                AuthField::required("port", AuthFieldKind::Port, "SMTP server port."),
+                AuthField::required("username", AuthFieldKind::Text, "SMTP user name."),
+                AuthField::required("password", AuthFieldKind::Secret, "SMTP password."),
+                AuthField::required("from_address", AuthFieldKind::Email, "Sender address."),
+                AuthField::optional(
+                    "starttls",
+                    AuthFieldKind::Boolean,
+                    "Upgrade the connection with STARTTLS.",
+                ),
+            ],
+        },
+        needs_platform_credentials: false,
+    }
+}

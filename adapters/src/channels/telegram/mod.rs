@@ -1,0 +1,37 @@
+//! Telegram: its declaration in the channel registry.
+
+use switchboard_domain::{
+    AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
+};
+
+/// The registry name of this channel.
+pub const KIND: &str = "telegram";
+
+/// What Telegram needs from a workspace to connect.
+pub fn spec() -> ChannelSpec {
+    ChannelSpec {
+        kind: ChannelKind::parse(KIND).expect("valid channel name"),
+        display_name: "Telegram",
+        auth: AuthSpec {
+            scheme: AuthScheme::Custom,
+            fields: vec![
+                AuthField::required(
+                    "bot_token",
+                    AuthFieldKind::Secret,
+                    "The bot token from @BotFather.",
+                ),
+                AuthField::required(
+                    "webhook_secret",
+                    AuthFieldKind::Secret,
+                    "Sent back by Telegram in X-Telegram-Bot-Api-Secret-Token.",
+                ),
+                AuthField::optional(
+                    "bot_username",
+                    AuthFieldKind::Text,
+                    "The bot's @username, for display.",
+                ),
+            ],
+        },
+        needs_platform_credentials: false,
+    }
+}

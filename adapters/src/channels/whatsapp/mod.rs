@@ -1,0 +1,42 @@
+//! WhatsApp Cloud API: its declaration in the channel registry.
+
+use switchboard_domain::{
+    AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
+};
+
+/// The registry name of this channel.
+pub const KIND: &str = "whatsapp";
+
+/// What WhatsApp Cloud API needs from a workspace to connect.
+pub fn spec() -> ChannelSpec {
+    ChannelSpec {
+        kind: ChannelKind::parse(KIND).expect("valid channel name"),
+        display_name: "WhatsApp Cloud API",
+        auth: AuthSpec {
+            scheme: AuthScheme::Oauth2,
+            fields: vec![
+                AuthField::required(
+                    "phone_number_id",
+                    AuthFieldKind::Text,
+                    "The business phone number id.",
+                ),
+                AuthField::required(
+                    "business_account_id",
+                    AuthFieldKind::Text,
+                    "The WhatsApp business account id.",
+                ),
+                AuthField::required(
+                    "access_token",
+                    AuthFieldKind::Secret,
+                    "System-user or OAuth access token.",
+                ),
+                AuthField::optional(
+                    "display_phone_number",
+                    AuthFieldKind::Text,
+                    "The number as shown to customers.",
+                ),
+            ],
+        },
+        needs_platform_credentials: true,
+    }
+}

@@ -1,0 +1,93 @@
+//! Building and running the service: the entry points `main` and the tests share.
+
+use crate::config::Config;
+use crate::routes::router;
+use crate::state::AppState;
+use crate::telemetry::metrics_handle;
+use anyhow::Context;
+use std::future::Future;
+use std::sync::Arc;
+use switchboard_adapters::channels::ChannelRegistry;
+use switchboard_adapters::kafka::EventProducer;
+use switchboard_adapters::store::{
+    connect_lazy, migrate, IntegrationStore, OutboxRelay, XChaChaSealer,
+};
+use switchboard_domain::integration::services::SystemClock;
+use switchboard_domain::integration::IntegrationServices;
+use tokio::net::TcpListener;
+
+/// The assembled service, before it serves.
+pub struct App {
+    /// Handler state.
+    pub state: AppState,
+    /// The outbox relay, when this process runs it.
+    pub relay: Option<OutboxRelay>,
+    max_body_bytes: usize,
+}
+
+impl App {
+    /// Connects, migrates and wires everything from `config`.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let keys = config
+            .secret_keys
+            .as_ref()
+            .context("SWITCHBOARD_SECRET_KEYS is not set")?;
+        let sealer = XChaChaSealer::from_config(keys.expose())?;
+        let pool = connect_lazy(&config.database_url, config.database_max_connections)?;
+        migrate(&pool).await.context("applying migrations")?;
+        let producer = EventProducer::new(&config.kafka())?;
+        let channels = Arc::new(ChannelRegistry::builtin());
+        let services = IntegrationServices {
+            channels: channels.clone(),
+            sealer: Arc::new(sealer),
+            clock: Arc::new(SystemClock),
+        };
+        let integrations = IntegrationStore::new(pool.clone(), services);
+        let relay = config
+            .outbox_relay
+            .then(|| OutboxRelay::new(pool.clone(), producer.clone(), config.topics().lifecycle));
+        let state = AppState {
+            integrations,
+            channels,
+            pool,
+            producer,
+            metrics: metrics_handle(),
+        };
+        Ok(Self {
+            state,
+            relay,
+            max_body_bytes: config.max_body_bytes,
+        })
+    }
+
+    /// Serves on `listener` (and runs the relay) until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let relay = self.relay.map(|relay| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                relay
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
+        let producer = self.state.producer.clone();
+        let app = router(self.state, self.max_body_bytes);
+        tracing::info!(addr = %listener.local_addr()?, "serving");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        let _ = stop_tx.send(true);
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
+        let _ = producer.flush(std::time::Duration::from_secs(5));
+        Ok(())
+    }
+}

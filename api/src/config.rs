@@ -1,0 +1,178 @@
+//! All configuration in one struct. Sources, later ones winning: defaults, an optional TOML
+//! file (`--config` or `SWITCHBOARD_CONFIG`), then environment variables. Every field `x` is
+//! read from `SWITCHBOARD_X`; a few well-known names (`DATABASE_URL`, `KAFKA_BROKERS`,
+//! `OTEL_EXPORTER_OTLP_ENDPOINT`) are read as they are too.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use switchboard_adapters::kafka::{KafkaSettings, Topics};
+use switchboard_domain::SecretString;
+
+/// Environment names read as they are, beside `SWITCHBOARD_<FIELD>`.
+const WELL_KNOWN_ENV: &[(&str, &str)] = &[
+    ("database_url", "DATABASE_URL"),
+    ("kafka_brokers", "KAFKA_BROKERS"),
+    ("otel_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+];
+
+/// The service's settings. See README.md, "Configuration", for each one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub http_addr: SocketAddr,
+    /// PostgreSQL connection URL.
+    pub database_url: String,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// Kafka bootstrap servers.
+    pub kafka_brokers: String,
+    /// Prefix for every topic name (empty in production; unique per test run).
+    pub topic_prefix: String,
+    /// Partitions of each topic created by `topics ensure`.
+    pub topic_partitions: i32,
+    /// Replication factor of each topic created by `topics ensure`.
+    pub topic_replication_factor: i32,
+    /// How long a produced record may wait for the broker's acknowledgement.
+    pub kafka_delivery_timeout_ms: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Keyring for secrets at rest: `id:base64(32 bytes)[,…]`; the first key seals.
+    pub secret_keys: Option<SecretString>,
+    /// Whether `serve` also runs the outbox relay.
+    pub outbox_relay: bool,
+    /// OTLP/HTTP endpoint for traces; none disables export.
+    pub otel_endpoint: Option<String>,
+    /// `json` (default) or `text` logs.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
+            database_max_connections: 16,
+            kafka_brokers: "127.0.0.1:9092".into(),
+            topic_prefix: String::new(),
+            topic_partitions: 6,
+            topic_replication_factor: 1,
+            kafka_delivery_timeout_ms: 5_000,
+            max_body_bytes: 1024 * 1024,
+            secret_keys: None,
+            outbox_relay: true,
+            otel_endpoint: None,
+            log_format: "json".into(),
+        }
+    }
+}
+
+/// Why configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {0}: {1}")]
+    Read(String, std::io::Error),
+    /// The file or an environment variable holds a bad value.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] toml::de::Error),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
+                text.parse::<toml::Table>()?
+            }
+            None => toml::Table::new(),
+        };
+        for field in Self::FIELDS {
+            let prefixed = format!("SWITCHBOARD_{}", field.to_uppercase());
+            let well_known = WELL_KNOWN_ENV
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, env)| *env);
+            let value = std::env::var(&prefixed)
+                .ok()
+                .or_else(|| well_known.and_then(|env| std::env::var(env).ok()));
+            if let Some(value) = value {
+                table.insert((*field).to_owned(), env_value(&value));
+            }
+        }
+        Ok(Self::deserialize(toml::Value::Table(table))?)
+    }
+
+    const FIELDS: &'static [&'static str] = &[
+        "http_addr",
+        "database_url",
+        "database_max_connections",
+        "kafka_brokers",
+        "topic_prefix",
+        "topic_partitions",
+        "topic_replication_factor",
+        "kafka_delivery_timeout_ms",
+        "max_body_bytes",
+        "secret_keys",
+        "outbox_relay",
+        "otel_endpoint",
+        "log_format",
+    ];
+
+    /// Broker settings for every Kafka client.
+    pub fn kafka(&self) -> KafkaSettings {
+        let mut settings = KafkaSettings::new(&self.kafka_brokers);
+        settings.delivery_timeout = Duration::from_millis(self.kafka_delivery_timeout_ms);
+        settings
+    }
+
+    /// Topic names.
+    pub fn topics(&self) -> Topics {
+        Topics::with_prefix(&self.topic_prefix)
+    }
+}
+
+/// An environment value as the TOML value it most likely means.
+fn env_value(text: &str) -> toml::Value {
+    if let Ok(number) = text.parse::<i64>() {
+        toml::Value::Integer(number)
+    } else if let Ok(flag) = text.parse::<bool>() {
+        toml::Value::Boolean(flag)
+    } else {
+        toml::Value::String(text.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_listed_for_the_environment() {
+        let config = Config::deserialize(toml::Value::Table(toml::Table::new())).unwrap();
+        assert_eq!(config.max_body_bytes, 1024 * 1024);
+        let debug = format!("{config:?}");
+        for field in Config::FIELDS {
+            assert!(
+                debug.contains(&format!("{field}: ")),
+                "{field} is not a Config field"
+            );
+        }
+    }
+
+    #[test]
+    fn file_values_are_typed_and_unknown_keys_refused() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::write(&dir, "max_body_bytes = 2048\nsecret_keys = \"k:abc\"\n").unwrap();
+        let config = Config::load(Some(&dir)).unwrap();
+        assert_eq!(config.max_body_bytes, 2048);
+        assert!(!format!("{config:?}").contains("k:abc"));
+        std::fs::write(&dir, "max_body_byte = 1\n").unwrap();
+        assert!(Config::load(Some(&dir)).is_err());
+        std::fs::remove_file(dir).unwrap();
+    }
+}

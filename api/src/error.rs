@@ -1,0 +1,170 @@
+//! One error type at the HTTP edge: every failure becomes an RFC 9457 problem+json body with a
+//! precise status. Details never echo submitted values, so no secret can leak through them.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use switchboard_adapters::store::StoreError;
+use switchboard_domain::integration::IntegrationError;
+use switchboard_domain::FieldProblem;
+use utoipa::ToSchema;
+
+/// Seconds a client should wait before retrying when a dependency is down.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; see README.md, "Errors".
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short, fixed summary of the kind.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// What went wrong this time.
+    pub detail: String,
+    /// Per-field problems, for validation errors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<FieldProblem>,
+    #[serde(skip)]
+    retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A problem of kind `slug` with `status`.
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds per-field problems.
+    pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// Adds a `Retry-After` header.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// 404 for a route or resource that does not exist.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 400 for a request that cannot be read.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "Malformed request",
+            detail,
+        )
+    }
+
+    /// 422 for a well-formed request that breaks a rule.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid request",
+            detail,
+        )
+    }
+
+    /// 503 when a dependency is down; the client should retry.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
+        .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+    }
+
+    /// 500 for our own failure; the detail is logged, not returned.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the server failed; see its logs",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after;
+        let mut response = (status, axum::Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Rejected(rejected) => rejected.into(),
+            StoreError::Conflict(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "concurrent-modification",
+                "Concurrent modification",
+                error.to_string(),
+            )
+            .retry_after(1),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "database unavailable");
+                Problem::unavailable("the database is unavailable")
+            }
+            StoreError::Corrupt(_) => Problem::internal(&error),
+        }
+    }
+}
+
+impl From<IntegrationError> for Problem {
+    fn from(error: IntegrationError) -> Self {
+        use IntegrationError as E;
+        let detail = error.to_string();
+        match error {
+            E::NotFound => Problem::not_found(detail),
+            E::AlreadyExists => Problem::new(
+                StatusCode::CONFLICT,
+                "already-exists",
+                "Already exists",
+                detail,
+            ),
+            E::Deleted => Problem::new(StatusCode::GONE, "deleted", "Integration deleted", detail),
+            E::AlreadyConnected | E::NeverConnected => Problem::new(
+                StatusCode::CONFLICT,
+                "lifecycle-conflict",
+                "Not allowed in this state",
+                detail,
+            ),
+            E::UnknownChannel(_) | E::InvalidName | E::InvalidSettings => Problem::invalid(detail),
+            E::InvalidCredentials(problems) | E::IncompleteCredentials(problems) => {
+                Problem::invalid(detail).with_errors(problems)
+            }
+            E::Sealing(_) => Problem::internal(&detail),
+        }
+    }
+}

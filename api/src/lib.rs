@@ -1,0 +1,12 @@
+//! Switchboard's HTTP API, configuration and telemetry, and the `switchboard` binary's commands.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod views;

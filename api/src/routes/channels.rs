@@ -1,0 +1,59 @@
+//! `GET /v1/channels`: every registered channel with its auth fields as JSON Schema.
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::Value;
+use switchboard_domain::ChannelCatalog;
+use utoipa::ToSchema;
+
+/// One channel as the settings pages need it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    /// Registry name, used in URLs and `channel` fields.
+    pub kind: String,
+    /// Human name.
+    pub display_name: String,
+    /// `custom` or `oauth2`.
+    pub auth_scheme: String,
+    /// Whether the platform's shared OAuth app must be configured.
+    pub needs_platform_credentials: bool,
+    /// JSON Schema of the credentials.
+    #[schema(value_type = Object)]
+    pub auth_schema: Value,
+}
+
+/// The channel list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelList {
+    /// In registry order.
+    pub items: Vec<ChannelView>,
+}
+
+/// The channel routes.
+pub fn routes() -> axum::Router<AppState> {
+    Router::new().route("/v1/channels", get(list))
+}
+
+/// Lists channels and their auth schemas.
+#[utoipa::path(get, path = "/v1/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
+pub async fn list(State(state): State<AppState>) -> Json<ChannelList> {
+    let items = state
+        .channels
+        .all()
+        .into_iter()
+        .map(|spec| ChannelView {
+            kind: spec.kind.to_string(),
+            display_name: spec.display_name.to_owned(),
+            auth_scheme: serde_json::to_value(spec.auth.scheme)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            needs_platform_credentials: spec.needs_platform_credentials,
+            auth_schema: spec.auth.json_schema(),
+        })
+        .collect();
+    Json(ChannelList { items })
+}

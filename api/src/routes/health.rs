@@ -1,0 +1,61 @@
+//! Liveness, readiness and metrics endpoints.
+
+use crate::error::Problem;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use std::time::Duration;
+
+/// How long a readiness probe waits for each dependency.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The health routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200)))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// PostgreSQL and Kafka both answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200), (status = 503, body = Problem)))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let postgres = async {
+        tokio::time::timeout(PROBE_TIMEOUT, sqlx::query("SELECT 1").execute(&state.pool))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    };
+    let kafka = state.producer.check_reachable(PROBE_TIMEOUT);
+    let (postgres_ok, kafka_ok) = tokio::join!(postgres, kafka);
+    let kafka_ok = kafka_ok.is_ok();
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
+    if postgres_ok && kafka_ok {
+        return Json(json!({"status": "ready", "postgres": "ok", "kafka": "ok"})).into_response();
+    }
+    Problem::unavailable(format!(
+        "postgres: {}, kafka: {}",
+        word(postgres_ok),
+        word(kafka_ok)
+    ))
+    .into_response()
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,227 @@
+//! `/v1/workspaces/{ws}/integrations`: the Integration aggregate over HTTP.
+
+use crate::error::Problem;
+use crate::extract::{Json, Path, Query};
+use crate::state::AppState;
+use crate::views::{
+    ConnectIntegration, CreateIntegration, DisconnectIntegration, IntegrationList, IntegrationView,
+    ListFilter, RefreshCredentials, UpdateIntegration,
+};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use switchboard_adapters::kafka::trace_context::current_traceparent;
+use switchboard_adapters::store::CommandMetadata;
+use switchboard_domain::integration::{Integration, IntegrationCommand, IntegrationStatus};
+use switchboard_domain::{ChannelKind, IntegrationId, WorkspaceId};
+
+/// The integration routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/workspaces/{ws}/integrations", post(create).get(list))
+        .route(
+            "/v1/workspaces/{ws}/integrations/{id}",
+            get(show).patch(update).delete(delete),
+        )
+        .route(
+            "/v1/workspaces/{ws}/integrations/{id}/connect",
+            post(connect),
+        )
+        .route(
+            "/v1/workspaces/{ws}/integrations/{id}/credentials",
+            post(refresh_credentials),
+        )
+        .route(
+            "/v1/workspaces/{ws}/integrations/{id}/disconnect",
+            post(disconnect),
+        )
+}
+
+/// Creates an integration.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/integrations", tag = "integrations",
+    params(("ws" = String, Path, description = "Workspace id")),
+    request_body = CreateIntegration,
+    responses((status = 201, body = IntegrationView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Path(ws): Path<WorkspaceId>,
+    Json(body): Json<CreateIntegration>,
+) -> Result<Response, Problem> {
+    let channel = ChannelKind::parse(&body.channel).ok_or_else(|| {
+        Problem::invalid(format!("unknown channel '{}'", body.channel.escape_debug()))
+    })?;
+    let id = body.id.map(IntegrationId::from).unwrap_or_default();
+    let command = IntegrationCommand::Create {
+        integration_id: id,
+        workspace_id: ws.clone(),
+        channel,
+        name: body.name,
+        auth: body.auth,
+    };
+    state.integrations.execute(id, command, metadata()).await?;
+    let view = owned(&state, &ws, id).await?;
+    let location = format!("/v1/workspaces/{ws}/integrations/{id}");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(view),
+    )
+        .into_response())
+}
+
+/// Lists a workspace's live integrations.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/integrations", tag = "integrations",
+    params(("ws" = String, Path, description = "Workspace id"), ("channel" = Option<String>, Query, description = "Only this channel")),
+    responses((status = 200, body = IntegrationList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Path(ws): Path<WorkspaceId>,
+    Query(filter): Query<ListFilter>,
+) -> Result<axum::Json<IntegrationList>, Problem> {
+    let channel = match filter.channel.as_deref() {
+        Some(name) => Some(
+            ChannelKind::parse(name)
+                .ok_or_else(|| Problem::bad_request("malformed channel filter"))?,
+        ),
+        None => None,
+    };
+    let items = state.integrations.list(&ws, channel.as_ref()).await?;
+    Ok(axum::Json(IntegrationList {
+        items: items.iter().map(IntegrationView::from).collect(),
+    }))
+}
+
+/// Shows one integration.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/integrations/{id}", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)),
+    responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 410, body = Problem)))]
+pub async fn show(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+) -> Result<axum::Json<IntegrationView>, Problem> {
+    let view = owned(&state, &ws, id).await?;
+    if view.status == IntegrationStatus::Deleted {
+        return Err(switchboard_domain::integration::IntegrationError::Deleted.into());
+    }
+    Ok(axum::Json(view))
+}
+
+/// Connects an integration.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/integrations/{id}/connect", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = ConnectIntegration,
+    responses((status = 200, body = IntegrationView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn connect(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+    Json(body): Json<ConnectIntegration>,
+) -> Result<axum::Json<IntegrationView>, Problem> {
+    let command = IntegrationCommand::Connect {
+        auth: body.auth,
+        account: body.account.map(Into::into),
+    };
+    command_then_show(&state, &ws, id, command).await
+}
+
+/// Renames an integration or replaces its settings.
+#[utoipa::path(patch, path = "/v1/workspaces/{ws}/integrations/{id}", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = UpdateIntegration,
+    responses((status = 200, body = IntegrationView), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+    Json(body): Json<UpdateIntegration>,
+) -> Result<axum::Json<IntegrationView>, Problem> {
+    let command = IntegrationCommand::UpdateSettings {
+        name: body.name,
+        settings: body.settings,
+    };
+    command_then_show(&state, &ws, id, command).await
+}
+
+/// Replaces credentials.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/integrations/{id}/credentials", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = RefreshCredentials,
+    responses((status = 200, body = IntegrationView), (status = 422, body = Problem)))]
+pub async fn refresh_credentials(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+    Json(body): Json<RefreshCredentials>,
+) -> Result<axum::Json<IntegrationView>, Problem> {
+    command_then_show(
+        &state,
+        &ws,
+        id,
+        IntegrationCommand::RefreshCredentials { auth: body.auth },
+    )
+    .await
+}
+
+/// Disconnects an integration (a no-op when it is disconnected already).
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/integrations/{id}/disconnect", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = DisconnectIntegration,
+    responses((status = 200, body = IntegrationView), (status = 409, body = Problem)))]
+pub async fn disconnect(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+    Json(body): Json<DisconnectIntegration>,
+) -> Result<axum::Json<IntegrationView>, Problem> {
+    command_then_show(
+        &state,
+        &ws,
+        id,
+        IntegrationCommand::Disconnect {
+            reason: body.reason,
+        },
+    )
+    .await
+}
+
+/// Deletes an integration for good.
+#[utoipa::path(delete, path = "/v1/workspaces/{ws}/integrations/{id}", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 410, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+) -> Result<StatusCode, Problem> {
+    owned(&state, &ws, id).await?;
+    state
+        .integrations
+        .execute(id, IntegrationCommand::Delete, metadata())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn command_then_show(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: IntegrationId,
+    command: IntegrationCommand,
+) -> Result<axum::Json<IntegrationView>, Problem> {
+    owned(state, ws, id).await?;
+    state.integrations.execute(id, command, metadata()).await?;
+    Ok(axum::Json(owned(state, ws, id).await?))
+}
+
+/// The integration, if it exists and belongs to `ws`: another workspace's id is a plain 404.
+async fn owned(
+    state: &AppState,
+    ws: &WorkspaceId,
+    id: IntegrationId,
+) -> Result<IntegrationView, Problem> {
+    let integration: Option<Integration> = state.integrations.load(id).await?;
+    match integration {
+        Some(i) if i.workspace_id.as_ref() == Some(ws) => Ok(IntegrationView::from(&i)),
+        _ => Err(Problem::not_found("integration not found")),
+    }
+}
+
+fn metadata() -> CommandMetadata {
+    CommandMetadata {
+        request_id: crate::routes::middleware::current_request_id(),
+        actor: Some("api".into()),
+        traceparent: current_traceparent(),
+    }
+}

@@ -1,0 +1,34 @@
+//! The HTTP surface: one file per resource, joined here with the shared layers.
+
+pub mod channels;
+pub mod health;
+pub mod integrations;
+pub mod middleware;
+pub mod openapi;
+
+use crate::error::Problem;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::Router;
+
+/// The whole router, with `max_body_bytes` as the request body limit.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .merge(integrations::routes())
+        .merge(channels::routes())
+        .merge(health::routes())
+        .merge(openapi::routes())
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .with_state(state)
+}

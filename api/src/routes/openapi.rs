@@ -1,0 +1,51 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 description, generated from the handlers.
+
+use crate::error::Problem;
+use crate::routes::{channels, health, integrations};
+use crate::state::AppState;
+use crate::views;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard",
+        description = "Event-sourced messaging backend for chatbot integration channels."
+    ),
+    paths(
+        integrations::create,
+        integrations::list,
+        integrations::show,
+        integrations::connect,
+        integrations::update,
+        integrations::refresh_credentials,
+        integrations::disconnect,
+        integrations::delete,
+        channels::list,
+        health::healthz,
+        health::readyz,
+        health::metrics,
+    ),
+    components(schemas(
+        Problem,
+        views::CreateIntegration,
+        views::ConnectIntegration,
+        views::UpdateIntegration,
+        views::RefreshCredentials,
+        views::DisconnectIntegration,
+        views::AccountView,
+        views::IntegrationView,
+        views::IntegrationList,
+        channels::ChannelView,
+        channels::ChannelList,
+    ))
+)]
+pub struct ApiDoc;
+
+/// The route.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}

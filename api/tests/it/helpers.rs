@@ -1,0 +1,259 @@
+//! Shared test scaffolding: a fresh database per test, a mock Kafka cluster, the app, a
+//! captured log buffer, and a topic reader.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use serde_json::Value;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use switchboard_adapters::kafka::{ConsumedRecord, KafkaSettings};
+use switchboard_api::app::App;
+use switchboard_api::config::Config;
+use switchboard_api::routes::router;
+use tokio::sync::OnceCell;
+use tower::ServiceExt;
+
+/// Admin connection for creating per-test databases.
+pub fn admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Creates an empty database for one test (dropping leftovers of earlier runs first, once).
+pub async fn fresh_database() -> String {
+    static CLEANED: OnceCell<()> = OnceCell::const_new();
+    let admin = sqlx::PgPool::connect(&admin_url())
+        .await
+        .expect("test PostgreSQL is reachable");
+    CLEANED
+        .get_or_init(|| async {
+            let stale: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'sb_test_%'",
+            )
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+            for name in stale {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+            }
+        })
+        .await;
+    let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let base = admin_url();
+    let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(&base);
+    format!("{prefix}/{name}")
+}
+
+/// A mock Kafka cluster with Switchboard's topics under a unique prefix.
+pub struct TestKafka {
+    pub cluster: MockCluster<'static, DefaultProducerContext>,
+    pub prefix: String,
+}
+
+impl TestKafka {
+    pub fn new() -> Self {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        let prefix = format!("t{}.", uuid::Uuid::new_v4().simple());
+        for spec in switchboard_adapters::kafka::Topics::with_prefix(&prefix).specs(3) {
+            cluster
+                .create_topic(&spec.name, spec.partitions, 1)
+                .unwrap();
+        }
+        Self { cluster, prefix }
+    }
+
+    pub fn brokers(&self) -> String {
+        self.cluster.bootstrap_servers()
+    }
+}
+
+/// A config for tests: the given database and brokers, a fresh key, no relay unless asked.
+pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
+    Config {
+        database_url: database_url.into(),
+        kafka_brokers: brokers.into(),
+        topic_prefix: prefix.into(),
+        kafka_delivery_timeout_ms: 3_000,
+        secret_keys: Some(switchboard_domain::SecretString::new(
+            switchboard_adapters::store::XChaChaSealer::generate_entry("test"),
+        )),
+        outbox_relay: false,
+        log_format: "json".into(),
+        ..Config::default()
+    }
+}
+
+/// The app under test, driven without a socket.
+pub struct TestApp {
+    pub app: Option<App>,
+    pub router: Router,
+    pub config: Config,
+}
+
+impl TestApp {
+    pub async fn new(kafka: &TestKafka) -> Self {
+        capture_logs();
+        let database_url = fresh_database().await;
+        let config = test_config(&database_url, &kafka.brokers(), &kafka.prefix);
+        let app = App::build(&config).await.expect("app builds");
+        let router = router(app.state.clone(), config.max_body_bytes);
+        Self {
+            app: Some(app),
+            router,
+            config,
+        }
+    }
+
+    /// Sends a request; returns status, content type and JSON body (Null when empty).
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, String, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, content_type, body)
+    }
+
+    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, _, body) = self.send(json_request(method, uri, body)).await;
+        (status, body)
+    }
+
+    /// Creates a connected telegram integration in `ws` and returns its id.
+    pub async fn connected_telegram(&self, ws: &str, secret: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/v1/workspaces/{ws}/integrations"),
+                Some(serde_json::json!({"channel": "telegram", "name": "Support", "auth": {"bot_token": secret, "webhook_secret": "hook-secret"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/v1/workspaces/{ws}/integrations/{id}/connect"),
+                Some(serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    pub fn pool(&self) -> sqlx::PgPool {
+        self.app.as_ref().unwrap().state.pool.clone()
+    }
+}
+
+pub fn json_request(method: &str, uri: &str, body: Option<Value>) -> Request<Body> {
+    let builder = Request::builder().method(method).uri(uri);
+    match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// Reads `count` records from `topic` (from the start), or whatever arrived within `timeout`.
+pub async fn read_topic(
+    brokers: &str,
+    topic: &str,
+    count: usize,
+    timeout: Duration,
+) -> Vec<ConsumedRecord> {
+    let consumer: StreamConsumer = KafkaSettings::new(brokers)
+        .client_config()
+        .set("group.id", format!("test-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+    let sink = records.clone();
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::time::sleep(timeout) => {}
+            _ = done_rx.wait_for(|d| *d) => {}
+        }
+    };
+    switchboard_adapters::kafka::consume(&consumer, stop, |record| {
+        let mut all = sink.lock().unwrap();
+        all.push(record);
+        if all.len() >= count {
+            let _ = done_tx.send(true);
+        }
+        async { Ok(()) }
+    })
+    .await
+    .unwrap();
+    let mut records = records.lock().unwrap().clone();
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+}
+
+/// Every log line written by any test in this process.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+/// Installs the service's own subscriber once, writing into the shared buffer.
+pub fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        std::env::set_var(
+            "RUST_LOG",
+            "debug,h2=info,hyper=info,sqlx=warn,rdkafka=info",
+        );
+        let config = Config::default();
+        let guard = switchboard_api::telemetry::init_with_writer(&config, || {
+            BufferWriter(log_buffer().clone())
+        })
+        .expect("subscriber installs once");
+        std::mem::forget(guard);
+    });
+}
+
+struct BufferWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for BufferWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

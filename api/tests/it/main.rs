@@ -1,0 +1,7 @@
+//! Integration tests against real PostgreSQL and a real Kafka protocol (librdkafka's mock
+//! cluster in-process; `e2e` starts a real tansu broker process). One binary, many modules.
+
+mod api_errors;
+mod api_lifecycle;
+
+mod helpers;
