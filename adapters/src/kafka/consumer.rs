@@ -115,7 +115,7 @@ fn to_record(message: &impl Message) -> ConsumedRecord {
             .and_then(|k| std::str::from_utf8(k).ok())
             .map(str::to_owned),
         payload: message.payload().unwrap_or_default().to_vec(),
-        event: message.headers().and_then(|h| CloudEvent::from_headers(h)),
+        event: message.headers().and_then(CloudEvent::from_headers),
         headers,
     }
 }

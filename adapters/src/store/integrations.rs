@@ -11,6 +11,7 @@ use postgres_es::{postgres_cqrs, PostgresCqrs};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use switchboard_domain::integration::{
     Integration, IntegrationCommand, IntegrationError, IntegrationEvent, IntegrationServices,
     IntegrationStatus,
@@ -18,7 +19,9 @@ use switchboard_domain::integration::{
 use switchboard_domain::{ChannelKind, IntegrationId, WorkspaceId};
 
 /// How many times a command is re-decided after losing a race before the caller is told.
-pub const DEFAULT_CONFLICT_RETRIES: u32 = 8;
+pub const DEFAULT_CONFLICT_RETRIES: u32 = 24;
+/// Upper bound of the random pause before a retry, so racing writers spread out.
+const CONFLICT_JITTER_MAX: Duration = Duration::from_millis(20);
 
 /// Who asked and within which trace, recorded in every event's metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,18 +121,28 @@ impl IntegrationStore {
     ) -> Result<(), StoreError> {
         let metadata = metadata.into_map();
         let aggregate_id = id.to_string();
+        let name = command.name();
         for attempt in 1..=self.conflict_retries {
-            match self
+            let outcome = self
                 .cqrs
                 .execute_with_metadata(&aggregate_id, command.clone(), metadata.clone())
-                .await
-            {
-                Ok(()) => return Ok(()),
+                .await;
+            match outcome {
+                Ok(()) => {
+                    tracing::info!(integration_id = %id, command = name, attempt, "integration command committed");
+                    return Ok(());
+                }
                 Err(AggregateError::AggregateConflict) => {
                     metrics::counter!("switchboard_aggregate_conflicts_total").increment(1);
                     tracing::debug!(attempt, integration_id = %id, "aggregate conflict, retrying");
+                    let jitter = rand::random::<f64>() * CONFLICT_JITTER_MAX.as_secs_f64();
+                    tokio::time::sleep(Duration::from_secs_f64(jitter)).await;
                 }
-                Err(error) => return Err(classify(error)),
+                Err(error) => {
+                    let error = classify(error);
+                    tracing::info!(integration_id = %id, command = name, %error, "integration command refused");
+                    return Err(error);
+                }
             }
         }
         Err(StoreError::Conflict(self.conflict_retries))

@@ -3,5 +3,9 @@
 
 mod api_errors;
 mod api_lifecycle;
-
+mod concurrency;
+mod e2e;
 mod helpers;
+mod outbox;
+mod secrets;
+mod telemetry;

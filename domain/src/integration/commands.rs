@@ -51,3 +51,17 @@ pub enum IntegrationCommand {
     /// Deletes it for good.
     Delete,
 }
+
+impl IntegrationCommand {
+    /// The command's name, for logs and metrics (never its contents).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Connect { .. } => "connect",
+            Self::UpdateSettings { .. } => "update_settings",
+            Self::RefreshCredentials { .. } => "refresh_credentials",
+            Self::Disconnect { .. } => "disconnect",
+            Self::Delete => "delete",
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! End to end against a real broker process (tansu) and the real `switchboard` binary: topics
+//! are ensured, `serve` answers over TCP, a created integration shows up as a CloudEvent that
+//! `switchboard tail` prints, exactly as README tells a newcomer to watch it.
+
+use crate::helpers::fresh_database;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// A child process killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16, within: Duration) {
+    let deadline = Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_tansu(port: u16) -> Running {
+    let tansu = std::env::var("SWITCHBOARD_TANSU")
+        .expect("SWITCHBOARD_TANSU must name the tansu binary: run the suite with deploy/test.sh");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(tansu)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    wait_for_port(port, Duration::from_secs(30));
+    Running(child)
+}
+
+fn switchboard(env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
+    let broker_port = free_port();
+    let _broker = start_tansu(broker_port);
+    let http_port = free_port();
+    let env = vec![
+        ("DATABASE_URL", fresh_database().await),
+        ("KAFKA_BROKERS", format!("127.0.0.1:{broker_port}")),
+        ("SWITCHBOARD_HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+        ("SWITCHBOARD_TOPIC_PARTITIONS", "3".to_owned()),
+        (
+            "SWITCHBOARD_SECRET_KEYS",
+            switchboard_adapters::store::XChaChaSealer::generate_entry("e2e"),
+        ),
+    ];
+
+    for expected in [
+        "created integrations.lifecycle",
+        "exists  integrations.lifecycle",
+    ] {
+        let output = switchboard(&env)
+            .args(["topics", "ensure"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains(expected), "{stdout}");
+        assert_eq!(
+            stdout.lines().count(),
+            8,
+            "four topics and their dead-letter topics: {stdout}"
+        );
+    }
+
+    let _server = Running(
+        switchboard(&env)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(http_port, Duration::from_secs(60));
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{http_port}");
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
+
+    let created = client
+        .post(format!("{base}/v1/workspaces/acme/integrations"))
+        .json(&serde_json::json!({"channel": "telegram", "name": "Support", "auth": {"bot_token": "e2e-plain-bot-token", "webhook_secret": "s"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut tail = switchboard(&env)
+        .args([
+            "tail",
+            "integrations.lifecycle",
+            "--from-beginning",
+            "--max",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tail.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = tail.kill();
+            panic!("no lifecycle record within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let output = tail.wait_with_output().unwrap();
+    let line: serde_json::Value =
+        serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["key"], id.as_str());
+    assert_eq!(
+        line["headers"]["ce_type"],
+        "switchboard.integration.IntegrationCreated.v1"
+    );
+    assert_eq!(line["headers"]["ce_specversion"], "1.0");
+    assert_eq!(line["body"]["integration_id"], id.as_str());
+    assert!(
+        !output
+            .stdout
+            .windows(19)
+            .any(|w| w == b"e2e-plain-bot-token"),
+        "the bot token is sealed on the topic"
+    );
+}
