@@ -3,5 +3,6 @@
 #![forbid(unsafe_code)]
 
 pub mod channels;
+pub mod inbound;
 pub mod kafka;
 pub mod store;

@@ -7,13 +7,17 @@ use crate::telemetry::metrics_handle;
 use anyhow::Context;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
+use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::EventProducer;
 use switchboard_adapters::store::{
     connect_lazy, migrate, IntegrationStore, OutboxRelay, XChaChaSealer,
 };
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
+use switchboard_domain::SecretSealer;
 use tokio::net::TcpListener;
 
 /// The assembled service, before it serves.
@@ -37,12 +41,28 @@ impl App {
         migrate(&pool).await.context("applying migrations")?;
         let producer = EventProducer::new(&config.kafka())?;
         let channels = Arc::new(ChannelRegistry::builtin());
+        let sealer: Arc<dyn SecretSealer> = Arc::new(sealer);
         let services = IntegrationServices {
             channels: channels.clone(),
-            sealer: Arc::new(sealer),
+            sealer: sealer.clone(),
             clock: Arc::new(SystemClock),
         };
         let integrations = IntegrationStore::new(pool.clone(), services);
+        let platform = match &config.platform_credentials {
+            Some(text) => PlatformCredentials::parse(text.expose())?,
+            None => PlatformCredentials::default(),
+        };
+        let webhook_targets = WebhookTargets::new(
+            integrations.clone(),
+            sealer,
+            platform,
+            Duration::from_millis(config.webhook_cache_ms),
+        );
+        let inbound = InboundPublisher::new(
+            producer.clone(),
+            config.topics().received,
+            Duration::from_millis(config.webhook_ack_timeout_ms),
+        );
         let relay = config
             .outbox_relay
             .then(|| OutboxRelay::new(pool.clone(), producer.clone(), config.topics().lifecycle));
@@ -51,6 +71,8 @@ impl App {
             channels,
             pool,
             producer,
+            webhook_targets,
+            inbound,
             metrics: metrics_handle(),
         };
         Ok(Self {

@@ -41,6 +41,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Keyring for secrets at rest: `id:base64(32 bytes)[,…]`; the first key seals.
     pub secret_keys: Option<SecretString>,
+    /// Platform app credentials, `channel.field=value[;…]` (e.g. `messenger.app_secret=…`).
+    pub platform_credentials: Option<SecretString>,
+    /// How long a webhook waits for the broker to acknowledge its events before answering 503.
+    pub webhook_ack_timeout_ms: u64,
+    /// How long an integration looked up for webhooks is remembered.
+    pub webhook_cache_ms: u64,
     /// Whether `serve` also runs the outbox relay.
     pub outbox_relay: bool,
     /// OTLP/HTTP endpoint for traces; none disables export.
@@ -62,6 +68,9 @@ impl Default for Config {
             kafka_delivery_timeout_ms: 5_000,
             max_body_bytes: 1024 * 1024,
             secret_keys: None,
+            platform_credentials: None,
+            webhook_ack_timeout_ms: 5_000,
+            webhook_cache_ms: 2_000,
             outbox_relay: true,
             otel_endpoint: None,
             log_format: "json".into(),
@@ -118,6 +127,9 @@ impl Config {
         "kafka_delivery_timeout_ms",
         "max_body_bytes",
         "secret_keys",
+        "platform_credentials",
+        "webhook_ack_timeout_ms",
+        "webhook_cache_ms",
         "outbox_relay",
         "otel_endpoint",
         "log_format",

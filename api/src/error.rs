@@ -4,6 +4,8 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use switchboard_adapters::channels::webhook::WebhookError;
+use switchboard_adapters::inbound::IngestError;
 use switchboard_adapters::store::StoreError;
 use switchboard_domain::integration::IntegrationError;
 use switchboard_domain::FieldProblem;
@@ -166,5 +168,43 @@ impl From<IntegrationError> for Problem {
             }
             E::Sealing(_) => Problem::internal(&detail),
         }
+    }
+}
+
+impl From<WebhookError> for Problem {
+    fn from(error: WebhookError) -> Self {
+        let detail = error.to_string();
+        match error {
+            WebhookError::Unauthorized(_) => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "Webhook signature missing or invalid",
+                detail,
+            ),
+            WebhookError::HandshakeRefused(_) => Problem::new(
+                StatusCode::FORBIDDEN,
+                "handshake-refused",
+                "Verification handshake refused",
+                detail,
+            ),
+            WebhookError::NoHandshake => Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                detail,
+            ),
+            WebhookError::Malformed(_) => Problem::bad_request(detail),
+            WebhookError::MissingSecret(name) => {
+                tracing::error!(secret = name, "a webhook secret is not configured");
+                Problem::unavailable(detail)
+            }
+        }
+    }
+}
+
+impl From<IngestError> for Problem {
+    fn from(error: IngestError) -> Self {
+        tracing::warn!(%error, "webhook events not acknowledged by the broker");
+        Problem::unavailable("the message broker did not acknowledge the events; retry later")
     }
 }

@@ -4,6 +4,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use std::sync::Arc;
 use switchboard_adapters::channels::ChannelRegistry;
+use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::EventProducer;
 use switchboard_adapters::store::IntegrationStore;
 
@@ -18,6 +19,10 @@ pub struct AppState {
     pub pool: PgPool,
     /// Kafka, for readiness (and, later, ingest).
     pub producer: EventProducer,
+    /// Integrations as webhooks see them.
+    pub webhook_targets: WebhookTargets,
+    /// Publishes verified webhook items.
+    pub inbound: InboundPublisher,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod channel;
 pub mod ids;
 pub mod integration;
+pub mod message;
 pub mod secret;
 
 pub use auth::{AuthField, AuthFieldKind, AuthInput, AuthScheme, AuthSpec, FieldProblem};

@@ -12,41 +12,73 @@ pub mod webchat;
 pub mod whatsapp;
 pub mod zalo;
 
+#[cfg(test)]
+pub mod compliance;
+pub mod meta;
+pub mod platform_credentials;
+pub mod webhook;
+
+use std::sync::Arc;
 use switchboard_domain::{ChannelCatalog, ChannelKind, ChannelSpec};
+use webhook::WebhookChannel;
+
+/// One channel as the registry knows it: its declaration and the parts it implements.
+#[derive(Clone)]
+pub struct RegisteredChannel {
+    /// What it is and what auth it needs.
+    pub spec: ChannelSpec,
+    /// Its inbound webhook, when the platform pushes to us.
+    pub webhook: Option<Arc<dyn WebhookChannel>>,
+}
 
 /// Every channel this build knows, in display order.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChannelRegistry {
-    specs: Vec<ChannelSpec>,
+    channels: Vec<RegisteredChannel>,
 }
 
 impl ChannelRegistry {
     /// The registry of all built-in channels.
     pub fn builtin() -> Self {
-        Self {
-            specs: vec![
-                messenger::spec(),
-                whatsapp::spec(),
-                zalo::spec(),
-                tiktok::spec(),
-                telegram::spec(),
-                webchat::spec(),
-                email::spec(),
-                smtp::spec(),
-                google_sheets::spec(),
-                chatbotx::spec(),
-            ],
-        }
+        Self::new(vec![
+            messenger::channel(),
+            whatsapp::channel(),
+            zalo::channel(),
+            tiktok::channel(),
+            telegram::channel(),
+            webchat::channel(),
+            email::channel(),
+            smtp::channel(),
+            google_sheets::channel(),
+            chatbotx::channel(),
+        ])
+    }
+
+    /// A registry of `channels`.
+    pub fn new(channels: Vec<RegisteredChannel>) -> Self {
+        Self { channels }
+    }
+
+    /// The webhook of a known channel that has one.
+    pub fn webhook(&self, kind: &ChannelKind) -> Option<&Arc<dyn WebhookChannel>> {
+        self.channels
+            .iter()
+            .find(|c| &c.spec.kind == kind)?
+            .webhook
+            .as_ref()
     }
 }
 
 impl ChannelCatalog for ChannelRegistry {
     fn spec(&self, kind: &ChannelKind) -> Option<&ChannelSpec> {
-        self.specs.iter().find(|s| &s.kind == kind)
+        self.channels
+            .iter()
+            .map(|c| &c.spec)
+            .find(|s| &s.kind == kind)
     }
 
     fn all(&self) -> Vec<&ChannelSpec> {
-        self.specs.iter().collect()
+        self.channels.iter().map(|c| &c.spec).collect()
     }
 }
 

@@ -38,6 +38,17 @@ pub struct ConsumedRecord {
     pub headers: Vec<(String, String)>,
 }
 
+impl ConsumedRecord {
+    /// The value of the last header named `name`.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
 /// A handler's failure; the record is retried.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// The CloudEvents spec version we emit.
 pub const SPEC_VERSION: &str = "1.0";
 /// Namespace of every deterministic event id (UUIDv5).
-pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x5b1d_0a7e_4c2f_4e8a_9d3b_7f10_c0ff_ee01);
+pub const EVENT_ID_NAMESPACE: Uuid = switchboard_domain::message::EVENT_ID_NAMESPACE;
 
 /// The CloudEvents attributes of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]

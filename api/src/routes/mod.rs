@@ -5,6 +5,7 @@ pub mod health;
 pub mod integrations;
 pub mod middleware;
 pub mod openapi;
+pub mod webhooks;
 
 use crate::error::Problem;
 use crate::state::AppState;
@@ -19,6 +20,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(channels::routes())
         .merge(health::routes())
         .merge(openapi::routes())
+        .merge(webhooks::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description, generated from the handlers.
 
 use crate::error::Problem;
-use crate::routes::{channels, health, integrations};
+use crate::routes::{channels, health, integrations, webhooks};
 use crate::state::AppState;
 use crate::views;
 use axum::routing::get;
@@ -28,6 +28,8 @@ use utoipa::OpenApi;
         health::healthz,
         health::readyz,
         health::metrics,
+        webhooks::handshake,
+        webhooks::receive,
     ),
     components(schemas(
         Problem,

@@ -80,6 +80,11 @@ impl TestKafka {
     }
 }
 
+/// The platform credentials every test app is configured with.
+pub const TEST_PLATFORM_CREDENTIALS: &str = "messenger.app_secret=meta-app-secret;messenger.verify_token=meta-verify-token;\
+     whatsapp.app_secret=meta-app-secret;whatsapp.verify_token=meta-verify-token;\
+     zalo.app_id=zalo-app-id;zalo.oa_secret_key=zalo-oa-secret;tiktok.client_secret=tiktok-client-secret";
+
 /// A config for tests: the given database and brokers, a fresh key, no relay unless asked.
 pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
     Config {
@@ -91,6 +96,11 @@ pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
             switchboard_adapters::store::XChaChaSealer::generate_entry("test"),
         )),
         outbox_relay: false,
+        platform_credentials: Some(switchboard_domain::SecretString::new(
+            TEST_PLATFORM_CREDENTIALS,
+        )),
+        webhook_ack_timeout_ms: 3_000,
+        webhook_cache_ms: 0,
         log_format: "json".into(),
         ..Config::default()
     }
@@ -105,9 +115,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new(kafka: &TestKafka) -> Self {
+        Self::new_with(kafka, |_| {}).await
+    }
+
+    /// The app with `tweak` applied to its test config.
+    pub async fn new_with(kafka: &TestKafka, tweak: impl FnOnce(&mut Config)) -> Self {
         capture_logs();
         let database_url = fresh_database().await;
-        let config = test_config(&database_url, &kafka.brokers(), &kafka.prefix);
+        let mut config = test_config(&database_url, &kafka.brokers(), &kafka.prefix);
+        tweak(&mut config);
         let app = App::build(&config).await.expect("app builds");
         let router = router(app.state.clone(), config.max_body_bytes);
         Self {
@@ -159,6 +175,23 @@ impl TestApp {
                 Some(serde_json::json!({})),
             )
             .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    /// Creates an integration of `channel` with `auth` in `ws`, connects it, returns its id.
+    pub async fn connected(&self, ws: &str, channel: &str, auth: Value) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/v1/workspaces/{ws}/integrations"),
+                Some(serde_json::json!({"channel": channel, "name": "Inbox", "auth": auth})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let uri = format!("/v1/workspaces/{ws}/integrations/{id}/connect");
+        let (status, body) = self.call("POST", &uri, Some(serde_json::json!({}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         id
     }

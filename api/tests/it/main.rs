@@ -9,3 +9,4 @@ mod helpers;
 mod outbox;
 mod secrets;
 mod telemetry;
+mod webhooks;

@@ -1,5 +1,15 @@
-//! Chatbot (internal): its declaration in the channel registry.
+//! Chatbot (internal): its declaration in the channel registry and its inbound webhook, through
+//! which the platform's own bots and the test console post messages (the body format is
+//! documented in its `inbound` module).
 
+mod inbound;
+#[cfg(test)]
+mod tests;
+
+pub use inbound::{ChatbotxWebhook, API_KEY, AUTHORIZATION_HEADER};
+
+use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -28,5 +38,13 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+    }
+}
+
+/// The registry entry.
+pub fn channel() -> RegisteredChannel {
+    RegisteredChannel {
+        spec: spec(),
+        webhook: Some(Arc::new(ChatbotxWebhook)),
     }
 }

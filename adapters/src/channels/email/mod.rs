@@ -1,5 +1,6 @@
 //! E-mail (IMAP + SMTP): its declaration in the channel registry.
 
+use crate::channels::RegisteredChannel;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -29,5 +30,13 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+    }
+}
+
+/// The registry entry.
+pub fn channel() -> RegisteredChannel {
+    RegisteredChannel {
+        spec: spec(),
+        webhook: None,
     }
 }

@@ -1,5 +1,13 @@
-//! Facebook Messenger: its declaration in the channel registry.
+//! Facebook Messenger: its declaration in the channel registry and its inbound webhook.
 
+mod inbound;
+#[cfg(test)]
+mod tests;
+
+pub use inbound::MessengerWebhook;
+
+use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -29,5 +37,13 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+    }
+}
+
+/// The registry entry.
+pub fn channel() -> RegisteredChannel {
+    RegisteredChannel {
+        spec: spec(),
+        webhook: Some(Arc::new(MessengerWebhook)),
     }
 }

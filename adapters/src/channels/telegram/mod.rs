@@ -1,5 +1,13 @@
-//! Telegram: its declaration in the channel registry.
+//! Telegram: its declaration in the channel registry and its inbound webhook.
 
+mod inbound;
+#[cfg(test)]
+mod tests;
+
+pub use inbound::{TelegramWebhook, SECRET_HEADER, WEBHOOK_SECRET};
+
+use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -33,5 +41,13 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+    }
+}
+
+/// The registry entry.
+pub fn channel() -> RegisteredChannel {
+    RegisteredChannel {
+        spec: spec(),
+        webhook: Some(Arc::new(TelegramWebhook)),
     }
 }

@@ -1,11 +1,24 @@
-//! TikTok Business Messaging: its declaration in the channel registry.
+//! TikTok Business Messaging: its declaration in the channel registry and its inbound webhook.
 
+mod inbound;
+#[cfg(test)]
+mod tests;
+
+pub use inbound::{TikTokWebhook, DEFAULT_TOLERANCE};
+
+use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
 
 /// The registry name of this channel.
 pub const KIND: &str = "tiktok";
+
+/// Platform credential: the developer app's client secret that signs webhooks.
+pub const CLIENT_SECRET: &str = "client_secret";
+/// The signature header: `t=<unix seconds>,s=<hex HMAC-SHA256(client secret, t + "." + body)>`.
+pub const SIGNATURE_HEADER: &str = "tiktok-signature";
 
 /// What TikTok Business Messaging needs from a workspace to connect.
 pub fn spec() -> ChannelSpec {
@@ -29,5 +42,13 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+    }
+}
+
+/// The registry entry.
+pub fn channel() -> RegisteredChannel {
+    RegisteredChannel {
+        spec: spec(),
+        webhook: Some(Arc::new(TikTokWebhook::default())),
     }
 }

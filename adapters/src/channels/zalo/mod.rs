@@ -1,11 +1,26 @@
-//! Zalo Official Account: its declaration in the channel registry.
+//! Zalo Official Account: its declaration in the channel registry and its inbound webhook.
 
+mod inbound;
+#[cfg(test)]
+mod tests;
+
+pub use inbound::ZaloWebhook;
+
+use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
 
 /// The registry name of this channel.
 pub const KIND: &str = "zalo";
+
+/// Platform credential: the id of our Zalo app, the first part of every signed string.
+pub const APP_ID: &str = "app_id";
+/// Platform credential: the OA secret key (not the app secret) that signs webhooks.
+pub const OA_SECRET_KEY: &str = "oa_secret_key";
+/// The signature header: `mac=<hex SHA-256(app_id + body + timestamp + OA secret key)>`.
+pub const SIGNATURE_HEADER: &str = "x-zevent-signature";
 
 /// What Zalo Official Account needs from a workspace to connect.
 pub fn spec() -> ChannelSpec {
@@ -34,5 +49,13 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+    }
+}
+
+/// The registry entry.
+pub fn channel() -> RegisteredChannel {
+    RegisteredChannel {
+        spec: spec(),
+        webhook: Some(Arc::new(ZaloWebhook)),
     }
 }

@@ -1,0 +1,11 @@
+//! Messages as the platform sees them: normalised content, contacts, conversation keys, and the
+//! immutable inbound events (`MessageReceived` and inbound receipts) published to Kafka.
+
+mod content;
+mod inbound;
+
+pub use content::{Attachment, AttachmentKind, MessageContent};
+pub use inbound::{
+    conversation_key, Contact, InboundDraft, InboundEvent, InboundKind, PlatformError,
+    EVENT_ID_NAMESPACE,
+};
