@@ -9,4 +9,5 @@ mod helpers;
 mod outbox;
 mod secrets;
 mod telemetry;
+mod webhook_channels;
 mod webhooks;
