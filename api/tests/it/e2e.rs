@@ -168,4 +168,49 @@ async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
             .any(|w| w == b"e2e-plain-bot-token"),
         "the bot token is sealed on the topic"
     );
+
+    let update = serde_json::json!({"update_id": 7001, "message": {"message_id": 12, "date": 1_700_000_000,
+        "from": {"id": 4242, "is_bot": false, "first_name": "Ada"}, "chat": {"id": 4242, "type": "private"}, "text": "hello over a real broker"}});
+    let delivered = client
+        .post(format!("{base}/webhooks/telegram/{id}"))
+        .header("x-telegram-bot-api-secret-token", "s")
+        .json(&update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.status(),
+        200,
+        "{}",
+        delivered.text().await.unwrap()
+    );
+    let record = tail_one(&env, "messages.received").await;
+    assert_eq!(record["key"], format!("{id}:4242"));
+    assert_eq!(
+        record["headers"]["ce_type"],
+        "switchboard.message.MessageReceived.v1"
+    );
+    assert_eq!(
+        record["body"]["content"]["text"],
+        "hello over a real broker"
+    );
+}
+
+/// The first record of `topic`, as `switchboard tail` prints it.
+async fn tail_one(env: &[(&str, String)], topic: &str) -> serde_json::Value {
+    let mut tail = switchboard(env)
+        .args(["tail", topic, "--from-beginning", "--max", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tail.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = tail.kill();
+            panic!("no record on {topic} within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let output = tail.wait_with_output().unwrap();
+    serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
 }
