@@ -34,6 +34,9 @@ use switchboard_domain::message::{
     Attachment, AttachmentKind, Contact, InboundDraft, InboundKind, MessageContent,
 };
 
+/// Platform setting that overrides the tolerance, in seconds (`tiktok.signature_tolerance_secs`).
+pub const TOLERANCE_SETTING: &str = "signature_tolerance_secs";
+
 /// How far a signature's time may be from ours unless configured otherwise.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
@@ -86,7 +89,7 @@ impl WebhookChannel for TikTokWebhook {
                     "TikTok-Signature does not match the body",
                 ));
             }
-            self.check_time(signed_at)
+            self.check_time(signed_at, self.tolerance_for(secrets))
         })
     }
 
@@ -101,13 +104,22 @@ impl WebhookChannel for TikTokWebhook {
 }
 
 impl TikTokWebhook {
+    /// The configured tolerance: the platform setting when it is a number, else `self.tolerance`.
+    fn tolerance_for(&self, secrets: &WebhookSecrets) -> Duration {
+        secrets
+            .get(TOLERANCE_SETTING)
+            .ok()
+            .and_then(|value| value.expose().trim().parse::<u64>().ok())
+            .map_or(self.tolerance, Duration::from_secs)
+    }
+
     /// Refuses a signature time that is not a number or is outside the tolerance window.
-    fn check_time(&self, signed_at: &str) -> Result<(), WebhookError> {
+    fn check_time(&self, signed_at: &str, tolerance: Duration) -> Result<(), WebhookError> {
         let signed_at: i64 = signed_at
             .parse()
             .map_err(|_| WebhookError::Unauthorized("TikTok-Signature t is not a Unix time"))?;
         let skew = (i128::from((self.now)()) - i128::from(signed_at)).unsigned_abs();
-        if skew > u128::from(self.tolerance.as_secs()) {
+        if skew > u128::from(tolerance.as_secs()) {
             Err(WebhookError::Unauthorized(
                 "TikTok-Signature is outside the tolerance window",
             ))

@@ -156,6 +156,36 @@ fn the_tolerance_window_is_configurable() {
 }
 
 #[test]
+fn the_platform_setting_overrides_the_tolerance() {
+    let body = fixture("tiktok/receive_text.json");
+    let platform = [
+        (
+            "client_secret".to_owned(),
+            SecretString::new("client-secret"),
+        ),
+        (
+            "signature_tolerance_secs".to_owned(),
+            SecretString::new("5"),
+        ),
+    ];
+    let strict = WebhookSecrets::new(Default::default(), platform.into());
+    let check = |t: i64| {
+        let headers = sign_at(t, &body, &strict);
+        webhook()
+            .verify(
+                RawWebhook {
+                    headers: &headers,
+                    body: &body,
+                },
+                &strict,
+            )
+            .map(|_| ())
+    };
+    assert_eq!(check(NOW - 5), Ok(()));
+    assert!(matches!(check(NOW - 6), Err(WebhookError::Unauthorized(_))));
+}
+
+#[test]
 fn malformed_signature_headers_are_refused() {
     let body = fixture("tiktok/receive_text.json");
     let good = sign(&body, &secrets("client-secret"));
