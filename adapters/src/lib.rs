@@ -1,8 +1,10 @@
 //! Everything in Switchboard that touches the outside world: the channel registry and (per
-//! platform) its adapters, Kafka, and the PostgreSQL event store with its outbox.
+//! platform) its adapters, Kafka, the PostgreSQL event store with its outbox, and the outbound
+//! engine that sends messages through the channels.
 #![forbid(unsafe_code)]
 
 pub mod channels;
 pub mod inbound;
 pub mod kafka;
+pub mod outbound;
 pub mod store;

@@ -12,12 +12,15 @@ use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::EventProducer;
+use switchboard_adapters::outbound::OutboundEngine;
 use switchboard_adapters::store::{
     connect_lazy, migrate, IntegrationStore, OutboxRelay, XChaChaSealer,
 };
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
 use switchboard_domain::SecretSealer;
+use switchboard_projections::engine::{ensure_live_schema, ProjectorSettings};
+use switchboard_projections::Projector;
 use tokio::net::TcpListener;
 
 /// The assembled service, before it serves.
@@ -26,6 +29,10 @@ pub struct App {
     pub state: AppState,
     /// The outbox relay, when this process runs it.
     pub relay: Option<OutboxRelay>,
+    /// The projections' live consumers, when this process runs them.
+    pub projectors: Vec<Projector>,
+    /// The outbound channel adapters, when this process runs them (`outbound_adapters`).
+    pub outbound: Option<OutboundEngine>,
     max_body_bytes: usize,
 }
 
@@ -66,6 +73,33 @@ impl App {
         let relay = config
             .outbox_relay
             .then(|| OutboxRelay::new(pool.clone(), producer.clone(), config.topics().lifecycle));
+        for projection in switchboard_projections::all() {
+            ensure_live_schema(&pool, projection.as_ref()).await?;
+        }
+        let projectors = if config.projections {
+            switchboard_projections::all()
+                .into_iter()
+                .map(|projection| {
+                    Projector::new(
+                        pool.clone(),
+                        projection,
+                        config.kafka(),
+                        config.topics(),
+                        ProjectorSettings::default(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let outbound = if config.outbound_adapters {
+            let settings = crate::outbound::settings(config);
+            let engine =
+                crate::outbound::engine(config, integrations.clone(), producer.clone(), settings)?;
+            Some(engine)
+        } else {
+            None
+        };
         let state = AppState {
             integrations,
             channels,
@@ -78,6 +112,8 @@ impl App {
         Ok(Self {
             state,
             relay,
+            projectors,
+            outbound,
             max_body_bytes: config.max_body_bytes,
         })
     }
@@ -99,6 +135,32 @@ impl App {
                     .await
             })
         });
+        let projectors: Vec<_> = self
+            .projectors
+            .into_iter()
+            .map(|projector| {
+                let mut stop = stop_rx.clone();
+                tokio::spawn(async move {
+                    let stopped = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    if let Err(error) = projector.run(stopped).await {
+                        tracing::error!(%error, "projection stopped");
+                    }
+                })
+            })
+            .collect();
+        let outbound = self.outbound.map(|engine| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(error) = engine.run(stopped).await {
+                    tracing::error!(%error, "outbound adapters stopped");
+                }
+            })
+        });
         let producer = self.state.producer.clone();
         let app = router(self.state, self.max_body_bytes);
         tracing::info!(addr = %listener.local_addr()?, "serving");
@@ -108,6 +170,12 @@ impl App {
         let _ = stop_tx.send(true);
         if let Some(relay) = relay {
             let _ = relay.await;
+        }
+        for projector in projectors {
+            let _ = projector.await;
+        }
+        if let Some(outbound) = outbound {
+            let _ = outbound.await;
         }
         let _ = producer.flush(std::time::Duration::from_secs(5));
         Ok(())

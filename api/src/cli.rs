@@ -1,4 +1,5 @@
-//! The `switchboard` command line: `serve`, `migrate`, `topics ensure`, `tail`, `keygen`.
+//! The `switchboard` command line: `serve`, `migrate`, `topics ensure`, `tail`, `replay`,
+//! `adapters`, `dlq list|redrive`, `keygen`.
 
 use crate::app::App;
 use crate::config::Config;
@@ -47,12 +48,34 @@ pub enum Command {
         #[arg(long)]
         max: Option<u64>,
     },
+    /// Rebuilds a projection (inbox, settings, analytics) from its topics and swaps it in.
+    Replay {
+        /// The projection's name.
+        projection: String,
+    },
+    /// Runs the outbound channel adapters: sends `messages.outbound` commands to platforms.
+    Adapters,
+    /// The outbound dead-letter topic (`messages.outbound.dlq`).
+    Dlq {
+        /// What to do with dead letters.
+        #[command(subcommand)]
+        action: DlqAction,
+    },
     /// Prints a new secret key entry for `SWITCHBOARD_SECRET_KEYS`.
     Keygen {
         /// Key id to embed in sealed secrets.
         #[arg(long, default_value = "k1")]
         id: String,
     },
+}
+
+/// Dead-letter actions.
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// Prints every dead letter as a JSON line (position, error, origin, command).
+    List,
+    /// Re-produces the dead letters not redriven before to `messages.outbound`.
+    Redrive,
 }
 
 /// Topic actions.
@@ -102,6 +125,17 @@ impl Cli {
                 from_beginning,
                 max,
             } => tail(&config, &topic, from_beginning, max).await,
+            Command::Replay { projection } => crate::replay::run(&config, &projection).await,
+            Command::Adapters => {
+                let _telemetry = crate::telemetry::init(&config)?;
+                crate::outbound::run(&config, shutdown_signal()).await
+            }
+            Command::Dlq {
+                action: DlqAction::List,
+            } => crate::outbound::list(&config).await,
+            Command::Dlq {
+                action: DlqAction::Redrive,
+            } => crate::outbound::redrive(&config).await,
             Command::Keygen { id } => {
                 println!("{}", XChaChaSealer::generate_entry(&id));
                 Ok(())

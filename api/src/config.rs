@@ -47,8 +47,18 @@ pub struct Config {
     pub webhook_ack_timeout_ms: u64,
     /// How long an integration looked up for webhooks is remembered.
     pub webhook_cache_ms: u64,
+    /// Whether `serve` also runs the projections (inbox, settings, analytics).
+    pub projections: bool,
     /// Whether `serve` also runs the outbox relay.
     pub outbox_relay: bool,
+    /// Whether `serve` also runs the outbound channel adapters (else `switchboard adapters`).
+    pub outbound_adapters: bool,
+    /// Sustained sends per second allowed to one integration.
+    pub outbound_rate_per_second: u32,
+    /// Sends one integration may make at once after a quiet period.
+    pub outbound_rate_burst: u32,
+    /// Commands consumed but unfinished before the adapters pause consuming.
+    pub outbound_max_in_flight: usize,
     /// OTLP/HTTP endpoint for traces; none disables export.
     pub otel_endpoint: Option<String>,
     /// `json` (default) or `text` logs.
@@ -71,7 +81,12 @@ impl Default for Config {
             platform_credentials: None,
             webhook_ack_timeout_ms: 5_000,
             webhook_cache_ms: 2_000,
+            projections: true,
             outbox_relay: true,
+            outbound_adapters: false,
+            outbound_rate_per_second: 20,
+            outbound_rate_burst: 40,
+            outbound_max_in_flight: 1_000,
             otel_endpoint: None,
             log_format: "json".into(),
         }
@@ -130,7 +145,12 @@ impl Config {
         "platform_credentials",
         "webhook_ack_timeout_ms",
         "webhook_cache_ms",
+        "projections",
         "outbox_relay",
+        "outbound_adapters",
+        "outbound_rate_per_second",
+        "outbound_rate_burst",
+        "outbound_max_in_flight",
         "otel_endpoint",
         "log_format",
     ];

@@ -1,6 +1,28 @@
-//! Switchboard's read models, built only from events consumed from Kafka: inbox, conversations,
-//! messages and integrations per workspace, each rebuildable by replaying its topics.
-//!
-//! The projections themselves arrive with the projections issue; until then the integrations
-//! API reads the event store directly (see `adapters/src/store/integrations.rs`).
+//! Switchboard's read models, built only from events consumed from Kafka: the inbox
+//! (inboxes, conversations, messages, delivery status), the settings (integrations per
+//! workspace) and an example analytics consumer. Each lives in its own PostgreSQL schema,
+//! written together with its Kafka offsets, and can be rebuilt by replaying its topics.
 #![forbid(unsafe_code)]
+
+pub mod analytics;
+pub mod engine;
+pub mod inbox;
+pub mod settings;
+
+pub use engine::{Projection, ProjectionError, Projector, ReplayProgress};
+
+use std::sync::Arc;
+
+/// Every projection this build maintains, by name.
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(settings::SettingsProjection),
+        Arc::new(inbox::InboxProjection),
+        Arc::new(analytics::AnalyticsProjection),
+    ]
+}
+
+/// The projection named `name`.
+pub fn by_name(name: &str) -> Option<Arc<dyn Projection>> {
+    all().into_iter().find(|p| p.name() == name)
+}

@@ -14,10 +14,16 @@ pub mod zalo;
 
 #[cfg(test)]
 pub mod compliance;
+#[cfg(test)]
+pub mod fake_platform;
+pub mod graph_api;
 pub mod meta;
+pub mod opened_auth;
 pub mod platform_credentials;
+pub mod sender;
 pub mod webhook;
 
+use sender::ChannelSender;
 use std::sync::Arc;
 use switchboard_domain::{ChannelCatalog, ChannelKind, ChannelSpec};
 use webhook::WebhookChannel;
@@ -29,6 +35,8 @@ pub struct RegisteredChannel {
     pub spec: ChannelSpec,
     /// Its inbound webhook, when the platform pushes to us.
     pub webhook: Option<Arc<dyn WebhookChannel>>,
+    /// Its outbound sender, when we can send on it.
+    pub sender: Option<Arc<dyn ChannelSender>>,
 }
 
 /// Every channel this build knows, in display order.
@@ -65,6 +73,15 @@ impl ChannelRegistry {
             .iter()
             .find(|c| &c.spec.kind == kind)?
             .webhook
+            .as_ref()
+    }
+
+    /// The sender of a known channel that has one.
+    pub fn sender(&self, kind: &ChannelKind) -> Option<&Arc<dyn ChannelSender>> {
+        self.channels
+            .iter()
+            .find(|c| &c.spec.kind == kind)?
+            .sender
             .as_ref()
     }
 }

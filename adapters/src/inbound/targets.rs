@@ -4,15 +4,15 @@
 //! Lookups are cached for a short time (`ttl`) so a burst of webhooks costs one query; a
 //! Disconnect therefore takes effect on webhooks within that time.
 
+use crate::channels::opened_auth::open_auth_fields;
 use crate::channels::platform_credentials::PlatformCredentials;
 use crate::channels::webhook::WebhookSecrets;
 use crate::store::{IntegrationStore, StoreError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use switchboard_domain::auth::StoredValue;
 use switchboard_domain::integration::{Integration, IntegrationStatus};
-use switchboard_domain::{ChannelKind, IntegrationId, SecretSealer, SecretString, WorkspaceId};
+use switchboard_domain::{ChannelKind, IntegrationId, SecretSealer, WorkspaceId};
 
 /// An integration as webhooks see it.
 pub struct WebhookTarget {
@@ -94,24 +94,8 @@ impl WebhookTargets {
 
     fn target(&self, integration: Integration) -> Option<WebhookTarget> {
         let integration_id = integration.integration_id?;
+        let opened = open_auth_fields(&integration, integration_id, self.sealer.as_ref());
         let channel = integration.channel?;
-        let owner = integration_id.to_string();
-        let opened: BTreeMap<String, SecretString> = integration
-            .auth
-            .0
-            .iter()
-            .filter(|(_, value)| !matches!(value, StoredValue::Plain(v) if !v.is_string()))
-            .filter_map(|(name, _)| {
-                let opened = integration.auth.open(name, self.sealer.as_ref(), &owner)?;
-                match opened {
-                    Ok(secret) => Some((name.clone(), secret)),
-                    Err(error) => {
-                        tracing::error!(%integration_id, field = %name, %error, "cannot open a sealed auth field");
-                        None
-                    }
-                }
-            })
-            .collect();
         Some(WebhookTarget {
             integration_id,
             workspace_id: integration.workspace_id?,

@@ -39,6 +39,13 @@ pub struct ConsumedRecord {
 }
 
 impl ConsumedRecord {
+    /// Makes `span` a child of the producer's trace, when the record carries `traceparent`.
+    pub fn continue_trace(&self, span: &tracing::Span) {
+        if let Some(traceparent) = self.header("traceparent") {
+            set_remote_parent(span, &traceparent);
+        }
+    }
+
     /// The value of the last header named `name`.
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
@@ -79,9 +86,7 @@ where
             messaging.kafka.offset = record.offset,
             cloudevents.type = record.event.as_ref().map(|e| e.event_type.as_str()).unwrap_or(""),
         );
-        if let Some(traceparent) = record.headers.iter().find(|(k, _)| k == "traceparent") {
-            set_remote_parent(&span, &traceparent.1);
-        }
+        record.continue_trace(&span);
         let mut delay = FIRST_RETRY_DELAY;
         loop {
             match handler(record.clone()).instrument(span.clone()).await {
@@ -101,7 +106,8 @@ where
     }
 }
 
-fn to_record(message: &impl Message) -> ConsumedRecord {
+/// Copies a consumed message into an owned record.
+pub fn to_record(message: &impl Message) -> ConsumedRecord {
     let headers = message
         .headers()
         .map(|headers| {

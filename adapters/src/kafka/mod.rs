@@ -11,8 +11,8 @@ pub mod settings;
 pub mod topics;
 pub mod trace_context;
 
-pub use consumer::{consume, ConsumedRecord, HandlerError};
+pub use consumer::{consume, to_record, ConsumedRecord, HandlerError};
 pub use envelope::CloudEvent;
-pub use producer::{EventProducer, OutgoingRecord, PublishError};
+pub use producer::{EventProducer, OutgoingRecord, PublishError, RawRecord};
 pub use settings::KafkaSettings;
 pub use topics::{ensure_topics, TopicSpec, Topics};

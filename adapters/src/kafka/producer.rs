@@ -9,6 +9,7 @@
 use crate::kafka::envelope::CloudEvent;
 use crate::kafka::settings::KafkaSettings;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::future_producer::{Delivery, DeliveryFuture};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use std::time::Duration;
@@ -29,6 +30,19 @@ pub struct OutgoingRecord {
     pub body: Vec<u8>,
     /// The W3C trace context to continue on the consumer side.
     pub traceparent: Option<String>,
+}
+
+/// A record published as it is: key, body and headers of its own (dead letters, redrives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRecord {
+    /// Destination topic.
+    pub topic: String,
+    /// Partitioning key, when the record has one.
+    pub key: Option<Vec<u8>>,
+    /// The body, byte for byte.
+    pub payload: Vec<u8>,
+    /// Headers in order; a `None` value is a header without a value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
 /// Why a record is not known to be stored.
@@ -68,13 +82,54 @@ impl EventProducer {
 
     /// Puts one record on the producer's queue, waiting while the queue is full.
     pub async fn enqueue(&self, record: &OutgoingRecord) -> Result<DeliveryFuture, PublishError> {
+        let headers = || record.event.to_headers(record.traceparent.as_deref());
+        self.enqueue_parts(
+            &record.topic,
+            Some(record.key.as_bytes()),
+            &record.body,
+            headers,
+        )
+        .await
+    }
+
+    /// Publishes a record as it is, with its own headers rather than a CloudEvents envelope
+    /// (dead letters keep the original record's headers), and waits for the acknowledgement.
+    pub async fn publish_raw(&self, record: &RawRecord) -> Result<Delivery, PublishError> {
+        let headers = || {
+            record.headers.iter().fold(
+                OwnedHeaders::new_with_capacity(record.headers.len()),
+                |headers, (key, value)| {
+                    headers.insert(Header {
+                        key: key.as_str(),
+                        value: value.as_deref(),
+                    })
+                },
+            )
+        };
+        let delivery = self
+            .enqueue_parts(
+                &record.topic,
+                record.key.as_deref(),
+                &record.payload,
+                headers,
+            )
+            .await?;
+        settle(&record.topic, delivery).await
+    }
+
+    async fn enqueue_parts(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: impl Fn() -> OwnedHeaders,
+    ) -> Result<DeliveryFuture, PublishError> {
         let deadline = Instant::now() + self.delivery_timeout;
         loop {
-            let headers = record.event.to_headers(record.traceparent.as_deref());
-            let kafka_record = FutureRecord::to(&record.topic)
-                .key(record.key.as_bytes())
-                .payload(&record.body)
-                .headers(headers);
+            let mut kafka_record = FutureRecord::to(topic).payload(payload).headers(headers());
+            if let Some(key) = key {
+                kafka_record = kafka_record.key(key);
+            }
             match self.inner.send_result(kafka_record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))

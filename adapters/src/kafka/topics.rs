@@ -31,6 +31,13 @@ impl Topics {
         }
     }
 
+    /// The prefix these names were made with (consumer groups are prefixed the same way).
+    pub fn prefix(&self) -> &str {
+        self.lifecycle
+            .strip_suffix("integrations.lifecycle")
+            .unwrap_or_default()
+    }
+
     /// Every topic with its dead-letter companion, as specs with `partitions` each.
     pub fn specs(&self, partitions: i32) -> Vec<TopicSpec> {
         [

@@ -2,6 +2,7 @@
 
 pub mod channels;
 pub mod health;
+pub mod inbox;
 pub mod integrations;
 pub mod middleware;
 pub mod openapi;
@@ -18,6 +19,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .merge(integrations::routes())
         .merge(channels::routes())
+        .merge(inbox::routes())
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(webhooks::routes())

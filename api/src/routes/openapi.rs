@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description, generated from the handlers.
 
 use crate::error::Problem;
-use crate::routes::{channels, health, integrations, webhooks};
+use crate::routes::{channels, health, inbox, integrations, webhooks};
 use crate::state::AppState;
 use crate::views;
 use axum::routing::get;
@@ -25,6 +25,9 @@ use utoipa::OpenApi;
         integrations::disconnect,
         integrations::delete,
         channels::list,
+        inbox::inboxes,
+        inbox::conversations,
+        inbox::messages,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -33,6 +36,12 @@ use utoipa::OpenApi;
     ),
     components(schemas(
         Problem,
+        crate::inbox_views::InboxView,
+        crate::inbox_views::InboxList,
+        crate::inbox_views::ConversationView,
+        crate::inbox_views::ConversationPage,
+        crate::inbox_views::MessageView,
+        crate::inbox_views::MessagePage,
         views::CreateIntegration,
         views::ConnectIntegration,
         views::UpdateIntegration,

@@ -9,3 +9,8 @@ pub use inbound::{
     conversation_key, Contact, InboundDraft, InboundEvent, InboundKind, PlatformError,
     EVENT_ID_NAMESPACE,
 };
+mod outbound;
+pub use outbound::{
+    DeliveryOutcome, DeliveryUpdate, FailureReason, InvalidSendMessage, OutboundAttachment,
+    OutboundContent, QuickReplyOption, SendMessage,
+};

@@ -46,5 +46,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(ChatbotxWebhook)),
+        sender: None,
     }
 }

@@ -38,5 +38,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: None,
+        sender: None,
     }
 }

@@ -1,10 +1,13 @@
-//! Facebook Messenger: its declaration in the channel registry and its inbound webhook.
+//! Facebook Messenger: its declaration in the channel registry, its inbound webhook and its
+//! sender.
 
 mod inbound;
+mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use inbound::MessengerWebhook;
+pub use outbound::MessengerSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
@@ -45,5 +48,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(MessengerWebhook)),
+        sender: Some(Arc::new(MessengerSender::new())),
     }
 }

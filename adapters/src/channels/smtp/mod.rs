@@ -37,5 +37,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: None,
+        sender: None,
     }
 }

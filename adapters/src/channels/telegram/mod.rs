@@ -1,10 +1,13 @@
-//! Telegram: its declaration in the channel registry and its inbound webhook.
+//! Telegram: its declaration in the channel registry its inbound webhook and its
+//! sender.
 
 mod inbound;
+mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use inbound::{TelegramWebhook, SECRET_HEADER, WEBHOOK_SECRET};
+pub use outbound::TelegramSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
@@ -49,5 +52,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(TelegramWebhook)),
+        sender: Some(Arc::new(TelegramSender::new())),
     }
 }

@@ -50,5 +50,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(TikTokWebhook::default())),
+        sender: None,
     }
 }

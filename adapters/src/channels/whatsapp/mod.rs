@@ -1,10 +1,13 @@
-//! WhatsApp Cloud API: its declaration in the channel registry and its inbound webhook.
+//! WhatsApp Cloud API: its declaration in the channel registry its inbound webhook and its
+//! sender.
 
 mod inbound;
+mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use inbound::WhatsappWebhook;
+pub use outbound::WhatsappSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
@@ -54,5 +57,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(WhatsappWebhook)),
+        sender: Some(Arc::new(WhatsappSender::new())),
     }
 }

@@ -57,5 +57,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(ZaloWebhook)),
+        sender: None,
     }
 }

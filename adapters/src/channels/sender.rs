@@ -1,0 +1,271 @@
+//! The outbound half of the channel contract: one call that puts one `SendMessage` on a
+//! platform, and the classification of how it failed.
+//!
+//! A sender owns the platform's wire format and nothing else: it never retries, sleeps,
+//! logs secrets or touches Kafka. It says *what kind* of failure it saw ([`SendError`]) and
+//! the outbound engine decides what to do about it (retry, refresh, disconnect, give up).
+//! Error details are built from the platform's answer, never from the request, so a token in
+//! a URL or a header cannot leak into a status event.
+
+use crate::channels::webhook::WebhookSecrets;
+use async_trait::async_trait;
+use std::time::Duration;
+use switchboard_domain::auth::AuthInput;
+use switchboard_domain::message::SendMessage;
+use switchboard_domain::{ChannelKind, IntegrationId, SecretString, WorkspaceId};
+
+/// Platform setting: where a channel's API lives (`messenger.api_base=http://127.0.0.1:9000`),
+/// so tests and staging point a channel at a fake; each sender has the real default.
+pub const API_BASE: &str = "api_base";
+/// How long one call to a platform may take before it counts as a (retryable) timeout.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An integration as a sender sees it: who it is, its opened credentials and where to call.
+#[derive(Clone)]
+pub struct SendTarget {
+    /// Its id.
+    pub integration_id: IntegrationId,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+    /// Its channel.
+    pub channel: ChannelKind,
+    /// How many events the integration had when this was read; a higher one means its
+    /// credentials may have changed since.
+    pub version: u64,
+    /// The platform API base URL, without a trailing slash.
+    pub api_base: String,
+    /// The integration's opened auth fields, then its platform's credentials.
+    pub secrets: WebhookSecrets,
+}
+
+impl SendTarget {
+    /// The auth field or platform credential `name`, or a permanent failure naming it.
+    pub fn secret(&self, name: &'static str) -> Result<&SecretString, SendError> {
+        self.secrets
+            .get(name)
+            .map_err(|_| SendError::Permanent(format!("credential '{name}' is not configured")))
+    }
+
+    /// `api_base` followed by `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_base)
+    }
+}
+
+impl std::fmt::Debug for SendTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendTarget")
+            .field("integration_id", &self.integration_id)
+            .field("channel", &self.channel)
+            .field("version", &self.version)
+            .field("api_base", &self.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the platform answered to a successful send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The platform's id for the message; its receipts will name it.
+    pub platform_message_id: String,
+}
+
+/// How a send failed, as a class the engine can act on. The text is the platform's own
+/// explanation (code and message), never anything from the request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// A temporary failure (5xx, timeout, connection refused): the same call may succeed later.
+    #[error("temporary platform failure: {detail}")]
+    Retryable {
+        /// The platform's `Retry-After`, when it gave one.
+        retry_after: Option<Duration>,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The platform throttled us: slow down, then retry.
+    #[error("throttled by the platform: {detail}")]
+    RateLimited {
+        /// How long the platform asked us to wait, when it said.
+        retry_after: Option<Duration>,
+        /// What the platform said.
+        detail: String,
+    },
+    /// The platform refused this message for good (bad recipient, closed window…).
+    #[error("refused by the platform: {0}")]
+    Permanent(String),
+    /// The integration's credentials were refused (expired or revoked token).
+    #[error("credentials refused by the platform: {0}")]
+    Auth(String),
+    /// The content cannot be expressed on this channel as one message.
+    #[error("cannot be sent on this channel: {0}")]
+    Invalid(String),
+}
+
+impl SendError {
+    /// Whether the same call may succeed later without anything changing on our side.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retryable { .. } | Self::RateLimited { .. })
+    }
+
+    /// How long the platform asked us to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Retryable { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
+    /// A temporary failure without a platform-given delay.
+    pub fn retryable(detail: impl Into<String>) -> Self {
+        Self::Retryable {
+            retry_after: None,
+            detail: detail.into(),
+        }
+    }
+
+    /// A transport failure (timeout, connection refused, unreadable body): temporary. The
+    /// request URL is dropped from the text because some platforms put the token in it.
+    pub fn from_transport(error: reqwest::Error) -> Self {
+        let kind = if error.is_timeout() {
+            "timed out"
+        } else if error.is_connect() {
+            "connection failed"
+        } else {
+            "transport error"
+        };
+        Self::retryable(format!("{kind}: {}", error.without_url()))
+    }
+}
+
+/// The outbound contract every sending channel implements.
+#[async_trait]
+pub trait ChannelSender: Send + Sync {
+    /// The platform's real API base URL, used unless the `api_base` platform setting overrides it.
+    fn default_api_base(&self) -> &'static str;
+
+    /// Sends one message as one platform message and returns the platform's id for it.
+    async fn send(
+        &self,
+        target: &SendTarget,
+        message: &SendMessage,
+    ) -> Result<SentMessage, SendError>;
+
+    /// Obtains fresh credentials after an [`SendError::Auth`], when the platform has a way to
+    /// (a refresh token). `Ok(None)` means there is none: the integration must be reconnected.
+    async fn refresh_credentials(
+        &self,
+        _target: &SendTarget,
+    ) -> Result<Option<AuthInput>, SendError> {
+        Ok(None)
+    }
+}
+
+/// The `Retry-After` header in seconds, when present and numeric.
+pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The HTTP client every sender shares: rustls, a per-call timeout, pooled connections.
+pub fn http_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(SEND_TIMEOUT)
+                .user_agent("switchboard")
+                .build()
+                .unwrap_or_default()
+        })
+        .clone()
+}
+
+/// The generic class of an HTTP status with no more specific platform code: 401 → auth,
+/// 408/429/5xx → temporary, other 4xx → permanent.
+pub fn classify_status(
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    detail: String,
+) -> SendError {
+    match status.as_u16() {
+        401 => SendError::Auth(detail),
+        429 => SendError::RateLimited {
+            retry_after,
+            detail,
+        },
+        408 | 500..=599 => SendError::Retryable {
+            retry_after,
+            detail,
+        },
+        _ => SendError::Permanent(detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn only_temporary_and_throttling_failures_are_retryable() {
+        let wait = Some(Duration::from_secs(3));
+        let throttled = SendError::RateLimited {
+            retry_after: wait,
+            detail: "slow down".into(),
+        };
+        assert!(throttled.is_retryable());
+        assert_eq!(throttled.retry_after(), wait);
+        assert!(SendError::retryable("503").is_retryable());
+        for final_error in [
+            SendError::Permanent("no such user".into()),
+            SendError::Auth("expired".into()),
+            SendError::Invalid("two attachments".into()),
+        ] {
+            assert!(!final_error.is_retryable(), "{final_error}");
+            assert_eq!(final_error.retry_after(), None);
+        }
+    }
+
+    #[test]
+    fn http_statuses_without_a_platform_code_are_classified_by_family() {
+        let class =
+            |code: u16| classify_status(StatusCode::from_u16(code).unwrap(), None, String::new());
+        assert!(matches!(class(401), SendError::Auth(_)));
+        assert!(matches!(class(429), SendError::RateLimited { .. }));
+        assert!(matches!(class(503), SendError::Retryable { .. }));
+        assert!(matches!(class(408), SendError::Retryable { .. }));
+        assert!(matches!(class(400), SendError::Permanent(_)));
+        assert!(matches!(class(404), SendError::Permanent(_)));
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after_header(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after_header(&headers), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn a_target_never_prints_its_secrets() {
+        let target = SendTarget {
+            integration_id: IntegrationId::new(),
+            workspace_id: "acme".parse().unwrap(),
+            channel: ChannelKind::parse("telegram").unwrap(),
+            version: 2,
+            api_base: "http://127.0.0.1:1".into(),
+            secrets: WebhookSecrets::new(
+                [("bot_token".to_owned(), SecretString::new("123:SECRET"))].into(),
+                Default::default(),
+            ),
+        };
+        assert!(!format!("{target:?}").contains("SECRET"));
+        assert_eq!(target.secret("bot_token").unwrap().expose(), "123:SECRET");
+        assert!(matches!(
+            target.secret("nope"),
+            Err(SendError::Permanent(_))
+        ));
+    }
+}

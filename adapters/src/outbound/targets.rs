@@ -1,0 +1,126 @@
+//! The integration side of sending: who a command's integration is (opened credentials, API
+//! base URL, lifecycle state), and the two commands an adapter may issue on it, storing
+//! refreshed credentials and disconnecting it after an auth failure.
+//!
+//! Lookups are not cached: a send costs one indexed read, and a refreshed token or a
+//! disconnect is seen by the very next attempt.
+
+use crate::channels::opened_auth::open_auth_fields;
+use crate::channels::platform_credentials::PlatformCredentials;
+use crate::channels::sender::{SendTarget, API_BASE};
+use crate::channels::webhook::WebhookSecrets;
+use crate::channels::ChannelRegistry;
+use crate::store::{CommandMetadata, IntegrationStore, StoreError};
+use async_trait::async_trait;
+use std::sync::Arc;
+use switchboard_domain::auth::AuthInput;
+use switchboard_domain::integration::{IntegrationCommand, IntegrationStatus};
+use switchboard_domain::{IntegrationId, SecretSealer};
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum TargetLookup {
+    /// No such integration.
+    Unknown,
+    /// It exists but may not send (created, disconnected, deleted).
+    Inactive(IntegrationStatus),
+    /// Connected, with everything a sender needs.
+    Ready(SendTarget),
+}
+
+/// Where the engine reads integrations and records what sending learnt about them.
+#[async_trait]
+pub trait SendTargets: Send + Sync {
+    /// The integration `id` as senders see it.
+    async fn lookup(&self, id: IntegrationId) -> Result<TargetLookup, StoreError>;
+    /// Stores credentials a sender refreshed.
+    async fn store_credentials(&self, id: IntegrationId, auth: AuthInput)
+        -> Result<(), StoreError>;
+    /// Disconnects the integration, so its settings page asks for a reconnect.
+    async fn disconnect(&self, id: IntegrationId, reason: String) -> Result<(), StoreError>;
+}
+
+/// [`SendTargets`] on the event-sourced integration store.
+#[derive(Clone)]
+pub struct StoreSendTargets {
+    store: IntegrationStore,
+    sealer: Arc<dyn SecretSealer>,
+    platform: Arc<PlatformCredentials>,
+    channels: Arc<ChannelRegistry>,
+}
+
+impl StoreSendTargets {
+    /// Lookups through `store`, opening secrets with `sealer`; each channel's API base is its
+    /// `api_base` platform setting or its sender's default.
+    pub fn new(
+        store: IntegrationStore,
+        sealer: Arc<dyn SecretSealer>,
+        platform: PlatformCredentials,
+        channels: Arc<ChannelRegistry>,
+    ) -> Self {
+        Self {
+            store,
+            sealer,
+            platform: Arc::new(platform),
+            channels,
+        }
+    }
+
+    fn metadata() -> CommandMetadata {
+        CommandMetadata {
+            request_id: None,
+            actor: Some("adapter:outbound".into()),
+            traceparent: crate::kafka::trace_context::current_traceparent(),
+        }
+    }
+}
+
+#[async_trait]
+impl SendTargets for StoreSendTargets {
+    async fn lookup(&self, id: IntegrationId) -> Result<TargetLookup, StoreError> {
+        let Some(integration) = self.store.load(id).await? else {
+            return Ok(TargetLookup::Unknown);
+        };
+        if integration.status != IntegrationStatus::Connected {
+            return Ok(TargetLookup::Inactive(integration.status));
+        }
+        let (Some(workspace_id), Some(channel)) = (
+            integration.workspace_id.clone(),
+            integration.channel.clone(),
+        ) else {
+            return Ok(TargetLookup::Unknown);
+        };
+        let opened = open_auth_fields(&integration, id, self.sealer.as_ref());
+        let platform = self.platform.for_channel(&channel);
+        let api_base = match platform.get(API_BASE) {
+            Some(base) => base.expose().to_owned(),
+            None => self
+                .channels
+                .sender(&channel)
+                .map(|s| s.default_api_base().to_owned())
+                .unwrap_or_default(),
+        };
+        Ok(TargetLookup::Ready(SendTarget {
+            integration_id: id,
+            workspace_id,
+            channel,
+            version: integration.version,
+            api_base: api_base.trim_end_matches('/').to_owned(),
+            secrets: WebhookSecrets::new(opened, platform),
+        }))
+    }
+
+    async fn store_credentials(
+        &self,
+        id: IntegrationId,
+        auth: AuthInput,
+    ) -> Result<(), StoreError> {
+        let command = IntegrationCommand::RefreshCredentials { auth };
+        self.store.execute(id, command, Self::metadata()).await
+    }
+
+    async fn disconnect(&self, id: IntegrationId, reason: String) -> Result<(), StoreError> {
+        let command = IntegrationCommand::Disconnect { reason };
+        self.store.execute(id, command, Self::metadata()).await
+    }
+}

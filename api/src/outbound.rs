@@ -1,0 +1,137 @@
+//! Wiring of the outbound channel adapters from configuration: the `switchboard adapters`
+//! process, the engine `serve` runs when `outbound_adapters = true`, and the
+//! `switchboard dlq list|redrive` commands.
+
+use crate::config::Config;
+use anyhow::Context;
+use std::future::Future;
+use std::io::Write;
+use std::sync::Arc;
+use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
+use switchboard_adapters::channels::ChannelRegistry;
+use switchboard_adapters::kafka::EventProducer;
+use switchboard_adapters::outbound::dlq::{
+    AT_HEADER, ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER,
+};
+use switchboard_adapters::outbound::rate_limit::RateLimit;
+use switchboard_adapters::outbound::record::CommandRecord;
+use switchboard_adapters::outbound::redrive::DeadLetters;
+use switchboard_adapters::outbound::targets::StoreSendTargets;
+use switchboard_adapters::outbound::{OutboundEngine, OutboundSettings};
+use switchboard_adapters::store::{connect_lazy, IntegrationStore, XChaChaSealer};
+use switchboard_domain::integration::services::SystemClock;
+use switchboard_domain::integration::IntegrationServices;
+use switchboard_domain::SecretSealer;
+
+/// The engine settings `config` asks for.
+pub fn settings(config: &Config) -> OutboundSettings {
+    let mut settings = OutboundSettings::for_topics(&config.topics());
+    settings.rate_limit = RateLimit {
+        per_second: f64::from(config.outbound_rate_per_second),
+        burst: config.outbound_rate_burst,
+    };
+    settings.max_in_flight = config.outbound_max_in_flight;
+    settings
+}
+
+/// The engine on `integrations` and `producer`, with `settings`.
+pub fn engine(
+    config: &Config,
+    integrations: IntegrationStore,
+    producer: EventProducer,
+    settings: OutboundSettings,
+) -> anyhow::Result<OutboundEngine> {
+    let channels = Arc::new(ChannelRegistry::builtin());
+    let targets = StoreSendTargets::new(
+        integrations,
+        sealer(config)?,
+        platform(config)?,
+        channels.clone(),
+    );
+    let engine = OutboundEngine::new(
+        &config.kafka(),
+        &config.topics(),
+        settings,
+        channels,
+        Arc::new(targets),
+        producer,
+    )?;
+    Ok(engine)
+}
+
+/// `switchboard adapters`: runs the engine alone until `shutdown` resolves.
+pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let channels = Arc::new(ChannelRegistry::builtin());
+    let pool = connect_lazy(&config.database_url, config.database_max_connections)?;
+    let services = IntegrationServices {
+        channels,
+        sealer: sealer(config)?,
+        clock: Arc::new(SystemClock),
+    };
+    let integrations = IntegrationStore::new(pool, services);
+    let producer = EventProducer::new(&config.kafka())?;
+    let engine = engine(config, integrations, producer.clone(), settings(config))?;
+    engine.run(shutdown).await?;
+    let _ = producer.flush(std::time::Duration::from_secs(5));
+    Ok(())
+}
+
+/// `switchboard dlq list`: one JSON line per dead letter.
+pub async fn list(config: &Config) -> anyhow::Result<()> {
+    let records = DeadLetters::new(config.kafka(), &config.topics())
+        .list()
+        .await?;
+    let mut out = std::io::stdout().lock();
+    for record in &records {
+        writeln!(out, "{}", describe(record))?;
+    }
+    Ok(())
+}
+
+/// `switchboard dlq redrive`: re-produces the dead letters not redriven before.
+pub async fn redrive(config: &Config) -> anyhow::Result<()> {
+    let producer = EventProducer::new(&config.kafka())?;
+    let count = DeadLetters::new(config.kafka(), &config.topics())
+        .redrive(&producer)
+        .await?;
+    println!(
+        "redrove {count} dead letter(s) to {}",
+        config.topics().outbound
+    );
+    Ok(())
+}
+
+/// A dead letter as one JSON object: where it is, why, where it came from, and its command.
+pub fn describe(record: &CommandRecord) -> serde_json::Value {
+    let body = serde_json::from_slice::<serde_json::Value>(&record.payload).unwrap_or_else(|_| {
+        serde_json::Value::from(String::from_utf8_lossy(&record.payload).into_owned())
+    });
+    serde_json::json!({
+        "partition": record.partition,
+        "offset": record.offset,
+        "key": record.key.as_deref().map(String::from_utf8_lossy),
+        "error": record.header(ERROR_HEADER),
+        "dead_lettered_at": record.header(AT_HEADER),
+        "source": {
+            "partition": record.header(PARTITION_HEADER),
+            "offset": record.header(OFFSET_HEADER),
+        },
+        "message_id": body.get("message_id"),
+        "body": body,
+    })
+}
+
+fn sealer(config: &Config) -> anyhow::Result<Arc<dyn SecretSealer>> {
+    let keys = config
+        .secret_keys
+        .as_ref()
+        .context("SWITCHBOARD_SECRET_KEYS is not set")?;
+    Ok(Arc::new(XChaChaSealer::from_config(keys.expose())?))
+}
+
+fn platform(config: &Config) -> anyhow::Result<PlatformCredentials> {
+    Ok(match &config.platform_credentials {
+        Some(text) => PlatformCredentials::parse(text.expose())?,
+        None => PlatformCredentials::default(),
+    })
+}

@@ -1,0 +1,54 @@
+//! `switchboard replay <projection>`: rebuilds a projection from the start of its topics into
+//! fresh tables while the live ones keep serving, then swaps them in (see
+//! `projections/src/engine/replay.rs`). Progress goes to stderr once a second; an
+//! interrupted rebuild resumes where it stopped when run again.
+
+use crate::config::Config;
+use anyhow::Context;
+use std::io::Write;
+use switchboard_adapters::store::{connect_lazy, migrate};
+use switchboard_projections::engine::{replay, ProjectorSettings, ReplayProgress};
+
+/// Rebuilds the projection named `name`.
+pub async fn run(config: &Config, name: &str) -> anyhow::Result<()> {
+    let projection = switchboard_projections::by_name(name).with_context(|| {
+        let known: Vec<&str> = switchboard_projections::all()
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!("no projection '{name}'; known: {}", known.join(", "))
+    })?;
+    let pool = connect_lazy(&config.database_url, 8)?;
+    migrate(&pool).await?;
+    let settings = ProjectorSettings {
+        max_batch: 5_000,
+        ..ProjectorSettings::default()
+    };
+    let done = replay(
+        &pool,
+        projection.as_ref(),
+        &config.kafka(),
+        &config.topics(),
+        &settings,
+        print,
+    )
+    .await?;
+    println!(
+        "{name}: rebuilt from {} events ({:.0} events/s) and swapped in",
+        done.applied, done.per_second
+    );
+    Ok(())
+}
+
+fn print(progress: &ReplayProgress) {
+    let eta = progress
+        .eta
+        .map(|eta| format!("{}s", eta.as_secs()))
+        .unwrap_or_else(|| "?".into());
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "applied {} events, {:.0} events/s, lag {}, eta {eta}",
+        progress.applied, progress.per_second, progress.lag
+    );
+}

@@ -1,0 +1,160 @@
+//! `/v1/workspaces/{ws}/inboxes` and `/conversations`: the inbox read model over HTTP. Reads
+//! only the inbox projection's tables; every query is scoped to the path's workspace, so one
+//! workspace never sees another's rows. Lists page by keyset (time, id), newest first.
+
+use crate::error::Problem;
+use crate::extract::{Path, Query};
+use crate::inbox_views::{
+    page_size, ConversationPage, ConversationQuery, ConversationView, Cursor, InboxList, InboxView,
+    MessagePage, MessageView, PageQuery,
+};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use switchboard_domain::WorkspaceId;
+use uuid::Uuid;
+
+/// The inbox routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/workspaces/{ws}/inboxes", get(inboxes))
+        .route("/v1/workspaces/{ws}/conversations", get(conversations))
+        .route(
+            "/v1/workspaces/{ws}/conversations/{id}/messages",
+            get(messages),
+        )
+}
+
+/// Lists a workspace's inboxes with their conversation and unread counts.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/inboxes", tag = "inbox",
+    params(("ws" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = InboxList), (status = 503, body = Problem)))]
+pub async fn inboxes(
+    State(state): State<AppState>,
+    Path(ws): Path<WorkspaceId>,
+) -> Result<Json<InboxList>, Problem> {
+    let items = sqlx::query_as::<_, InboxView>(
+        "SELECT i.integration_id AS id, i.channel, i.name, i.status, i.created_at,
+                COUNT(c.id) AS conversation_count, COALESCE(SUM(c.unread_count), 0)::bigint AS unread_count
+         FROM inbox.inboxes i LEFT JOIN inbox.conversations c ON c.integration_id = i.integration_id
+         WHERE i.workspace_id = $1 AND i.status <> 'deleted'
+         GROUP BY i.integration_id ORDER BY i.created_at, i.integration_id",
+    )
+    .bind(ws.as_str())
+    .fetch_all(&state.pool)
+    .await
+    .map_err(read_failed)?;
+    Ok(Json(InboxList { items }))
+}
+
+/// Lists conversations, most recent first, optionally of one inbox or status.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/conversations", tag = "inbox",
+    params(("ws" = String, Path, description = "Workspace id"), ConversationQuery),
+    responses((status = 200, body = ConversationPage), (status = 400, body = Problem)))]
+pub async fn conversations(
+    State(state): State<AppState>,
+    Path(ws): Path<WorkspaceId>,
+    Query(query): Query<ConversationQuery>,
+) -> Result<Json<ConversationPage>, Problem> {
+    let limit =
+        page_size(query.limit).ok_or_else(|| Problem::bad_request("limit must be 1-200"))?;
+    let cursor = decode(query.cursor.as_deref())?;
+    let mut items = sqlx::query_as::<_, ConversationView>(
+        "SELECT id, integration_id AS inbox_id, channel, contact_id, contact_name, status,
+                last_message_preview, last_message_at, unread_count, message_count,
+                first_seen_at, last_seen_at
+         FROM inbox.conversations
+         WHERE workspace_id = $1
+           AND ($2::uuid IS NULL OR integration_id = $2)
+           AND ($3::text IS NULL OR status = $3)
+           AND ($4::timestamptz IS NULL OR (last_message_at, id) < ($4, $5))
+         ORDER BY last_message_at DESC, id DESC
+         LIMIT $6",
+    )
+    .bind(ws.as_str())
+    .bind(query.inbox)
+    .bind(query.status)
+    .bind(cursor.map(|c| c.at))
+    .bind(cursor.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(&state.pool)
+    .await
+    .map_err(read_failed)?;
+    let next_cursor = next(&mut items, limit, |c| Cursor {
+        at: c.last_message_at,
+        id: c.id,
+    });
+    Ok(Json(ConversationPage { items, next_cursor }))
+}
+
+/// Lists a conversation's messages, newest first.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/conversations/{id}/messages", tag = "inbox",
+    params(("ws" = String, Path, description = "Workspace id"), ("id" = Uuid, Path, description = "Conversation id"), PageQuery),
+    responses((status = 200, body = MessagePage), (status = 404, body = Problem)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, Uuid)>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<MessagePage>, Problem> {
+    let limit =
+        page_size(query.limit).ok_or_else(|| Problem::bad_request("limit must be 1-200"))?;
+    let cursor = decode(query.cursor.as_deref())?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM inbox.conversations WHERE id = $1 AND workspace_id = $2)",
+    )
+    .bind(id)
+    .bind(ws.as_str())
+    .fetch_one(&state.pool)
+    .await
+    .map_err(read_failed)?;
+    if !exists {
+        return Err(Problem::not_found("no such conversation"));
+    }
+    let mut items = sqlx::query_as::<_, MessageView>(
+        "SELECT id, direction, platform_message_id, content, reply_to, is_echo, sent_at, status
+         FROM inbox.messages
+         WHERE conversation_id = $1 AND workspace_id = $2
+           AND ($3::timestamptz IS NULL OR (sent_at, id) < ($3, $4))
+         ORDER BY sent_at DESC, id DESC
+         LIMIT $5",
+    )
+    .bind(id)
+    .bind(ws.as_str())
+    .bind(cursor.map(|c| c.at))
+    .bind(cursor.map(|c| c.id))
+    .bind(limit + 1)
+    .fetch_all(&state.pool)
+    .await
+    .map_err(read_failed)?;
+    let next_cursor = next(&mut items, limit, |m| Cursor {
+        at: m.sent_at,
+        id: m.id,
+    });
+    Ok(Json(MessagePage { items, next_cursor }))
+}
+
+fn decode(cursor: Option<&str>) -> Result<Option<Cursor>, Problem> {
+    cursor
+        .map(|text| {
+            Cursor::decode(text)
+                .ok_or_else(|| Problem::bad_request("cursor is not one this API issued"))
+        })
+        .transpose()
+}
+
+/// Trims the probe row and returns the cursor after the last kept item, if more follow.
+fn next<T>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> Cursor) -> Option<String> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    more.then(|| items.last().map(|item| cursor(item).encode()))
+        .flatten()
+}
+
+fn read_failed(error: sqlx::Error) -> Problem {
+    if switchboard_adapters::store::integrations::is_connectivity(&error) {
+        Problem::unavailable("the database is unavailable")
+    } else {
+        Problem::internal(&error)
+    }
+}

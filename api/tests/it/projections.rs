@@ -1,0 +1,666 @@
+//! Projections against real PostgreSQL and the mock Kafka cluster: webhooks end in the inbox
+//! API, duplicates change nothing, a killed projector resumes to identical tables, pages walk
+//! every row once, workspaces are isolated, delivery status only moves forward, and a replay
+//! rebuilds and hands over without a gap or a double.
+
+use crate::helpers::{TestApp, TestKafka};
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_adapters::channels::webhook::hmac_sha256;
+use switchboard_adapters::inbound::InboundPublisher;
+use switchboard_adapters::kafka::{EventProducer, KafkaSettings};
+use switchboard_adapters::store::OutboxRelay;
+use switchboard_domain::message::{Contact, InboundEvent, InboundKind, MessageContent};
+use switchboard_domain::{ChannelKind, IntegrationId};
+use switchboard_projections::engine::{replay, ProjectorSettings};
+use switchboard_projections::inbox::InboxProjection;
+use switchboard_projections::{Projection, Projector};
+use tokio::task::JoinHandle;
+
+/// Runs the live projector of `projection` until the returned handle is aborted.
+fn spawn_projector(
+    app: &TestApp,
+    projection: Arc<dyn Projection>,
+    max_batch: usize,
+) -> JoinHandle<()> {
+    let projector = Projector::new(
+        app.pool(),
+        projection,
+        KafkaSettings::new(app.config.kafka_brokers.clone()),
+        app.config.topics(),
+        ProjectorSettings {
+            max_batch,
+            max_wait: Duration::from_millis(5),
+        },
+    );
+    tokio::spawn(async move {
+        projector.run(std::future::pending()).await.unwrap();
+    })
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+fn inbound(
+    integration: IntegrationId,
+    contact: &str,
+    mid: &str,
+    text: &str,
+    at_ms: i64,
+    echo: bool,
+) -> InboundEvent {
+    InboundEvent::from_draft(
+        integration,
+        "acme".parse().unwrap(),
+        ChannelKind::parse("messenger").unwrap(),
+        switchboard_domain::message::InboundDraft {
+            contact: Contact {
+                platform_id: contact.into(),
+                display_name: Some(format!("Contact {contact}")),
+            },
+            platform_timestamp: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+            kind: InboundKind::MessageReceived {
+                platform_message_id: mid.into(),
+                content: MessageContent::Text { text: text.into() },
+                reply_to: None,
+                is_echo: echo,
+            },
+            raw: json!({}),
+        },
+    )
+}
+
+fn receipt(
+    integration: IntegrationId,
+    contact: &str,
+    kind: InboundKind,
+    at_ms: i64,
+) -> InboundEvent {
+    InboundEvent::from_draft(
+        integration,
+        "acme".parse().unwrap(),
+        ChannelKind::parse("messenger").unwrap(),
+        switchboard_domain::message::InboundDraft {
+            contact: Contact::new(contact),
+            platform_timestamp: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+            kind,
+            raw: json!({}),
+        },
+    )
+}
+
+async fn publish(app: &TestApp, events: &[InboundEvent]) {
+    let producer = EventProducer::new(&app.config.kafka()).unwrap();
+    let publisher = InboundPublisher::new(
+        producer,
+        app.config.topics().received,
+        Duration::from_secs(5),
+    );
+    publisher.publish(events, None).await.unwrap();
+}
+
+fn meta_signature(body: &[u8]) -> String {
+    let mac = hmac_sha256(b"meta-app-secret", &[body]);
+    format!(
+        "sha256={}",
+        mac.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+async fn post_message(
+    app: &TestApp,
+    id: &str,
+    psid: &str,
+    mid: &str,
+    text: &str,
+    at_ms: i64,
+    echo: bool,
+) {
+    let (sender, recipient) = if echo {
+        ("1122334455", psid)
+    } else {
+        (psid, "1122334455")
+    };
+    let body =
+        json!({"object": "page", "entry": [{"id": "1122334455", "time": at_ms, "messaging": [
+        {"sender": {"id": sender}, "recipient": {"id": recipient}, "timestamp": at_ms,
+         "message": {"mid": mid, "text": text, "is_echo": echo}}]}]})
+        .to_string();
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri(format!("/webhooks/messenger/{id}"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", meta_signature(body.as_bytes()))
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let (status, _, answer) = app.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_end_in_the_inbox_api_and_workspaces_are_isolated() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let id = app
+        .connected(
+            "acme",
+            "messenger",
+            json!({"page_id": "1122334455", "page_access_token": "EAAB"}),
+        )
+        .await;
+    let relay = OutboxRelay::new(
+        app.pool(),
+        EventProducer::new(&app.config.kafka()).unwrap(),
+        app.config.topics().lifecycle,
+    );
+    while relay.publish_batch().await.unwrap() > 0 {}
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 100);
+    post_message(&app, &id, "alice", "m1", "hello", 1_700_000_000_000, false).await;
+    post_message(
+        &app,
+        &id,
+        "alice",
+        "m2",
+        "anyone there?",
+        1_700_000_001_000,
+        false,
+    )
+    .await;
+    post_message(
+        &app,
+        &id,
+        "bob",
+        "m3",
+        "hi from bob",
+        1_700_000_002_000,
+        false,
+    )
+    .await;
+    post_message(
+        &app,
+        &id,
+        "bob",
+        "m4",
+        "yes, how can we help?",
+        1_700_000_003_000,
+        true,
+    )
+    .await;
+    let pool = app.pool();
+    wait_until("four messages", || async {
+        count(&pool, "SELECT count(*) FROM inbox.messages").await == 4
+    })
+    .await;
+
+    let (status, page) = app
+        .call("GET", "/v1/workspaces/acme/conversations", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["contact_id"], "bob", "most recent first");
+    assert_eq!(
+        items[0]["unread_count"], 0,
+        "the reply reset bob's unread count"
+    );
+    assert_eq!(items[0]["last_message_preview"], "yes, how can we help?");
+    assert_eq!(items[1]["contact_id"], "alice");
+    assert_eq!(items[1]["unread_count"], 2);
+    assert_eq!(items[1]["contact_name"], Value::Null);
+    assert_eq!(page["next_cursor"], Value::Null);
+
+    let alice = items[1]["id"].as_str().unwrap();
+    let uri = format!("/v1/workspaces/acme/conversations/{alice}/messages");
+    let (status, messages) = app.call("GET", &uri, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let texts: Vec<&str> = messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["anyone there?", "hello"]);
+
+    let (_, inboxes) = app.call("GET", "/v1/workspaces/acme/inboxes", None).await;
+    assert_eq!(inboxes["items"][0]["id"], id.as_str());
+    assert_eq!(inboxes["items"][0]["status"], "connected");
+    assert_eq!(inboxes["items"][0]["conversation_count"], 2);
+    assert_eq!(inboxes["items"][0]["unread_count"], 2);
+
+    let (_, other) = app
+        .call("GET", "/v1/workspaces/rival/conversations", None)
+        .await;
+    assert_eq!(other["items"], json!([]));
+    let (_, other) = app.call("GET", "/v1/workspaces/rival/inboxes", None).await;
+    assert_eq!(other["items"], json!([]));
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/v1/workspaces/rival/conversations/{alice}/messages"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    projector.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_message_ten_times_is_one_row() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let event = inbound(
+        integration,
+        "carol",
+        "m-dup",
+        "once",
+        1_700_000_000_000,
+        false,
+    );
+    publish(&app, &vec![event; 10]).await;
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 3);
+    let pool = app.pool();
+    wait_until("all ten records", || async {
+        count(
+            &pool,
+            "SELECT COALESCE(SUM(next_offset), 0)::bigint FROM inbox.projection_offsets",
+        )
+        .await
+            == 10
+    })
+    .await;
+    projector.abort();
+    assert_eq!(count(&pool, "SELECT count(*) FROM inbox.messages").await, 1);
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT unread_count::bigint FROM inbox.conversations"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(&pool, "SELECT message_count FROM inbox.conversations").await,
+        1
+    );
+}
+
+/// Every row of the inbox tables, in a stable order, as text.
+async fn snapshot(pool: &PgPool) -> Vec<String> {
+    let conversations: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws('|', id, contact_name, last_message_preview, last_message_at, unread_count, message_count, first_seen_at, last_seen_at)
+         FROM inbox.conversations ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let messages: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws('|', id, conversation_id, direction, platform_message_id, content::text, sent_at, status)
+         FROM inbox.messages ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    conversations.into_iter().chain(messages).collect()
+}
+
+fn workload(integration: IntegrationId, n: usize) -> Vec<InboundEvent> {
+    (0..n)
+        .map(|i| {
+            let contact = format!("c{}", i % 17);
+            let echo = i % 5 == 4;
+            inbound(
+                integration,
+                &contact,
+                &format!("m{}", i % (n - 20)),
+                &format!("text {i}"),
+                1_700_000_000_000 + (i as i64 * 7919) % 100_000,
+                echo,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projector_killed_mid_batch_resumes_to_the_tables_of_an_uninterrupted_run() {
+    let kafka = TestKafka::new();
+    let events = workload(IntegrationId::new(), 600);
+    let interrupted = TestApp::new(&kafka).await;
+    publish(&interrupted, &events).await;
+    let total = count_records(&interrupted).await;
+
+    for kill_after_ms in [15u64, 40, 90] {
+        let projector = spawn_projector(&interrupted, Arc::new(InboxProjection), 25);
+        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        projector.abort();
+        let _ = projector.await;
+    }
+    let projector = spawn_projector(&interrupted, Arc::new(InboxProjection), 25);
+    let pool = interrupted.pool();
+    wait_until("the interrupted run to finish", || async {
+        count(
+            &pool,
+            "SELECT COALESCE(SUM(next_offset), 0)::bigint FROM inbox.projection_offsets",
+        )
+        .await
+            == total
+    })
+    .await;
+    projector.abort();
+
+    let reference = TestApp::new(&kafka).await;
+    let projector = spawn_projector(&reference, Arc::new(InboxProjection), 1000);
+    let reference_pool = reference.pool();
+    wait_until("the uninterrupted run to finish", || async {
+        count(
+            &reference_pool,
+            "SELECT COALESCE(SUM(next_offset), 0)::bigint FROM inbox.projection_offsets",
+        )
+        .await
+            == total
+    })
+    .await;
+    projector.abort();
+    let expected = snapshot(&reference_pool).await;
+    assert_eq!(
+        expected.len(),
+        17 + 580,
+        "17 conversations, 580 distinct messages"
+    );
+    let actual = snapshot(&pool).await;
+    let differing: Vec<(&String, &String)> = actual
+        .iter()
+        .zip(&expected)
+        .filter(|(a, e)| a != e)
+        .take(3)
+        .collect();
+    assert!(
+        differing.is_empty() && actual.len() == expected.len(),
+        "{differing:?}"
+    );
+}
+
+async fn count_records(app: &TestApp) -> i64 {
+    let consumer: rdkafka::consumer::BaseConsumer =
+        KafkaSettings::new(app.config.kafka_brokers.clone())
+            .client_config()
+            .set("group.id", "watermarks")
+            .create()
+            .unwrap();
+    let topic = app.config.topics().received;
+    (0..3)
+        .map(|p| {
+            use rdkafka::consumer::Consumer;
+            consumer
+                .fetch_watermarks(&topic, p, Duration::from_secs(5))
+                .unwrap()
+                .1
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_walk_every_conversation_exactly_once() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let events: Vec<InboundEvent> = (0..120)
+        .map(|i| {
+            inbound(
+                integration,
+                &format!("p{i}"),
+                &format!("pm{i}"),
+                "hi",
+                1_700_000_000_000 + (i % 7) * 1000,
+                false,
+            )
+        })
+        .collect();
+    publish(&app, &events).await;
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 50);
+    let pool = app.pool();
+    wait_until("120 conversations", || async {
+        count(&pool, "SELECT count(*) FROM inbox.conversations").await == 120
+    })
+    .await;
+    projector.abort();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/v1/workspaces/acme/conversations?limit=50&cursor={c}"),
+            None => "/v1/workspaces/acme/conversations?limit=50".to_owned(),
+        };
+        let (status, page) = app.call("GET", &uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        pages += 1;
+        for item in page["items"].as_array().unwrap() {
+            seen.push((
+                item["last_message_at"].as_str().unwrap().to_owned(),
+                item["id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 120);
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    sorted.dedup();
+    assert_eq!(sorted, seen, "newest first, no repeats");
+    let (status, _) = app
+        .call(
+            "GET",
+            "/v1/workspaces/acme/conversations?cursor=garbage",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .call("GET", "/v1/workspaces/acme/conversations?limit=0", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_status_only_moves_forward() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let echo = inbound(
+        integration,
+        "dave",
+        "m-out",
+        "our reply",
+        1_700_000_000_000,
+        true,
+    );
+    let read = receipt(
+        integration,
+        "dave",
+        InboundKind::MessageRead {
+            platform_message_ids: vec![],
+            watermark: chrono::DateTime::from_timestamp_millis(1_700_000_005_000),
+        },
+        1_700_000_006_000,
+    );
+    let late_delivery = receipt(
+        integration,
+        "dave",
+        InboundKind::MessageDelivered {
+            platform_message_ids: vec!["m-out".into()],
+            watermark: None,
+        },
+        1_700_000_007_000,
+    );
+    let late_failure = receipt(
+        integration,
+        "dave",
+        InboundKind::MessageFailed {
+            platform_message_ids: vec!["m-out".into()],
+            errors: vec![],
+        },
+        1_700_000_008_000,
+    );
+    publish(&app, &[echo, read, late_delivery, late_failure]).await;
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 1);
+    let pool = app.pool();
+    wait_until("four records", || async {
+        count(
+            &pool,
+            "SELECT COALESCE(SUM(next_offset), 0)::bigint FROM inbox.projection_offsets",
+        )
+        .await
+            == 4
+    })
+    .await;
+    projector.abort();
+    let status: String = sqlx::query_scalar("SELECT status FROM inbox.messages")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "read");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_rebuilds_and_hands_over_without_a_gap_or_a_double() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let first: Vec<InboundEvent> = (0..300)
+        .map(|i| {
+            inbound(
+                integration,
+                &format!("r{}", i % 9),
+                &format!("a{i}"),
+                "x",
+                1_700_000_000_000 + i,
+                false,
+            )
+        })
+        .collect();
+    publish(&app, &first).await;
+    let live = spawn_projector(&app, Arc::new(InboxProjection), 40);
+    let pool = app.pool();
+    wait_until("the live projection", || async {
+        count(&pool, "SELECT count(*) FROM inbox.messages").await == 300
+    })
+    .await;
+    sqlx::query("UPDATE inbox.conversations SET last_message_preview = 'stale'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let more: Vec<InboundEvent> = (0..200)
+        .map(|i| {
+            inbound(
+                integration,
+                &format!("r{}", i % 9),
+                &format!("b{i}"),
+                "y",
+                1_700_000_100_000 + i,
+                false,
+            )
+        })
+        .collect();
+    let publishing = publish(&app, &more);
+    let settings = ProjectorSettings {
+        max_batch: 64,
+        max_wait: Duration::from_millis(5),
+    };
+    let kafka_settings = KafkaSettings::new(app.config.kafka_brokers.clone());
+    let topics = app.config.topics();
+    let mut reports = 0;
+    let rebuilding = replay(
+        &pool,
+        &InboxProjection,
+        &kafka_settings,
+        &topics,
+        &settings,
+        |_| reports += 1,
+    );
+    let ((), done) = tokio::join!(publishing, rebuilding);
+    let done = done.unwrap();
+    assert!(done.swapped);
+    assert!(reports >= 1);
+    let late: Vec<InboundEvent> = (0..50)
+        .map(|i| {
+            inbound(
+                integration,
+                "r0",
+                &format!("c{i}"),
+                "z",
+                1_700_000_200_000 + i,
+                false,
+            )
+        })
+        .collect();
+    publish(&app, &late).await;
+    wait_until("every message once", || async {
+        count(&pool, "SELECT count(*) FROM inbox.messages").await == 550
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    live.abort();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM inbox.messages").await,
+        550
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT SUM(message_count)::bigint FROM inbox.conversations"
+        )
+        .await,
+        550
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT SUM(unread_count)::bigint FROM inbox.conversations"
+        )
+        .await,
+        550
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM inbox.conversations WHERE last_message_preview = 'stale'"
+        )
+        .await,
+        0,
+        "rebuilt from events"
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'inbox_%'"
+        )
+        .await,
+        0,
+        "no leftover schema"
+    );
+}

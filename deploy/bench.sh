@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The inbound ingest benchmark, in one command: signed Messenger webhooks through the real
+# `switchboard serve` into a real Kafka-protocol broker, next to three ceilings (bare axum,
+# HMAC + JSON only, the producer alone) measured in the same run; see api/benches/ingest.rs.
+#
+# It starts PostgreSQL if needed and creates a fresh database, starts a throwaway tansu broker
+# on a free port with SQLite storage in a temporary directory (what `deploy/run.sh` users run),
+# builds the release binary, applies migrations, creates the topics, starts `switchboard serve`
+# (RUST_LOG=warn, JSON logs), runs the benchmark and stops and deletes everything at the end.
+# The results are printed as Markdown on stdout; progress goes to stderr.
+#
+# Tunables (environment): SWITCHBOARD_BENCH_SECS (8), SWITCHBOARD_BENCH_WARMUP_SECS (2),
+# SWITCHBOARD_BENCH_CONNECTIONS (16,64,256), SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS (64),
+# SWITCHBOARD_BENCH_BODIES (200000).
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$REPO_ROOT"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")"
+database="switchboard_bench_$$"
+children=()
+
+# Stops what this script started, drops its database and removes its files.
+cleanup() {
+  local status=$?
+  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$status" -ne 0 ]; then
+    for file in serve.log broker.log; do
+      if [ -s "$work/$file" ]; then log "last lines of $file:"; tail -n 20 "$work/$file" >&2; fi
+    done
+  fi
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$database\"" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Prints a TCP port nothing listens on.
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    if ! port_open 127.0.0.1 "$port"; then echo "$port"; return 0; fi
+  done
+}
+
+ensure_postgres
+psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$database\""
+
+log "building the release binary and the benchmark"
+cargo build -q --release -p switchboard-api --bin switchboard
+cargo bench -q -p switchboard-api --bench ingest --no-run
+bin="$REPO_ROOT/target/release/switchboard"
+
+# tansu resolves a sqlite:// URL against its working directory.
+broker_port="$(free_port)"
+pushd "$work" >/dev/null
+start_tansu "$broker_port" "sqlite://broker.db" "$work/broker.log"
+broker_pid=$!
+children+=("$broker_pid")
+popd >/dev/null
+
+http_port="$(free_port)"
+app_secret="bench-app-secret-$RANDOM$RANDOM"
+serve_env=(
+  -u OTEL_EXPORTER_OTLP_ENDPOINT
+  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
+  KAFKA_BROKERS="127.0.0.1:$broker_port"
+  SWITCHBOARD_TOPIC_PREFIX=
+  SWITCHBOARD_HTTP_ADDR="127.0.0.1:$http_port"
+  SWITCHBOARD_SECRET_KEYS="$("$bin" keygen --id bench)"
+  SWITCHBOARD_PLATFORM_CREDENTIALS="messenger.app_secret=$app_secret;messenger.verify_token=bench-verify-token"
+  SWITCHBOARD_LOG_FORMAT=json
+  RUST_LOG=warn
+)
+env "${serve_env[@]}" "$bin" migrate >&2
+env "${serve_env[@]}" "$bin" topics ensure >&2
+log "starting switchboard serve on 127.0.0.1:$http_port"
+env "${serve_env[@]}" "$bin" serve >"$work/serve.log" 2>&1 &
+serve_pid=$!
+children+=("$serve_pid")
+wait_for_port 127.0.0.1 "$http_port" 60
+
+SWITCHBOARD_BENCH_ADDR="127.0.0.1:$http_port" \
+SWITCHBOARD_BENCH_SERVER_PID="$serve_pid" \
+SWITCHBOARD_BENCH_BROKER_PID="$broker_pid" \
+SWITCHBOARD_BENCH_APP_SECRET="$app_secret" \
+SWITCHBOARD_BENCH_BROKER="tansu $TANSU_VERSION, SQLite storage in a temporary directory" \
+KAFKA_BROKERS="127.0.0.1:$broker_port" \
+  cargo bench -q -p switchboard-api --bench ingest
+
+log "the service logged $(grep -c . "$work/serve.log" || true) lines at warn or above during the run"

@@ -1,0 +1,15 @@
+//! The machinery every projection shares: the [`Projection`] contract, the transactional
+//! application of a batch together with its offsets, the live consumer loop, and rebuilds.
+
+mod apply;
+mod projection;
+mod rebalance;
+mod replay;
+mod runner;
+mod schema;
+
+pub use apply::{apply_batch, BatchOutcome, SeekTo};
+pub use projection::{Projection, ProjectionError};
+pub use replay::{replay, ReplayProgress};
+pub use runner::{Projector, ProjectorSettings};
+pub use schema::{ensure_live_schema, live_version, SchemaState};

@@ -1,0 +1,329 @@
+//! Rebuilding a projection from offset 0 of its topics into fresh tables, then swapping them
+//! in while the live tables keep serving queries.
+//!
+//! # Guarantees
+//! The rebuild writes schema `<name>_rebuild` with its own offsets, so an interrupted rebuild
+//! resumes where it stopped. The hand-over holds the projection's advisory lock exclusively
+//! (live batches hold it shared): no live batch runs while the rebuild reads up to the
+//! partitions' end and renames its schema to the live name in one transaction. The live
+//! consumer's next batch then finds the rebuilt tables and their offsets, skips what they
+//! already hold and continues after it: no gap, no double.
+
+use crate::engine::apply::{apply_batch, SeekTo};
+use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::runner::ProjectorSettings;
+use crate::engine::schema::{create_schema, live_version};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use sqlx::Executor;
+use sqlx::{PgConnection, PgPool};
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
+
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Where a rebuild stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayProgress {
+    /// Records applied by this run.
+    pub applied: u64,
+    /// Records between the rebuild's offsets and the partitions' ends.
+    pub lag: i64,
+    /// Records applied per second, over this run.
+    pub per_second: f64,
+    /// Estimated time to catch up at that rate.
+    pub eta: Option<Duration>,
+    /// Whether the rebuilt tables are live now.
+    pub swapped: bool,
+}
+
+type Positions = BTreeMap<(String, i32), i64>;
+
+/// Rebuilds `projection` and makes the result live; `report` is called about once a second.
+pub async fn replay(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    kafka: &KafkaSettings,
+    topics: &Topics,
+    settings: &ProjectorSettings,
+    mut report: impl FnMut(&ReplayProgress),
+) -> Result<ReplayProgress, ProjectionError> {
+    let name = projection.name();
+    let rebuild = format!("{name}_rebuild");
+    if live_version(pool, &rebuild)
+        .await?
+        .is_some_and(|v| v != projection.version())
+    {
+        drop_schema(pool, &rebuild).await?;
+    }
+    create_schema(pool, projection, &rebuild).await?;
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set(
+            "group.id",
+            format!("{}switchboard.replay.{name}", topics.prefix()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    let (mut positions, from_beginning) =
+        assign_from_stored(pool, &consumer, &rebuild, &projection.topics(topics)).await?;
+    let mut run = Run::new(from_beginning);
+    let mut ends = end_offsets(&consumer, &positions)?;
+    while lag(&positions, &ends) > 0 {
+        run.step(
+            pool,
+            projection,
+            &consumer,
+            &rebuild,
+            topics,
+            settings,
+            &mut positions,
+        )
+        .await?;
+        ends = end_offsets(&consumer, &positions)?;
+        run.maybe_report(lag(&positions, &ends), &mut report);
+    }
+    let mut lock = pool.acquire().await?;
+    advisory(&mut lock, "pg_advisory_lock", name).await?;
+    let handed_over = async {
+        let ends = end_offsets(&consumer, &positions)?;
+        while lag(&positions, &ends) > 0 {
+            run.step(
+                pool,
+                projection,
+                &consumer,
+                &rebuild,
+                topics,
+                settings,
+                &mut positions,
+            )
+            .await?;
+        }
+        swap(&mut lock, name, &rebuild).await
+    }
+    .await;
+    advisory(&mut lock, "pg_advisory_unlock", name).await?;
+    handed_over?;
+    let done = run.progress(0, true);
+    report(&done);
+    Ok(done)
+}
+
+/// Throughput bookkeeping of one rebuild run.
+struct Run {
+    from_beginning: HashSet<(String, i32)>,
+    started: Instant,
+    last_report: Instant,
+    applied: u64,
+}
+
+impl Run {
+    fn new(from_beginning: HashSet<(String, i32)>) -> Self {
+        Self {
+            from_beginning,
+            started: Instant::now(),
+            last_report: Instant::now(),
+            applied: 0,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn step(
+        &mut self,
+        pool: &PgPool,
+        projection: &dyn Projection,
+        consumer: &StreamConsumer,
+        schema: &str,
+        topics: &Topics,
+        settings: &ProjectorSettings,
+        positions: &mut Positions,
+    ) -> Result<(), ProjectionError> {
+        let batch = next_batch(consumer, settings).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcome = apply_batch(
+            pool,
+            projection,
+            schema,
+            topics,
+            &batch,
+            &self.from_beginning,
+        )
+        .await?;
+        for record in &batch {
+            let position = positions
+                .entry((record.topic.clone(), record.partition))
+                .or_default();
+            *position = (*position).max(record.offset + 1);
+        }
+        for (topic, partition, to) in outcome.seek {
+            if let SeekTo::Offset(offset) = to {
+                positions.insert((topic.clone(), partition), offset);
+            } else {
+                self.from_beginning.insert((topic.clone(), partition));
+            }
+            consumer.seek(&topic, partition, to.into(), Duration::from_secs(5))?;
+        }
+        self.applied += outcome.applied as u64;
+        Ok(())
+    }
+
+    fn progress(&self, lag: i64, swapped: bool) -> ReplayProgress {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        let per_second = self.applied as f64 / seconds;
+        let eta = (per_second > 0.0).then(|| Duration::from_secs_f64(lag as f64 / per_second));
+        ReplayProgress {
+            applied: self.applied,
+            lag,
+            per_second,
+            eta,
+            swapped,
+        }
+    }
+
+    fn maybe_report(&mut self, lag: i64, report: &mut impl FnMut(&ReplayProgress)) {
+        if self.last_report.elapsed() >= PROGRESS_EVERY {
+            self.last_report = Instant::now();
+            report(&self.progress(lag, false));
+        }
+    }
+}
+
+/// Assigns every partition of `topic_names`, each from the rebuild's stored offset or from
+/// its beginning; returns the positions and the partitions read from their beginning.
+async fn assign_from_stored(
+    pool: &PgPool,
+    consumer: &StreamConsumer,
+    schema: &str,
+    topic_names: &[String],
+) -> Result<(Positions, HashSet<(String, i32)>), ProjectionError> {
+    let stored: Vec<(String, i32, i64)> = sqlx::query_as(&format!(
+        "SELECT topic, partition, next_offset FROM \"{schema}\".projection_offsets"
+    ))
+    .fetch_all(pool)
+    .await?;
+    let mut positions = Positions::new();
+    let mut from_beginning = HashSet::new();
+    let mut assignment = TopicPartitionList::new();
+    for topic in topic_names {
+        let metadata =
+            tokio::task::block_in_place(|| consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT))?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len() as i32);
+        for partition in 0..partitions {
+            let stored_offset = stored
+                .iter()
+                .find(|(t, p, _)| t == topic && *p == partition)
+                .map(|(_, _, offset)| *offset);
+            let from = match stored_offset {
+                Some(offset) => Offset::Offset(offset),
+                None => {
+                    from_beginning.insert((topic.clone(), partition));
+                    Offset::Beginning
+                }
+            };
+            let start = match stored_offset {
+                Some(offset) => offset,
+                None => {
+                    tokio::task::block_in_place(|| {
+                        consumer.fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+                    })?
+                    .0
+                }
+            };
+            positions.insert((topic.clone(), partition), start);
+            assignment.add_partition_offset(topic, partition, from)?;
+        }
+    }
+    consumer.assign(&assignment)?;
+    Ok((positions, from_beginning))
+}
+
+/// The current end (high watermark) of every assigned partition.
+fn end_offsets(
+    consumer: &StreamConsumer,
+    positions: &Positions,
+) -> Result<Positions, ProjectionError> {
+    let mut ends = Positions::new();
+    for (topic, partition) in positions.keys() {
+        let (_, high) = tokio::task::block_in_place(|| {
+            consumer.fetch_watermarks(topic, *partition, METADATA_TIMEOUT)
+        })?;
+        ends.insert((topic.clone(), *partition), high);
+    }
+    Ok(ends)
+}
+
+fn lag(positions: &Positions, ends: &Positions) -> i64 {
+    ends.iter()
+        .map(|(key, end)| (end - positions.get(key).copied().unwrap_or(0)).max(0))
+        .sum()
+}
+
+/// Up to `max_batch` records, waiting at most a second for the first.
+async fn next_batch(
+    consumer: &StreamConsumer,
+    settings: &ProjectorSettings,
+) -> Result<Vec<ConsumedRecord>, ProjectionError> {
+    let mut batch = Vec::new();
+    let first_deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    match tokio::time::timeout_at(first_deadline, consumer.recv()).await {
+        Ok(message) => batch.push(to_record(&message?)),
+        Err(_) => return Ok(batch),
+    }
+    let deadline = tokio::time::Instant::now() + settings.max_wait;
+    while batch.len() < settings.max_batch {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(message) => batch.push(to_record(&message?)),
+            Err(_) => break,
+        }
+    }
+    Ok(batch)
+}
+
+async fn advisory(conn: &mut PgConnection, function: &str, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {function}(hashtext('switchboard.projection.' || $1))"
+    ))
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Renames the rebuilt schema to the live name, dropping the old tables, in one transaction
+/// (a multi-statement simple query is one implicit transaction).
+async fn swap(conn: &mut PgConnection, live: &str, rebuilt: &str) -> Result<(), ProjectionError> {
+    let retired = format!("{live}_retired");
+    let sql = format!(
+        "DROP SCHEMA IF EXISTS \"{retired}\" CASCADE;
+         ALTER SCHEMA \"{live}\" RENAME TO \"{retired}\";
+         ALTER SCHEMA \"{rebuilt}\" RENAME TO \"{live}\";
+         DROP SCHEMA \"{retired}\" CASCADE;"
+    );
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(live)
+            .fetch_one(&mut *conn)
+            .await?;
+    if exists {
+        (&mut *conn).execute(sql.as_str()).await?;
+    } else {
+        let rename = format!("ALTER SCHEMA \"{rebuilt}\" RENAME TO \"{live}\"");
+        (&mut *conn).execute(rename.as_str()).await?;
+    }
+    Ok(())
+}
+
+async fn drop_schema(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(pool)
+        .await?;
+    Ok(())
+}

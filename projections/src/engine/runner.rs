@@ -1,0 +1,265 @@
+//! The live consumer of one projection: a consumer group reading the projection's topics in
+//! batches, each applied with its offsets in one transaction (see [`apply_batch`]).
+//!
+//! # Guarantees
+//! Effectively once: PostgreSQL's stored offsets, not the group's committed offsets, decide
+//! what is applied. After a crash, a rebalance or a rebuild's hand-over, records the tables
+//! already reflect are skipped and the partition is sought to the stored offset; group
+//! offsets are committed after each batch only so lag dashboards stay meaningful.
+
+use crate::engine::apply::{apply_batch, BatchOutcome, SeekTo};
+use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::rebalance::{SeekToStored, StoredOffsets};
+use crate::engine::schema::ensure_live_schema;
+use futures::FutureExt;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use sqlx::PgPool;
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
+use tracing::Instrument;
+
+/// Pause after a failed batch before it is read again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// How a projector batches.
+#[derive(Debug, Clone)]
+pub struct ProjectorSettings {
+    /// Most records in one transaction.
+    pub max_batch: usize,
+    /// How long to wait for more records once one arrived.
+    pub max_wait: Duration,
+}
+
+impl Default for ProjectorSettings {
+    fn default() -> Self {
+        Self {
+            max_batch: 1000,
+            max_wait: Duration::from_millis(20),
+        }
+    }
+}
+
+/// Keeps one projection's live tables up to date.
+pub struct Projector {
+    pool: PgPool,
+    projection: Arc<dyn Projection>,
+    kafka: KafkaSettings,
+    topics: Topics,
+    settings: ProjectorSettings,
+}
+
+impl Projector {
+    /// A projector of `projection` reading `topics` through `kafka` into `pool`.
+    pub fn new(
+        pool: PgPool,
+        projection: Arc<dyn Projection>,
+        kafka: KafkaSettings,
+        topics: Topics,
+        settings: ProjectorSettings,
+    ) -> Self {
+        Self {
+            pool,
+            projection,
+            kafka,
+            topics,
+            settings,
+        }
+    }
+
+    /// The consumer group of a projection (prefixed like the topics).
+    pub fn group_id(projection: &dyn Projection, topics: &Topics) -> String {
+        format!(
+            "{}switchboard.projection.{}",
+            topics.prefix(),
+            projection.name()
+        )
+    }
+
+    /// Runs until `shutdown` resolves. Fails only when the live tables are outdated (a
+    /// rebuild is needed) or the consumer cannot be created; everything else is retried.
+    pub fn run<'a>(
+        &'a self,
+        shutdown: impl Future<Output = ()> + Send + 'a,
+    ) -> futures::future::BoxFuture<'a, Result<(), ProjectionError>> {
+        Box::pin(self.run_until(shutdown))
+    }
+
+    async fn run_until(
+        &self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ProjectionError> {
+        ensure_live_schema(&self.pool, self.projection.as_ref()).await?;
+        let offsets = self.load_offsets().await?;
+        let context = SeekToStored::new(self.projection.name(), offsets.clone());
+        let consumer: StreamConsumer<SeekToStored> = self
+            .kafka
+            .client_config()
+            .set(
+                "group.id",
+                Self::group_id(self.projection.as_ref(), &self.topics),
+            )
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .create_with_context(context)?;
+        let names = self.projection.topics(&self.topics);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        consumer.subscribe(&names)?;
+        let mut shutdown = std::pin::pin!(shutdown.fuse());
+        let mut from_beginning = HashSet::new();
+        loop {
+            let batch = tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                batch = self.next_batch(&consumer) => batch,
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::warn!(projection = self.projection.name(), %error, "consume failed");
+                    tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+                    continue;
+                }
+            };
+            let stored = self.settle(&consumer, &batch, &mut from_beginning).await;
+            let mut known = offsets.lock().unwrap_or_else(|e| e.into_inner());
+            for (topic, partition, next) in stored {
+                known.insert((topic, partition), next);
+            }
+        }
+    }
+
+    /// Applies a batch, retrying until it commits; then seeks and commits group offsets.
+    fn settle<'a>(
+        &'a self,
+        consumer: &'a StreamConsumer<SeekToStored>,
+        batch: &'a [ConsumedRecord],
+        from_beginning: &'a mut HashSet<(String, i32)>,
+    ) -> futures::future::BoxFuture<'a, Vec<(String, i32, i64)>> {
+        Box::pin(self.settle_inner(consumer, batch, from_beginning))
+    }
+
+    async fn settle_inner(
+        &self,
+        consumer: &StreamConsumer<SeekToStored>,
+        batch: &[ConsumedRecord],
+        from_beginning: &mut HashSet<(String, i32)>,
+    ) -> Vec<(String, i32, i64)> {
+        let span = tracing::info_span!(
+            "projection.batch",
+            projection = self.projection.name(),
+            records = batch.len()
+        );
+        if let Some(first) = batch.first() {
+            first.continue_trace(&span);
+        }
+        loop {
+            let outcome = apply_batch(
+                &self.pool,
+                self.projection.as_ref(),
+                self.projection.name(),
+                &self.topics,
+                batch,
+                from_beginning,
+            )
+            .instrument(span.clone())
+            .await;
+            match outcome {
+                Ok(outcome) => {
+                    for (topic, partition, to) in &outcome.seek {
+                        if *to == SeekTo::Beginning {
+                            from_beginning.insert((topic.clone(), *partition));
+                        }
+                    }
+                    let stored = outcome.stored.clone();
+                    self.after_batch(consumer, batch, outcome);
+                    return stored;
+                }
+                Err(error) => {
+                    tracing::warn!(parent: &span, %error, "projection batch failed; retrying");
+                    tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+                }
+            }
+        }
+    }
+
+    fn after_batch(
+        &self,
+        consumer: &StreamConsumer<SeekToStored>,
+        batch: &[ConsumedRecord],
+        outcome: BatchOutcome,
+    ) {
+        let name = self.projection.name();
+        metrics::counter!("switchboard_projection_applied_total", "projection" => name)
+            .increment(outcome.applied as u64);
+        metrics::counter!("switchboard_projection_skipped_total", "projection" => name)
+            .increment(outcome.skipped as u64);
+        for (topic, partition, offset) in &outcome.seek {
+            tracing::info!(
+                projection = name,
+                topic,
+                partition,
+                ?offset,
+                "seeking to the stored offset"
+            );
+            if let Err(error) =
+                consumer.seek(topic, *partition, (*offset).into(), Duration::from_secs(5))
+            {
+                tracing::warn!(projection = name, %error, "seek failed; records will be skipped instead");
+            }
+        }
+        let mut commits = TopicPartitionList::new();
+        for record in batch {
+            if !outcome
+                .seek
+                .iter()
+                .any(|(t, p, _)| t == &record.topic && *p == record.partition)
+            {
+                let _ = commits.add_partition_offset(
+                    &record.topic,
+                    record.partition,
+                    Offset::Offset(record.offset + 1),
+                );
+            }
+        }
+        if commits.count() > 0 {
+            let _ = consumer.commit(&commits, CommitMode::Async);
+        }
+    }
+
+    /// The projection's stored offsets, read once at start.
+    async fn load_offsets(&self) -> Result<StoredOffsets, ProjectionError> {
+        let rows: Vec<(String, i32, i64)> = sqlx::query_as(&format!(
+            "SELECT topic, partition, next_offset FROM \"{}\".projection_offsets",
+            self.projection.name()
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        let offsets = rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect();
+        Ok(std::sync::Arc::new(std::sync::Mutex::new(offsets)))
+    }
+
+    /// Waits for one record, then takes whatever else arrives within `max_wait`.
+    async fn next_batch(
+        &self,
+        consumer: &StreamConsumer<SeekToStored>,
+    ) -> Result<Vec<ConsumedRecord>, ProjectionError> {
+        let first = consumer.recv().await?;
+        let mut batch = vec![to_record(&first)];
+        drop(first);
+        let deadline = tokio::time::Instant::now() + self.settings.max_wait;
+        while batch.len() < self.settings.max_batch {
+            match tokio::time::timeout_at(deadline, consumer.recv()).await {
+                Ok(Ok(message)) => batch.push(to_record(&message)),
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_) => break,
+            }
+        }
+        metrics::counter!("switchboard_kafka_consumed_total", "projection" => self.projection.name())
+            .increment(batch.len() as u64);
+        Ok(batch)
+    }
+}

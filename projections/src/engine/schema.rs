@@ -1,0 +1,98 @@
+//! A projection's schema: created with its tables, its offsets table and its version; read
+//! back to tell whether the live tables are what this build writes.
+
+use crate::engine::projection::{Projection, ProjectionError};
+use sqlx::Executor;
+use sqlx::PgPool;
+
+/// What the live schema of a projection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaState {
+    /// It did not exist and was created empty now.
+    Created,
+    /// It exists at this build's version.
+    Current,
+}
+
+/// The tables every projection schema has beside its own.
+const ENGINE_DDL: &str = "
+CREATE TABLE IF NOT EXISTS projection_offsets (
+    topic       text   NOT NULL,
+    partition   int    NOT NULL,
+    next_offset bigint NOT NULL,
+    PRIMARY KEY (topic, partition)
+);
+CREATE TABLE IF NOT EXISTS projection_meta (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    version    int         NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);";
+
+/// Creates schema `schema` with the projection's tables at its version (idempotent).
+pub fn create_schema<'a>(
+    pool: &'a PgPool,
+    projection: &'a dyn Projection,
+    schema: &'a str,
+) -> futures::future::BoxFuture<'a, Result<(), ProjectionError>> {
+    Box::pin(create_schema_inner(pool, projection, schema))
+}
+
+async fn create_schema_inner(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    (&mut *tx).execute(ENGINE_DDL).await?;
+    (&mut *tx).execute(projection.ddl()).await?;
+    sqlx::query("INSERT INTO projection_meta (version) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(projection.version())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The version of the live tables, `None` when there are none.
+pub async fn live_version(pool: &PgPool, schema: &str) -> Result<Option<i32>, ProjectionError> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                        WHERE table_schema = $1 AND table_name = 'projection_meta')",
+    )
+    .bind(schema)
+    .fetch_one(pool)
+    .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let version = sqlx::query_scalar(&format!("SELECT version FROM \"{schema}\".projection_meta"))
+        .fetch_optional(pool)
+        .await?;
+    Ok(version)
+}
+
+/// Makes sure the live tables exist at this build's version: creates them when absent,
+/// refuses ([`ProjectionError::Outdated`]) when they are older, so a rebuild is run instead.
+pub async fn ensure_live_schema(
+    pool: &PgPool,
+    projection: &dyn Projection,
+) -> Result<SchemaState, ProjectionError> {
+    match live_version(pool, projection.name()).await? {
+        None => {
+            create_schema(pool, projection, projection.name()).await?;
+            Ok(SchemaState::Created)
+        }
+        Some(live) if live == projection.version() => Ok(SchemaState::Current),
+        Some(live) => Err(ProjectionError::Outdated {
+            name: projection.name(),
+            live,
+            wanted: projection.version(),
+        }),
+    }
+}

@@ -1,0 +1,60 @@
+//! The inbox read model: one inbox per integration, conversations (inbox x contact) with
+//! their last message, unread count and first/last seen, and messages with their delivery
+//! status. Built from `integrations.lifecycle` and `messages.received`.
+//!
+//! Idempotent on event ids: a message row's id is its event id (inbound), and a platform's
+//! message id is unique per conversation, so a redelivered webhook adds nothing; counters move
+//! only for rows actually inserted.
+
+mod lifecycle;
+mod received;
+
+use crate::engine::{Projection, ProjectionError};
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+
+/// Namespace of conversation ids (UUIDv5 of the conversation key).
+pub const CONVERSATION_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x7c0f_1d2e_93a4_4b5c_8d6e_0f1a_2b3c_4d5e);
+
+/// The id of the conversation with key `conversation_key`.
+pub fn conversation_id(conversation_key: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&CONVERSATION_NAMESPACE, conversation_key.as_bytes())
+}
+
+/// The inbox projection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InboxProjection;
+
+#[async_trait]
+impl Projection for InboxProjection {
+    fn name(&self) -> &'static str {
+        "inbox"
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn topics(&self, topics: &Topics) -> Vec<String> {
+        vec![topics.lifecycle.clone(), topics.received.clone()]
+    }
+
+    fn ddl(&self) -> &'static str {
+        include_str!("schema.sql")
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        topics: &Topics,
+        records: &[ConsumedRecord],
+    ) -> Result<(), ProjectionError> {
+        let (lifecycle, received): (Vec<&ConsumedRecord>, Vec<&ConsumedRecord>) =
+            records.iter().partition(|r| r.topic == topics.lifecycle);
+        lifecycle::apply(tx, &lifecycle).await?;
+        received::apply(tx, &received).await?;
+        Ok(())
+    }
+}

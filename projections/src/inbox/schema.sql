@@ -1,0 +1,53 @@
+-- The inbox read model (version 1). Created in the projection's own schema; names unqualified.
+
+-- One inbox per integration.
+CREATE TABLE inboxes (
+    integration_id uuid PRIMARY KEY,
+    workspace_id   text        NOT NULL,
+    channel        text        NOT NULL,
+    name           text        NOT NULL,
+    status         text        NOT NULL,
+    created_at     timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL
+);
+CREATE INDEX inboxes_by_workspace ON inboxes (workspace_id, created_at, integration_id);
+
+-- One conversation per inbox x contact.
+CREATE TABLE conversations (
+    id                   uuid PRIMARY KEY,
+    conversation_key     text        NOT NULL UNIQUE,
+    workspace_id         text        NOT NULL,
+    integration_id       uuid        NOT NULL,
+    channel              text        NOT NULL,
+    contact_id           text        NOT NULL,
+    contact_name         text,
+    status               text        NOT NULL DEFAULT 'open',
+    last_message_preview text,
+    last_message_at      timestamptz NOT NULL,
+    unread_count         int         NOT NULL DEFAULT 0,
+    message_count        bigint      NOT NULL DEFAULT 0,
+    first_seen_at        timestamptz NOT NULL,
+    last_seen_at         timestamptz NOT NULL
+);
+CREATE INDEX conversations_by_workspace ON conversations (workspace_id, last_message_at DESC, id DESC);
+CREATE INDEX conversations_by_inbox ON conversations (integration_id, last_message_at DESC, id DESC);
+
+-- Messages in platform time order, id as the stable tiebreak. Delivery status is monotonic:
+-- queued(0) < sent(1) < delivered(2) < read(3); failed is terminal for a send.
+CREATE TABLE messages (
+    id                  uuid PRIMARY KEY,
+    conversation_id     uuid        NOT NULL,
+    workspace_id        text        NOT NULL,
+    direction           text        NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    platform_message_id text,
+    content             jsonb       NOT NULL,
+    reply_to            text,
+    is_echo             boolean     NOT NULL DEFAULT false,
+    sent_at             timestamptz NOT NULL,
+    status              text,
+    status_rank         smallint    NOT NULL DEFAULT -1,
+    failure             jsonb
+);
+CREATE INDEX messages_page ON messages (conversation_id, sent_at DESC, id DESC);
+CREATE UNIQUE INDEX messages_platform_id ON messages (conversation_id, platform_message_id)
+    WHERE platform_message_id IS NOT NULL;

@@ -1,0 +1,109 @@
+//! The settings read model: each workspace's integrations with their channel, name, status,
+//! connected account, settings and last error, for settings pages. Built from
+//! `integrations.lifecycle`; credentials are never copied into it.
+
+use crate::engine::{Projection, ProjectionError};
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::PgConnection;
+use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+
+/// The settings projection.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SettingsProjection;
+
+#[async_trait]
+impl Projection for SettingsProjection {
+    fn name(&self) -> &'static str {
+        "settings"
+    }
+
+    fn version(&self) -> i32 {
+        1
+    }
+
+    fn topics(&self, topics: &Topics) -> Vec<String> {
+        vec![topics.lifecycle.clone()]
+    }
+
+    fn ddl(&self) -> &'static str {
+        include_str!("schema.sql")
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        _topics: &Topics,
+        records: &[ConsumedRecord],
+    ) -> Result<(), ProjectionError> {
+        for record in records {
+            match serde_json::from_slice::<Value>(&record.payload) {
+                Ok(event) => apply_event(tx, &event).await?,
+                Err(error) => {
+                    tracing::warn!(offset = record.offset, %error, "unreadable lifecycle record skipped")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn apply_event(tx: &mut PgConnection, event: &Value) -> Result<(), sqlx::Error> {
+    let Some(id) = event["integration_id"]
+        .as_str()
+        .and_then(|s| s.parse::<uuid::Uuid>().ok())
+    else {
+        return Ok(());
+    };
+    let at = event["at"].as_str().unwrap_or_default();
+    let query = match event["type"].as_str().unwrap_or_default() {
+        "IntegrationCreated" => {
+            sqlx::query(
+                "INSERT INTO integrations (integration_id, workspace_id, channel, name, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, 'created', $5::timestamptz, $5::timestamptz)
+                 ON CONFLICT (integration_id) DO NOTHING",
+            )
+            .bind(id)
+            .bind(event["workspace_id"].as_str().unwrap_or_default())
+            .bind(event["channel"].as_str().unwrap_or_default())
+            .bind(event["name"].as_str().unwrap_or_default())
+            .bind(at)
+        }
+        "IntegrationConnected" => sqlx::query(
+            "UPDATE integrations SET status = 'connected', account = $3, last_error = NULL, updated_at = $2::timestamptz
+             WHERE integration_id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(event["account"].clone()),
+        "SettingsUpdated" => sqlx::query(
+            "UPDATE integrations SET name = COALESCE($3, name), settings = COALESCE($4, settings),
+                                     updated_at = $2::timestamptz
+             WHERE integration_id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(event["name"].as_str())
+        .bind(event.get("settings").filter(|s| !s.is_null()).cloned()),
+        "CredentialsRefreshed" => sqlx::query(
+            "UPDATE integrations SET updated_at = $2::timestamptz WHERE integration_id = $1",
+        )
+        .bind(id)
+        .bind(at),
+        "IntegrationDisconnected" => sqlx::query(
+            "UPDATE integrations SET status = 'disconnected', last_error = $3, updated_at = $2::timestamptz
+             WHERE integration_id = $1",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(event["reason"].as_str()),
+        "IntegrationDeleted" => sqlx::query(
+            "UPDATE integrations SET status = 'deleted', updated_at = $2::timestamptz WHERE integration_id = $1",
+        )
+        .bind(id)
+        .bind(at),
+        _ => return Ok(()),
+    };
+    query.execute(tx).await?;
+    Ok(())
+}
