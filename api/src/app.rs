@@ -73,11 +73,11 @@ impl App {
         let relay = config
             .outbox_relay
             .then(|| OutboxRelay::new(pool.clone(), producer.clone(), config.topics().lifecycle));
-        for projection in switchboard_projections::all() {
+        for projection in switchboard_projections::served() {
             ensure_live_schema(&pool, projection.as_ref()).await?;
         }
         let projectors = if config.projections {
-            switchboard_projections::all()
+            switchboard_projections::served()
                 .into_iter()
                 .map(|projection| {
                     Projector::new(

@@ -1,4 +1,4 @@
-//! The `switchboard` command line: `serve`, `migrate`, `topics ensure`, `tail`, `replay`,
+//! The `switchboard` command line: `serve`, `migrate`, `topics ensure`, `tail`, `analytics`, `replay`,
 //! `adapters`, `dlq list|redrive`, `keygen`.
 
 use crate::app::App;
@@ -48,6 +48,8 @@ pub enum Command {
         #[arg(long)]
         max: Option<u64>,
     },
+    /// Runs the example analytics consumer (hourly counts and response times per channel).
+    Analytics,
     /// Rebuilds a projection (inbox, settings, analytics) from its topics and swaps it in.
     Replay {
         /// The projection's name.
@@ -125,7 +127,13 @@ impl Cli {
                 from_beginning,
                 max,
             } => tail(&config, &topic, from_beginning, max).await,
-            Command::Replay { projection } => crate::replay::run(&config, &projection).await,
+            Command::Analytics => {
+                let _telemetry = crate::telemetry::init(&config)?;
+                crate::projection_commands::project(&config, "analytics", shutdown_signal()).await
+            }
+            Command::Replay { projection } => {
+                crate::projection_commands::run(&config, &projection).await
+            }
             Command::Adapters => {
                 let _telemetry = crate::telemetry::init(&config)?;
                 crate::outbound::run(&config, shutdown_signal()).await

@@ -8,7 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod inbox_views;
 pub mod outbound;
-pub mod replay;
+pub mod projection_commands;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

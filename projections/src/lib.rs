@@ -13,13 +13,20 @@ pub use engine::{Projection, ProjectionError, Projector, ReplayProgress};
 
 use std::sync::Arc;
 
-/// Every projection this build maintains, by name.
-pub fn all() -> Vec<Arc<dyn Projection>> {
+/// The projections the API reads, run by `switchboard serve`.
+pub fn served() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(settings::SettingsProjection),
         Arc::new(inbox::InboxProjection),
-        Arc::new(analytics::AnalyticsProjection),
     ]
+}
+
+/// Every projection this build knows, by name: the served ones and the analytics example
+/// (run by `switchboard analytics`).
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    let mut all = served();
+    all.push(Arc::new(analytics::AnalyticsProjection));
+    all
 }
 
 /// The projection named `name`.

@@ -6,6 +6,7 @@ pub mod inbox;
 pub mod integrations;
 pub mod middleware;
 pub mod openapi;
+pub mod settings;
 pub mod webhooks;
 
 use crate::error::Problem;
@@ -20,6 +21,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(integrations::routes())
         .merge(channels::routes())
         .merge(inbox::routes())
+        .merge(settings::routes())
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(webhooks::routes())

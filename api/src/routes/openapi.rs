@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description, generated from the handlers.
 
 use crate::error::Problem;
-use crate::routes::{channels, health, inbox, integrations, webhooks};
+use crate::routes::{channels, health, inbox, integrations, settings, webhooks};
 use crate::state::AppState;
 use crate::views;
 use axum::routing::get;
@@ -28,6 +28,7 @@ use utoipa::OpenApi;
         inbox::inboxes,
         inbox::conversations,
         inbox::messages,
+        settings::list,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -42,6 +43,8 @@ use utoipa::OpenApi;
         crate::inbox_views::ConversationPage,
         crate::inbox_views::MessageView,
         crate::inbox_views::MessagePage,
+        settings::SettingsIntegration,
+        settings::SettingsList,
         views::CreateIntegration,
         views::ConnectIntegration,
         views::UpdateIntegration,

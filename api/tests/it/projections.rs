@@ -664,3 +664,132 @@ async fn a_replay_rebuilds_and_hands_over_without_a_gap_or_a_double() {
         "no leftover schema"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_counts_each_message_once_and_measures_the_first_response() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let t0 = 1_700_000_400_000; // 22:20:00 UTC
+    let question = inbound(integration, "erin", "q1", "hello?", t0, false);
+    let nudge = inbound(integration, "erin", "q2", "anyone?", t0 + 10_000, false);
+    let answer = inbound(integration, "erin", "a1", "here!", t0 + 70_000, true);
+    let later = inbound(integration, "erin", "q3", "thanks", t0 + 3_600_000, false);
+    publish(
+        &app,
+        &[
+            question.clone(),
+            nudge,
+            question.clone(),
+            answer,
+            question,
+            later,
+        ],
+    )
+    .await;
+    let projection: Arc<dyn Projection> =
+        Arc::new(switchboard_projections::analytics::AnalyticsProjection);
+    let pool = app.pool();
+    switchboard_projections::engine::ensure_live_schema(&pool, projection.as_ref())
+        .await
+        .unwrap();
+    let projector = spawn_projector(&app, projection, 2);
+    wait_until("six records", || async {
+        count(
+            &pool,
+            "SELECT COALESCE(SUM(next_offset), 0)::bigint FROM analytics.projection_offsets",
+        )
+        .await
+            == 6
+    })
+    .await;
+    projector.abort();
+    let hours: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT to_char(hour AT TIME ZONE 'UTC', 'HH24:MI'), inbound, outbound, responses, response_ms_total
+         FROM analytics.hourly_messages WHERE workspace_id = 'acme' AND channel = 'messenger' ORDER BY hour",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        hours,
+        [("22:00".to_owned(), 2, 1, 1, 70_000), ("23:00".to_owned(), 1, 0, 0, 0)],
+        "the repeated question counts once; the answer came 70 s after the first unanswered message"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_settings_read_model_follows_the_lifecycle_and_never_holds_secrets() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let id = app
+        .connected_telegram("acme", "123:very-secret-bot-token")
+        .await;
+    let uri = format!("/v1/workspaces/acme/integrations/{id}/disconnect");
+    let (status, _) = app
+        .call(
+            "POST",
+            &uri,
+            Some(json!({"reason": "token revoked by the bot owner"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let relay = OutboxRelay::new(
+        app.pool(),
+        EventProducer::new(&app.config.kafka()).unwrap(),
+        app.config.topics().lifecycle,
+    );
+    while relay.publish_batch().await.unwrap() > 0 {}
+    let projector = spawn_projector(
+        &app,
+        Arc::new(switchboard_projections::settings::SettingsProjection),
+        10,
+    );
+    let pool = app.pool();
+    wait_until("the disconnect", || async {
+        count(
+            &pool,
+            "SELECT count(*) FROM settings.integrations WHERE status = 'disconnected'",
+        )
+        .await
+            == 1
+    })
+    .await;
+    projector.abort();
+    let (status, list) = app
+        .call(
+            "GET",
+            "/v1/workspaces/acme/settings/integrations?channel=telegram",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    assert_eq!(list["items"][0]["status"], "disconnected");
+    assert_eq!(
+        list["items"][0]["last_error"],
+        "token revoked by the bot owner"
+    );
+    let (_, none) = app
+        .call(
+            "GET",
+            "/v1/workspaces/acme/settings/integrations?channel=zalo",
+            None,
+        )
+        .await;
+    assert_eq!(none["items"], json!([]));
+    let (_, rival) = app
+        .call("GET", "/v1/workspaces/rival/settings/integrations", None)
+        .await;
+    assert_eq!(rival["items"], json!([]));
+    let dump: String =
+        sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM settings.integrations t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        !dump.contains("very-secret-bot-token")
+            && !dump.contains("hook-secret")
+            && !dump.contains("sb1:")
+    );
+}

@@ -1,4 +1,4 @@
-//! `switchboard replay <projection>`: rebuilds a projection from the start of its topics into
+//! `switchboard analytics` runs a projection on its own; `switchboard replay <projection>` rebuilds a projection from the start of its topics into
 //! fresh tables while the live ones keep serving, then swaps them in (see
 //! `projections/src/engine/replay.rs`). Progress goes to stderr once a second; an
 //! interrupted rebuild resumes where it stopped when run again.
@@ -8,6 +8,37 @@ use anyhow::Context;
 use std::io::Write;
 use switchboard_adapters::store::{connect_lazy, migrate};
 use switchboard_projections::engine::{replay, ProjectorSettings, ReplayProgress};
+
+/// Runs the projection named `name` (e.g. the analytics example) until `shutdown`.
+pub async fn project(
+    config: &Config,
+    name: &str,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let projection = known(name)?;
+    let pool = connect_lazy(&config.database_url, 4)?;
+    migrate(&pool).await?;
+    let projector = switchboard_projections::Projector::new(
+        pool,
+        projection,
+        config.kafka(),
+        config.topics(),
+        ProjectorSettings::default(),
+    );
+    tracing::info!(projection = name, "projecting");
+    projector.run(shutdown).await?;
+    Ok(())
+}
+
+fn known(name: &str) -> anyhow::Result<std::sync::Arc<dyn switchboard_projections::Projection>> {
+    switchboard_projections::by_name(name).with_context(|| {
+        let known: Vec<&str> = switchboard_projections::all()
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!("no projection '{name}'; known: {}", known.join(", "))
+    })
+}
 
 /// Rebuilds the projection named `name`.
 pub async fn run(config: &Config, name: &str) -> anyhow::Result<()> {
