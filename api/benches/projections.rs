@@ -1,0 +1,342 @@
+//! # Projection benchmark
+//!
+//! **What it measures.** The inbox projection's rebuild rate (`switchboard replay inbox`'s own
+//! code) over `SWITCHBOARD_BENCH_EVENTS` (default 1,000,000) `MessageReceived` events spread
+//! over 10,000 conversations (a realistic mix: text mostly, some media, a reply every fifth
+//! message), next to the ceiling that binds it, measured in the same run on the same broker: a
+//! raw rdkafka consumer reading the same topic as fast as it can (tuned fetch settings, no
+//! processing). Then the p50/p99 latency of the inbox API's queries (first page of the
+//! conversation list, a page five cursors deep, a message page of a random conversation),
+//! through the real router, at 10,000 messages and again at the full count: keyset pagination
+//! should keep them flat.
+//!
+//! **How to run it.** `bash deploy/bench.sh projections` (PostgreSQL, a throwaway broker, then
+//! this with `KAFKA_BROKERS` and `DATABASE_URL` set). Without `--bench` (as `cargo test` runs
+//! it) it only checks that its events serialise as the projection reads them.
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use switchboard_adapters::inbound::InboundPublisher;
+use switchboard_adapters::kafka::{ensure_topics, EventProducer, KafkaSettings, Topics};
+use switchboard_api::app::App;
+use switchboard_api::config::Config;
+use switchboard_api::routes::router;
+use switchboard_domain::message::{
+    Attachment, AttachmentKind, Contact, InboundDraft, InboundEvent, InboundKind, MessageContent,
+};
+use switchboard_domain::{ChannelKind, IntegrationId, SecretString};
+use switchboard_projections::engine::{replay, ProjectorSettings};
+use switchboard_projections::inbox::InboxProjection;
+use tower::ServiceExt;
+
+const CONVERSATIONS: usize = 10_000;
+const SMALL: usize = 10_000;
+const QUERY_SAMPLES: usize = 300;
+
+fn main() -> anyhow::Result<()> {
+    if !std::env::args().any(|a| a == "--bench") {
+        let event = event(IntegrationId::new(), 7);
+        let json = serde_json::to_vec(&event)?;
+        let back: InboundEvent = serde_json::from_slice(&json)?;
+        anyhow::ensure!(back == event, "events must round-trip");
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+/// The `n`th event of the workload.
+fn event(integration: IntegrationId, n: usize) -> InboundEvent {
+    let conversation = (n * 7_919) % CONVERSATIONS;
+    let content = match n % 10 {
+        0 => MessageContent::Media {
+            attachments: vec![Attachment {
+                kind: AttachmentKind::Image,
+                url: Some(format!("https://cdn.example.com/{n}.jpg")),
+                mime_type: Some("image/jpeg".into()),
+                media_id: None,
+            }],
+            caption: None,
+        },
+        _ => MessageContent::Text {
+            text: format!("message {n}: is my order on its way? it was due on Tuesday"),
+        },
+    };
+    let draft = InboundDraft {
+        contact: Contact {
+            platform_id: format!("psid-{conversation}"),
+            display_name: Some(format!("Customer {conversation}")),
+        },
+        platform_timestamp: chrono::DateTime::from_timestamp_millis(
+            1_700_000_000_000 + n as i64 * 250,
+        )
+        .unwrap_or_default(),
+        kind: InboundKind::MessageReceived {
+            platform_message_id: format!("m_{n}"),
+            content,
+            reply_to: None,
+            is_echo: n % 5 == 4,
+        },
+        raw: serde_json::json!({"mid": format!("m_{n}")}),
+    };
+    InboundEvent::from_draft(
+        integration,
+        "bench".parse().expect("workspace"),
+        ChannelKind::parse("messenger").expect("channel"),
+        draft,
+    )
+}
+
+async fn run() -> anyhow::Result<()> {
+    let total: usize = std::env::var("SWITCHBOARD_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let config = config().await?;
+    let topics = config.topics();
+    ensure_topics(&config.kafka(), &topics.specs(config.topic_partitions), 1).await?;
+    let app = App::build(&config).await?;
+    let pool = app.state.pool.clone();
+    let api = router(app.state.clone(), config.max_body_bytes);
+    let integration = IntegrationId::new();
+
+    produce(&config, integration, 0..SMALL).await?;
+    let small_rebuild = rebuild(&config, &pool, &topics).await?;
+    let small = queries(&api).await?;
+    eprintln!("loading {} more events", total - SMALL);
+    produce(&config, integration, SMALL..total).await?;
+    let raw = raw_consume(&config.kafka(), &topics.received, total).await?;
+    let full = rebuild(&config, &pool, &topics).await?;
+    let large = queries(&api).await?;
+    report(total, raw, small_rebuild, full, &small, &large);
+    Ok(())
+}
+
+async fn config() -> anyhow::Result<Config> {
+    let admin = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("sb_bench_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&admin).await.context("PostgreSQL")?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&pool)
+        .await?;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin.clone());
+    Ok(Config {
+        database_url: format!("{base}/{name}"),
+        kafka_brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
+        topic_prefix: format!("bench{}.", uuid::Uuid::new_v4().simple()),
+        topic_partitions: 6,
+        kafka_delivery_timeout_ms: 60_000,
+        secret_keys: Some(SecretString::new(
+            switchboard_adapters::store::XChaChaSealer::generate_entry("bench"),
+        )),
+        outbox_relay: false,
+        projections: false,
+        ..Config::default()
+    })
+}
+
+async fn produce(
+    config: &Config,
+    integration: IntegrationId,
+    range: std::ops::Range<usize>,
+) -> anyhow::Result<()> {
+    let producer = EventProducer::new(&config.kafka())?;
+    let publisher =
+        InboundPublisher::new(producer, config.topics().received, Duration::from_secs(120));
+    let started = Instant::now();
+    let count = range.len();
+    let events: Vec<usize> = range.collect();
+    for chunk in events.chunks(20_000) {
+        let batch: Vec<InboundEvent> = chunk.iter().map(|&n| event(integration, n)).collect();
+        publisher
+            .publish(&batch, None)
+            .await
+            .context("producing the workload")?;
+    }
+    eprintln!(
+        "produced {count} events in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Reads `total` records from the start of `topic` without processing them; records/s.
+async fn raw_consume(kafka: &KafkaSettings, topic: &str, total: usize) -> anyhow::Result<f64> {
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", format!("bench-raw-{}", uuid::Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "10485760")
+        .set("queued.min.messages", "200000")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let first = consumer.recv().await?;
+    drop(first);
+    let started = Instant::now();
+    let mut seen = 1;
+    while seen < total {
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .context("raw consumer stalled")??;
+        drop(message);
+        seen += 1;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Rebuilds the inbox from offset 0 with the replay command's settings; events/s.
+async fn rebuild(config: &Config, pool: &sqlx::PgPool, topics: &Topics) -> anyhow::Result<f64> {
+    let settings = ProjectorSettings {
+        max_batch: 5_000,
+        ..ProjectorSettings::default()
+    };
+    let done = replay(
+        pool,
+        &InboxProjection,
+        &config.kafka(),
+        topics,
+        &settings,
+        |p| {
+            eprintln!(
+                "rebuild: {} applied, {:.0}/s, lag {}",
+                p.applied, p.per_second, p.lag
+            )
+        },
+    )
+    .await?;
+    Ok(done.per_second)
+}
+
+/// p50 and p99 (ms) of each query.
+struct Latencies {
+    first_page: (f64, f64),
+    deep_page: (f64, f64),
+    messages: (f64, f64),
+}
+
+async fn get(api: &axum::Router, uri: &str) -> anyhow::Result<(f64, Value)> {
+    let started = Instant::now();
+    let response = api
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty())?)
+        .await?;
+    anyhow::ensure!(
+        response.status() == StatusCode::OK,
+        "{uri}: {}",
+        response.status()
+    );
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((
+        started.elapsed().as_secs_f64() * 1e3,
+        serde_json::from_slice(&body)?,
+    ))
+}
+
+async fn queries(api: &axum::Router) -> anyhow::Result<Latencies> {
+    let (mut first, mut deep, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+    let (_, page) = get(api, "/v1/workspaces/bench/conversations?limit=50").await?;
+    let ids: Vec<String> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect();
+    let mut cursor = page["next_cursor"].as_str().unwrap_or_default().to_owned();
+    for _ in 0..3 {
+        let (_, next) = get(
+            api,
+            &format!("/v1/workspaces/bench/conversations?limit=50&cursor={cursor}"),
+        )
+        .await?;
+        cursor = next["next_cursor"].as_str().unwrap_or_default().to_owned();
+    }
+    for i in 0..QUERY_SAMPLES {
+        first.push(
+            get(api, "/v1/workspaces/bench/conversations?limit=50")
+                .await?
+                .0,
+        );
+        deep.push(
+            get(
+                api,
+                &format!("/v1/workspaces/bench/conversations?limit=50&cursor={cursor}"),
+            )
+            .await?
+            .0,
+        );
+        let id = &ids[i % ids.len().max(1)];
+        messages.push(
+            get(
+                api,
+                &format!("/v1/workspaces/bench/conversations/{id}/messages?limit=50"),
+            )
+            .await?
+            .0,
+        );
+    }
+    Ok(Latencies {
+        first_page: percentiles(first),
+        deep_page: percentiles(deep),
+        messages: percentiles(messages),
+    })
+}
+
+fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+fn report(
+    total: usize,
+    raw: f64,
+    small_rebuild: f64,
+    full: f64,
+    small: &Latencies,
+    large: &Latencies,
+) {
+    println!("## Projection benchmark\n");
+    println!("| measure | value |\n|---|---|");
+    println!("| events | {total} over {CONVERSATIONS} conversations |");
+    println!("| raw consumer (ceiling) | {raw:.0} events/s |");
+    println!("| inbox rebuild, {total} events | {full:.0} events/s |");
+    println!("| **rebuild / raw consumer** | **{:.2}** |", full / raw);
+    println!("| inbox rebuild, first {SMALL} events | {small_rebuild:.0} events/s |\n");
+    println!("| query | p50 at {SMALL} (ms) | p99 at {SMALL} (ms) | p50 at {total} (ms) | p99 at {total} (ms) | p99 ratio |");
+    println!("|---|---|---|---|---|---|");
+    for (name, a, b) in [
+        (
+            "conversations, first page",
+            small.first_page,
+            large.first_page,
+        ),
+        (
+            "conversations, 5th page (cursor)",
+            small.deep_page,
+            large.deep_page,
+        ),
+        ("messages of a conversation", small.messages, large.messages),
+    ] {
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            a.0,
+            a.1,
+            b.0,
+            b.1,
+            b.1 / a.1
+        );
+    }
+}
