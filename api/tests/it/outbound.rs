@@ -2,13 +2,12 @@
 //! Kafka cluster), a real integration in PostgreSQL, and a fake Graph API on a local port
 //! speaking Meta's documented bodies, scripted per recipient to fail, throttle or be slow.
 
+mod fake_graph;
+
 use crate::helpers::{read_topic, TestApp, TestKafka, TEST_PLATFORM_CREDENTIALS};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::http::StatusCode;
+use fake_graph::{calls, fake_graph, graph_error, script, until_started, Call};
 use serde_json::{json, Value};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_adapters::kafka::{
     CloudEvent, ConsumedRecord, EventProducer, OutgoingRecord, RawRecord,
@@ -17,112 +16,10 @@ use switchboard_adapters::outbound::redrive::DeadLetters;
 use switchboard_adapters::outbound::retry::RetryPolicy;
 use switchboard_domain::message::{conversation_key, OutboundContent, SendMessage};
 use switchboard_domain::SecretString;
-use tokio::time::Instant;
 
 const READ_TIMEOUT: Duration = Duration::from_secs(20);
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const PAGE_TOKEN: &str = "EAAB-page-token-secret";
-
-/// One scripted Graph answer.
-#[derive(Clone)]
-struct Answer {
-    status: u16,
-    body: Value,
-    delay: Duration,
-}
-
-fn graph_error(status: u16, code: i64, message: &str) -> Answer {
-    Answer {
-        status,
-        body: json!({"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AWswcO7WbGC"}}),
-        delay: Duration::ZERO,
-    }
-}
-
-/// One Send API call the fake received.
-#[derive(Clone, Debug)]
-struct Call {
-    path: String,
-    authorization: String,
-    recipient: String,
-    text: String,
-    received: Instant,
-    answered: Instant,
-}
-
-#[derive(Default)]
-struct Graph {
-    script: HashMap<String, VecDeque<Answer>>,
-    slow: HashMap<String, Duration>,
-    calls: Vec<Call>,
-}
-
-type Fake = Arc<Mutex<Graph>>;
-
-/// Starts the fake Graph API; returns its state and base URL.
-async fn fake_graph() -> (Fake, String) {
-    let fake = Fake::default();
-    let app = axum::Router::new()
-        .route("/{page}/messages", axum::routing::post(send_api))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (fake, base)
-}
-
-async fn send_api(
-    State(fake): State<Fake>,
-    Path(page): Path<String>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    let received = Instant::now();
-    let recipient = body["recipient"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let answer = {
-        let mut graph = fake.lock().unwrap();
-        let scripted = graph
-            .script
-            .get_mut(&recipient)
-            .and_then(VecDeque::pop_front);
-        let number = graph.calls.len();
-        scripted.unwrap_or(Answer {
-            status: 200,
-            body: json!({"recipient_id": recipient, "message_id": format!("m_{recipient}_{number}")}),
-            delay: graph.slow.get(&recipient).copied().unwrap_or_default(),
-        })
-    };
-    tokio::time::sleep(answer.delay).await;
-    fake.lock().unwrap().calls.push(Call {
-        path: format!("/{page}/messages"),
-        authorization: headers["authorization"].to_str().unwrap().to_owned(),
-        recipient,
-        text: body["message"]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        received,
-        answered: Instant::now(),
-    });
-    (
-        StatusCode::from_u16(answer.status).unwrap(),
-        Json(answer.body),
-    )
-}
-
-fn calls(fake: &Fake) -> Vec<Call> {
-    fake.lock().unwrap().calls.clone()
-}
-
-fn script(fake: &Fake, recipient: &str, answers: Vec<Answer>) {
-    fake.lock()
-        .unwrap()
-        .script
-        .insert(recipient.into(), answers.into());
-}
 
 /// The app, a connected Messenger integration pointed at the fake, and the running engine.
 struct Outbound {
@@ -134,6 +31,10 @@ struct Outbound {
 }
 
 async fn start(kafka: &TestKafka, base: &str) -> Outbound {
+    start_with_grace(kafka, base, Duration::from_secs(10)).await
+}
+
+async fn start_with_grace(kafka: &TestKafka, base: &str, grace: Duration) -> Outbound {
     let credentials = format!("{TEST_PLATFORM_CREDENTIALS};messenger.api_base={base}");
     let app = TestApp::new_with(kafka, |c| {
         c.platform_credentials = Some(SecretString::new(credentials));
@@ -141,6 +42,25 @@ async fn start(kafka: &TestKafka, base: &str) -> Outbound {
     .await;
     let auth = json!({"page_id": "1122334455", "page_access_token": PAGE_TOKEN});
     let integration = app.connected("acme", "messenger", auth).await;
+    let producer = app.app.as_ref().unwrap().state.producer.clone();
+    let (stop, engine) = run_engine(&app, grace);
+    Outbound {
+        app,
+        integration,
+        producer,
+        stop,
+        engine,
+    }
+}
+
+/// Starts an engine with short retries, stopping within `grace` once told.
+fn run_engine(
+    app: &TestApp,
+    grace: Duration,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let state = &app.app.as_ref().unwrap().state;
     let mut settings = switchboard_api::outbound::settings(&app.config);
     settings.retry = RetryPolicy {
@@ -152,6 +72,7 @@ async fn start(kafka: &TestKafka, base: &str) -> Outbound {
         max_delay: Duration::from_secs(5),
         jitter: 0.0,
     };
+    settings.shutdown_grace = grace;
     settings
         .consumer_overrides
         .insert("session.timeout.ms".into(), "6000".into());
@@ -163,20 +84,13 @@ async fn start(kafka: &TestKafka, base: &str) -> Outbound {
     )
     .unwrap();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let engine = tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
         engine.run(shutdown).await.unwrap();
     });
-    let producer = state.producer.clone();
-    Outbound {
-        app,
-        integration,
-        producer,
-        stop,
-        engine,
-    }
+    (stop, task)
 }
 
 impl Outbound {
@@ -272,10 +186,13 @@ async fn a_temporary_failure_then_recovery_is_sent_once_after_several_attempts()
     script(&fake, "u1", vec![unavailable, throttled]);
     let outbound = start(&kafka, &base).await;
     outbound.send(&outbound.command("u1", "hello")).await;
-    let statuses = outbound.statuses(2).await;
+    let topic = outbound.app.config.topics().status;
+    let brokers = &outbound.app.config.kafka_brokers;
+    let statuses = read_topic(brokers, &topic, 2, Duration::from_secs(10)).await;
+    let body: Value = serde_json::from_slice(&statuses[0].payload).unwrap();
+    assert_eq!(body["type"], "MessageSent");
+    assert_eq!(body["attempts"], 3);
     assert_eq!(statuses.len(), 1, "one outcome, however many attempts");
-    assert_eq!(statuses[0].1["type"], "MessageSent");
-    assert_eq!(statuses[0].1["attempts"], 3);
     assert_eq!(calls(&fake).len(), 3);
     outbound.stop().await;
 }
@@ -449,4 +366,68 @@ async fn a_slow_conversation_holds_up_no_other_and_each_keeps_its_order() {
         "the fast conversation waited for the slow one"
     );
     outbound.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_cut_short_by_shutdown_is_redone_after_a_restart_and_then_committed() {
+    let kafka = TestKafka::new();
+    let (fake, base) = fake_graph().await;
+    fake.lock()
+        .unwrap()
+        .slow
+        .insert("u1".into(), Duration::from_secs(2));
+    let mut outbound = start_with_grace(&kafka, &base, Duration::ZERO).await;
+    let command = outbound.command("u1", "hello");
+    outbound.send(&command).await;
+    until_started(&fake, 1).await;
+    outbound.stop.send(true).unwrap();
+    (&mut outbound.engine).await.unwrap();
+    let topic = outbound.app.config.topics().outbound;
+    assert_eq!(
+        committed_total(&outbound.app, &topic),
+        0,
+        "not finished, not committed"
+    );
+    (outbound.stop, outbound.engine) = run_engine(&outbound.app, Duration::from_secs(10));
+    let statuses = outbound.statuses(1).await;
+    assert_eq!(statuses[0].1["message_id"], command.message_id.to_string());
+    assert_eq!(statuses[0].1["type"], "MessageSent");
+    assert_eq!(
+        calls(&fake).len(),
+        1,
+        "the first call was cut off unanswered"
+    );
+    outbound.stop.send(true).unwrap();
+    (&mut outbound.engine).await.unwrap();
+    assert_eq!(
+        committed_total(&outbound.app, &topic),
+        1,
+        "finished, so committed"
+    );
+}
+
+/// The offsets the engine's group committed on `topic`, summed over partitions.
+fn committed_total(app: &TestApp, topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let group = switchboard_api::outbound::settings(&app.config).group_id;
+    let consumer: BaseConsumer = app
+        .config
+        .kafka()
+        .client_config()
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let mut partitions = rdkafka::TopicPartitionList::new();
+    for partition in 0..3 {
+        partitions.add_partition(topic, partition);
+    }
+    let committed = consumer
+        .committed_offsets(partitions, Duration::from_secs(10))
+        .unwrap();
+    committed
+        .elements()
+        .iter()
+        .filter_map(|e| e.offset().to_raw())
+        .filter(|offset| *offset > 0)
+        .sum()
 }

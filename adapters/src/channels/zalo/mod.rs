@@ -1,10 +1,13 @@
-//! Zalo Official Account: its declaration in the channel registry and its inbound webhook.
+//! Zalo Official Account: its declaration in the channel registry, its inbound webhook and its
+//! sender (with token refresh).
 
 mod inbound;
+mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use inbound::ZaloWebhook;
+pub use outbound::ZaloSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
@@ -57,6 +60,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(ZaloWebhook)),
-        sender: None,
+        sender: Some(Arc::new(ZaloSender::new())),
     }
 }
