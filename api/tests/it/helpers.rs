@@ -212,6 +212,28 @@ pub fn json_request(method: &str, uri: &str, body: Option<Value>) -> Request<Bod
     }
 }
 
+/// How many records `topic` holds (the sum of its partitions' high watermarks).
+pub fn topic_len(brokers: &str, topic: &str) -> usize {
+    use rdkafka::consumer::BaseConsumer;
+    let consumer: BaseConsumer = KafkaSettings::new(brokers)
+        .client_config()
+        .set("group.id", "watermarks")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .unwrap();
+    let partitions = metadata.topics()[0].partitions().len() as i32;
+    (0..partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .unwrap()
+                .1 as usize
+        })
+        .sum()
+}
+
 /// Reads `count` records from `topic` (from the start), or whatever arrived within `timeout`.
 pub async fn read_topic(
     brokers: &str,
