@@ -2,6 +2,7 @@
 //! registry itself lives with the adapters; the aggregate reaches it through [`ChannelCatalog`].
 
 use crate::auth::AuthSpec;
+use crate::message::ReplyWindow;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -46,6 +47,8 @@ pub struct ChannelSpec {
     pub auth: AuthSpec,
     /// Whether it uses the platform's shared OAuth app (app id/secret), configured once.
     pub needs_platform_credentials: bool,
+    /// When the business may message a contact, on platforms that restrict it.
+    pub reply_window: Option<ReplyWindow>,
 }
 
 /// The set of channels this build knows.

@@ -69,6 +69,7 @@ fn services() -> IntegrationServices {
                 ],
             },
             needs_platform_credentials: false,
+            reply_window: None,
         })),
         sealer: Arc::new(TaggingSealer),
         clock: Arc::new(FixedClock),

@@ -10,7 +10,9 @@ pub use inbound::{
     EVENT_ID_NAMESPACE,
 };
 mod outbound;
+mod reply_window;
 pub use outbound::{
     DeliveryOutcome, DeliveryUpdate, FailureReason, InvalidSendMessage, OutboundAttachment,
     OutboundContent, QuickReplyOption, SendMessage,
 };
+pub use reply_window::{OutsideWindow, ReplyWindow};

@@ -38,6 +38,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+        reply_window: None,
     }
 }
 

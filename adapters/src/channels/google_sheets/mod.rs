@@ -30,6 +30,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        reply_window: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub use outbound::MessengerSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
+use switchboard_domain::message::ReplyWindow;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -40,6 +41,11 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        reply_window: Some(ReplyWindow {
+            hours: 24,
+            max_messages: None,
+            rule: "Messenger 24-hour standard messaging window",
+        }),
     }
 }
 

@@ -8,6 +8,7 @@ pub use inbound::{TikTokWebhook, DEFAULT_TOLERANCE};
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
+use switchboard_domain::message::ReplyWindow;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -42,6 +43,11 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        reply_window: Some(ReplyWindow {
+            hours: 48,
+            max_messages: Some(10),
+            rule: "TikTok 48-hour window of 10 messages",
+        }),
     }
 }
 

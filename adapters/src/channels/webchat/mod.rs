@@ -29,6 +29,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+        reply_window: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub use outbound::ZaloSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
+use switchboard_domain::message::ReplyWindow;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -52,6 +53,11 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        reply_window: Some(ReplyWindow {
+            hours: 48,
+            max_messages: Some(8),
+            rule: "Zalo free consultation quota (8 messages within 48 hours)",
+        }),
     }
 }
 
