@@ -107,6 +107,7 @@ impl App {
             producer,
             webhook_targets,
             inbound,
+            outbound_topic: config.topics().outbound,
             metrics: metrics_handle(),
         };
         Ok(Self {

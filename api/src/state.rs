@@ -23,6 +23,8 @@ pub struct AppState {
     pub webhook_targets: WebhookTargets,
     /// Publishes verified webhook items.
     pub inbound: InboundPublisher,
+    /// Where send commands go (`messages.outbound`).
+    pub outbound_topic: String,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
 }

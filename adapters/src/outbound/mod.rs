@@ -24,6 +24,7 @@
 //!   out with a capped backoff; only the platform's answers decide an outcome.
 
 pub mod auth;
+pub mod commands;
 pub mod delivery;
 pub mod dispatcher;
 pub mod dlq;

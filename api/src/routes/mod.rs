@@ -6,6 +6,7 @@ pub mod inbox;
 pub mod integrations;
 pub mod middleware;
 pub mod openapi;
+pub mod send;
 pub mod settings;
 pub mod webhooks;
 
@@ -22,6 +23,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(channels::routes())
         .merge(inbox::routes())
         .merge(settings::routes())
+        .merge(send::routes())
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(webhooks::routes())

@@ -1,7 +1,7 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description, generated from the handlers.
 
 use crate::error::Problem;
-use crate::routes::{channels, health, inbox, integrations, settings, webhooks};
+use crate::routes::{channels, health, inbox, integrations, send, settings, webhooks};
 use crate::state::AppState;
 use crate::views;
 use axum::routing::get;
@@ -29,6 +29,7 @@ use utoipa::OpenApi;
         inbox::conversations,
         inbox::messages,
         settings::list,
+        send::send,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -45,6 +46,8 @@ use utoipa::OpenApi;
         crate::inbox_views::MessagePage,
         settings::SettingsIntegration,
         settings::SettingsList,
+        send::SendRequest,
+        send::SendAccepted,
         views::CreateIntegration,
         views::ConnectIntegration,
         views::UpdateIntegration,

@@ -10,6 +10,7 @@ mod outbound;
 mod outbox;
 mod projections;
 mod secrets;
+mod send;
 mod telemetry;
 mod webhook_channels;
 mod webhooks;

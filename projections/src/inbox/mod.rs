@@ -1,18 +1,22 @@
 //! The inbox read model: one inbox per integration, conversations (inbox x contact) with
 //! their last message, unread count and first/last seen, and messages with their delivery
-//! status. Built from `integrations.lifecycle` and `messages.received`.
+//! status. Built from `integrations.lifecycle`, `messages.received`, `messages.outbound` (our
+//! sends, queued) and `messages.status` (their outcomes).
 //!
 //! Idempotent on event ids: a message row's id is its event id (inbound), and a platform's
 //! message id is unique per conversation, so a redelivered webhook adds nothing; counters move
 //! only for rows actually inserted.
 
 mod lifecycle;
+mod outbound;
 mod received;
+mod rows;
 
 use crate::engine::{Projection, ProjectionError};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+use switchboard_domain::message::{DeliveryUpdate, SendMessage};
 
 /// Namespace of conversation ids (UUIDv5 of the conversation key).
 pub const CONVERSATION_NAMESPACE: uuid::Uuid =
@@ -38,7 +42,12 @@ impl Projection for InboxProjection {
     }
 
     fn topics(&self, topics: &Topics) -> Vec<String> {
-        vec![topics.lifecycle.clone(), topics.received.clone()]
+        vec![
+            topics.lifecycle.clone(),
+            topics.received.clone(),
+            topics.outbound.clone(),
+            topics.status.clone(),
+        ]
     }
 
     fn ddl(&self) -> &'static str {
@@ -51,10 +60,22 @@ impl Projection for InboxProjection {
         topics: &Topics,
         records: &[ConsumedRecord],
     ) -> Result<(), ProjectionError> {
-        let (lifecycle, received): (Vec<&ConsumedRecord>, Vec<&ConsumedRecord>) =
-            records.iter().partition(|r| r.topic == topics.lifecycle);
-        lifecycle::apply(tx, &lifecycle).await?;
-        received::apply(tx, &received).await?;
+        let of = |topic: &str| -> Vec<&ConsumedRecord> {
+            records.iter().filter(|r| r.topic == topic).collect()
+        };
+        lifecycle::apply(tx, &of(&topics.lifecycle)).await?;
+        let inbound = received::events(&of(&topics.received));
+        let sends: Vec<SendMessage> = outbound::read(&of(&topics.outbound));
+        let mut messages: Vec<rows::NewMessage> =
+            inbound.iter().filter_map(received::message).collect();
+        messages.extend(sends.iter().map(outbound::message));
+        rows::record(tx, &messages).await?;
+        for event in &inbound {
+            received::apply_receipt(tx, event).await?;
+        }
+        for update in outbound::read::<DeliveryUpdate>(&of(&topics.status)) {
+            outbound::apply_status(tx, &update).await?;
+        }
         Ok(())
     }
 }

@@ -1,0 +1,148 @@
+//! Our own sends: a `SendMessage` command becomes a queued outbound message (an agent's reply,
+//! so the conversation's unread count resets), and its `MessageSent` / `MessageFailed` status
+//! moves it on. A platform echo of the same message (same platform id) is folded into it.
+
+use crate::inbox::conversation_id;
+use crate::inbox::received::preview;
+use crate::inbox::rows::NewMessage;
+use serde_json::Value;
+use sqlx::PgConnection;
+use switchboard_adapters::kafka::ConsumedRecord;
+use switchboard_domain::message::{
+    Attachment, DeliveryOutcome, DeliveryUpdate, MessageContent, OutboundContent, SendMessage,
+};
+
+/// Reads records of type `T` (unreadable ones are logged and skipped).
+pub fn read<T: serde::de::DeserializeOwned>(records: &[&ConsumedRecord]) -> Vec<T> {
+    records
+        .iter()
+        .filter_map(|r| match serde_json::from_slice(&r.payload) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                tracing::warn!(topic = r.topic, offset = r.offset, %error, "unreadable record skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The queued message row of a send command.
+pub fn message(command: &SendMessage) -> NewMessage {
+    let content = normalised(&command.content);
+    let mut json = serde_json::to_value(&content).unwrap_or_default();
+    if let (Value::Object(map), false) = (&mut json, command.content.quick_replies.is_empty()) {
+        map.insert(
+            "quick_replies".into(),
+            serde_json::to_value(&command.content.quick_replies).unwrap_or_default(),
+        );
+    }
+    NewMessage {
+        id: command.message_id,
+        conversation_key: command.conversation_key.clone(),
+        workspace_id: command.workspace_id.to_string(),
+        integration_id: command.integration_id.as_uuid(),
+        channel: command.channel.to_string(),
+        contact_id: command.recipient.clone(),
+        contact_name: None,
+        outbound: true,
+        platform_message_id: None,
+        content: json,
+        preview: preview(&content),
+        reply_to: None,
+        is_echo: false,
+        sent_at: command.requested_at,
+        status: Some(("queued", 0)),
+    }
+}
+
+fn normalised(content: &OutboundContent) -> MessageContent {
+    if content.attachments.is_empty() {
+        return MessageContent::Text {
+            text: content.text.clone().unwrap_or_default(),
+        };
+    }
+    MessageContent::Media {
+        attachments: content
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                kind: a.kind,
+                url: Some(a.url.clone()),
+                mime_type: None,
+                media_id: None,
+            })
+            .collect(),
+        caption: content.text.clone(),
+    }
+}
+
+/// Applies a send's outcome to its message.
+pub async fn apply_status(
+    tx: &mut PgConnection,
+    update: &DeliveryUpdate,
+) -> Result<(), sqlx::Error> {
+    let conversation = conversation_id(&update.conversation_key);
+    match &update.outcome {
+        DeliveryOutcome::Sent {
+            platform_message_id,
+            ..
+        } => {
+            fold_echo(tx, conversation, update, platform_message_id).await?;
+            sqlx::query(
+                "UPDATE messages SET platform_message_id = $3,
+                        status = CASE WHEN status_rank < 1 THEN 'sent' ELSE status END,
+                        status_rank = GREATEST(status_rank, 1)
+                 WHERE id = $1 AND conversation_id = $2 AND status IS DISTINCT FROM 'failed'",
+            )
+            .bind(update.message_id)
+            .bind(conversation)
+            .bind(platform_message_id)
+            .execute(tx)
+            .await?;
+        }
+        DeliveryOutcome::Failed {
+            reason,
+            detail,
+            attempts,
+        } => {
+            let failure =
+                serde_json::json!({"reason": reason, "detail": detail, "attempts": attempts});
+            sqlx::query(
+                "UPDATE messages SET status = 'failed', status_rank = 4, failure = $3
+                 WHERE id = $1 AND conversation_id = $2 AND status_rank < 2",
+            )
+            .bind(update.message_id)
+            .bind(conversation)
+            .bind(failure)
+            .execute(tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the echo row of our own message (the platform's copy, recorded first), so the
+/// message appears once, with the platform id on our row.
+async fn fold_echo(
+    tx: &mut PgConnection,
+    conversation: uuid::Uuid,
+    update: &DeliveryUpdate,
+    platform_message_id: &str,
+) -> Result<(), sqlx::Error> {
+    let removed = sqlx::query(
+        "DELETE FROM messages WHERE conversation_id = $1 AND platform_message_id = $2 AND id <> $3 AND is_echo",
+    )
+    .bind(conversation)
+    .bind(platform_message_id)
+    .bind(update.message_id)
+    .execute(&mut *tx)
+    .await?;
+    if removed.rows_affected() > 0 {
+        sqlx::query("UPDATE conversations SET message_count = message_count - $2 WHERE id = $1")
+            .bind(conversation)
+            .bind(removed.rows_affected() as i64)
+            .execute(tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! Message rows and their conversations, a batch at a time, whatever topic they came from:
+//! one multi-row insert of messages, then one statement that updates existing conversations
+//! and inserts new ones, with counters computed from the rows actually inserted (so a
+//! duplicate moves nothing).
+
+use crate::inbox::conversation_id;
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use std::collections::{BTreeMap, HashSet};
+use uuid::Uuid;
+
+/// A message to record in a conversation.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Its id (event id of an inbound message, message id of a send).
+    pub id: Uuid,
+    /// `integration_id:contact_id`.
+    pub conversation_key: String,
+    /// Its workspace.
+    pub workspace_id: String,
+    /// Its integration.
+    pub integration_id: Uuid,
+    /// Its channel.
+    pub channel: String,
+    /// The contact's platform id.
+    pub contact_id: String,
+    /// The contact's display name, when given.
+    pub contact_name: Option<String>,
+    /// Whether the business sent it (an echo or a send).
+    pub outbound: bool,
+    /// The platform's id, once known.
+    pub platform_message_id: Option<String>,
+    /// Normalised content, as JSON.
+    pub content: serde_json::Value,
+    /// A short text for conversation lists.
+    pub preview: String,
+    /// The platform id of the message it replies to.
+    pub reply_to: Option<String>,
+    /// Sent outside Switchboard (an echo).
+    pub is_echo: bool,
+    /// When it was sent.
+    pub sent_at: DateTime<Utc>,
+    /// Delivery status of an outbound message and its rank (queued 0, sent 1).
+    pub status: Option<(&'static str, i16)>,
+}
+
+/// Records `messages` (duplicates by id dropped) and updates their conversations.
+pub async fn record(tx: &mut PgConnection, messages: &[NewMessage]) -> Result<(), sqlx::Error> {
+    let mut seen = HashSet::new();
+    let unique: Vec<&NewMessage> = messages.iter().filter(|m| seen.insert(m.id)).collect();
+    let inserted = insert_messages(tx, &unique).await?;
+    let fresh: Vec<&NewMessage> = unique
+        .into_iter()
+        .filter(|m| inserted.contains(&m.id))
+        .collect();
+    upsert_conversations(tx, &fresh).await
+}
+
+async fn insert_messages(
+    tx: &mut PgConnection,
+    messages: &[&NewMessage],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    if messages.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let column = |f: &dyn Fn(&NewMessage) -> Option<String>| -> Vec<Option<String>> {
+        messages.iter().map(|m| f(m)).collect()
+    };
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+    let conversations: Vec<Uuid> = messages
+        .iter()
+        .map(|m| conversation_id(&m.conversation_key))
+        .collect();
+    let workspaces = column(&|m| Some(m.workspace_id.clone()));
+    let directions = column(&|m| Some(if m.outbound { "outbound" } else { "inbound" }.to_owned()));
+    let platform_ids = column(&|m| m.platform_message_id.clone());
+    let contents: Vec<serde_json::Value> = messages.iter().map(|m| m.content.clone()).collect();
+    let replies = column(&|m| m.reply_to.clone());
+    let echoes: Vec<bool> = messages.iter().map(|m| m.is_echo).collect();
+    let sent: Vec<DateTime<Utc>> = messages.iter().map(|m| m.sent_at).collect();
+    let statuses = column(&|m| m.status.map(|(s, _)| s.to_owned()));
+    let ranks: Vec<i16> = messages
+        .iter()
+        .map(|m| m.status.map_or(-1, |(_, r)| r))
+        .collect();
+    let inserted: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO messages (id, conversation_id, workspace_id, direction, platform_message_id,
+                               content, reply_to, is_echo, sent_at, status, status_rank)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[],
+                              $7::text[], $8::bool[], $9::timestamptz[], $10::text[], $11::smallint[])
+         ON CONFLICT DO NOTHING
+         RETURNING id",
+    )
+    .bind(ids)
+    .bind(conversations)
+    .bind(workspaces)
+    .bind(directions)
+    .bind(platform_ids)
+    .bind(contents)
+    .bind(replies)
+    .bind(echoes)
+    .bind(sent)
+    .bind(statuses)
+    .bind(ranks)
+    .fetch_all(tx)
+    .await?;
+    Ok(inserted.into_iter().collect())
+}
+
+/// What a batch changes in one conversation.
+struct ConversationChange {
+    key: String,
+    workspace_id: String,
+    integration_id: Uuid,
+    channel: String,
+    contact_id: String,
+    contact_name: Option<String>,
+    preview: Option<String>,
+    last_at: DateTime<Utc>,
+    first_at: DateTime<Utc>,
+    reset_unread: bool,
+    unread_added: i32,
+    messages_added: i64,
+}
+
+/// Per conversation, what `messages` change, applied in arrival (offset) order so that the
+/// result never depends on where batches happen to split: the last message is the latest by
+/// platform time (a tie goes to the later arrival), unread counts inbound messages since the
+/// last outbound one to arrive.
+fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
+    let mut changes: BTreeMap<Uuid, ConversationChange> = BTreeMap::new();
+    for message in messages {
+        let change = changes
+            .entry(conversation_id(&message.conversation_key))
+            .or_insert_with(|| ConversationChange {
+                key: message.conversation_key.clone(),
+                workspace_id: message.workspace_id.clone(),
+                integration_id: message.integration_id,
+                channel: message.channel.clone(),
+                contact_id: message.contact_id.clone(),
+                contact_name: None,
+                preview: None,
+                last_at: message.sent_at,
+                first_at: message.sent_at,
+                reset_unread: false,
+                unread_added: 0,
+                messages_added: 0,
+            });
+        if message.contact_name.is_some() {
+            change.contact_name = message.contact_name.clone();
+        }
+        if change.preview.is_none() || message.sent_at >= change.last_at {
+            change.preview = Some(message.preview.clone());
+            change.last_at = message.sent_at;
+        }
+        change.first_at = change.first_at.min(message.sent_at);
+        change.messages_added += 1;
+        if message.outbound {
+            change.reset_unread = true;
+            change.unread_added = 0;
+        } else {
+            change.unread_added += 1;
+        }
+    }
+    changes
+}
+
+async fn upsert_conversations(
+    tx: &mut PgConnection,
+    messages: &[&NewMessage],
+) -> Result<(), sqlx::Error> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let changes = changes(messages);
+    let ids: Vec<Uuid> = changes.keys().copied().collect();
+    let text = |f: &dyn Fn(&ConversationChange) -> Option<String>| -> Vec<Option<String>> {
+        changes.values().map(f).collect()
+    };
+    let keys = text(&|c| Some(c.key.clone()));
+    let workspaces = text(&|c| Some(c.workspace_id.clone()));
+    let channels = text(&|c| Some(c.channel.clone()));
+    let contacts = text(&|c| Some(c.contact_id.clone()));
+    let names = text(&|c| c.contact_name.clone());
+    let previews = text(&|c| c.preview.clone());
+    let integrations: Vec<Uuid> = changes.values().map(|c| c.integration_id).collect();
+    let last: Vec<DateTime<Utc>> = changes.values().map(|c| c.last_at).collect();
+    let first: Vec<DateTime<Utc>> = changes.values().map(|c| c.first_at).collect();
+    let resets: Vec<bool> = changes.values().map(|c| c.reset_unread).collect();
+    let unread: Vec<i32> = changes.values().map(|c| c.unread_added).collect();
+    let counts: Vec<i64> = changes.values().map(|c| c.messages_added).collect();
+    sqlx::query(
+        "WITH input AS (
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                                  $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
+                                  $11::bool[], $12::int[], $13::bigint[])
+                 AS t(id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
+                      last_at, first_at, reset_unread, unread_added, messages_added)
+         ),
+         updated AS (
+             UPDATE conversations c SET
+                 contact_name = COALESCE(i.contact_name, c.contact_name),
+                 last_message_preview = CASE WHEN i.last_at >= c.last_message_at
+                                             THEN i.preview ELSE c.last_message_preview END,
+                 last_message_at = GREATEST(c.last_message_at, i.last_at),
+                 unread_count = CASE WHEN i.reset_unread THEN i.unread_added
+                                     ELSE c.unread_count + i.unread_added END,
+                 message_count = c.message_count + i.messages_added,
+                 first_seen_at = LEAST(c.first_seen_at, i.first_at),
+                 last_seen_at = GREATEST(c.last_seen_at, i.last_at)
+             FROM input i WHERE c.id = i.id
+             RETURNING c.id
+         )
+         INSERT INTO conversations (id, conversation_key, workspace_id, integration_id, channel,
+                                    contact_id, contact_name, last_message_preview, last_message_at,
+                                    unread_count, message_count, first_seen_at, last_seen_at)
+         SELECT id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
+                last_at, unread_added, messages_added, first_at, last_at
+         FROM input WHERE id NOT IN (SELECT id FROM updated)",
+    )
+    .bind(ids)
+    .bind(keys)
+    .bind(workspaces)
+    .bind(integrations)
+    .bind(channels)
+    .bind(contacts)
+    .bind(names)
+    .bind(previews)
+    .bind(last)
+    .bind(first)
+    .bind(resets)
+    .bind(unread)
+    .bind(counts)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
