@@ -1,5 +1,6 @@
 //! The HTTP surface: one file per resource, joined here with the shared layers.
 
+pub mod asyncapi;
 pub mod channels;
 pub mod health;
 pub mod inbox;
@@ -26,6 +27,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(send::routes())
         .merge(health::routes())
         .merge(openapi::routes())
+        .merge(asyncapi::routes())
         .merge(webhooks::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

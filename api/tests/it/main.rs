@@ -3,6 +3,7 @@
 
 mod api_errors;
 mod api_lifecycle;
+mod asyncapi;
 mod concurrency;
 mod e2e;
 mod helpers;

@@ -257,7 +257,13 @@ async fn replies_that_break_a_rule_are_refused_with_the_rule_named() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(problem["type"], "/problems/integration-not-connected");
 
-    let webchat = app.connected("acme", "webchat", json!({"allowed_origin": "https://shop.example.com"})).await;
+    let webchat = app
+        .connected(
+            "acme",
+            "webchat",
+            json!({"allowed_origin": "https://shop.example.com"}),
+        )
+        .await;
     let event = InboundEvent::from_draft(
         webchat.parse::<IntegrationId>().unwrap(),
         "acme".parse().unwrap(),
