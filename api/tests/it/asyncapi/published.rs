@@ -1,0 +1,299 @@
+//! Records the running code publishes validate against their messages.
+
+use super::*;
+
+// ---------------------------------------------------------------------------------------------
+// Records the running code publishes
+// ---------------------------------------------------------------------------------------------
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The headers that authenticate `body` on `channel` with the test platform credentials.
+fn signed(channel: &str, body: &[u8]) -> Vec<(&'static str, String)> {
+    match channel {
+        "messenger" | "whatsapp" => {
+            let mac = hmac_sha256(b"meta-app-secret", &[body]);
+            vec![("x-hub-signature-256", format!("sha256={}", hex(&mac)))]
+        }
+        "zalo" => {
+            use sha2::{Digest, Sha256};
+            let value: Value = serde_json::from_slice(body).unwrap();
+            let timestamp = match &value["timestamp"] {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let digest = Sha256::new()
+                .chain_update(b"zalo-app-id")
+                .chain_update(body)
+                .chain_update(timestamp.as_bytes())
+                .chain_update(b"zalo-oa-secret")
+                .finalize();
+            vec![("x-zevent-signature", format!("mac={}", hex(&digest)))]
+        }
+        "tiktok" => {
+            let t = Utc::now().timestamp().to_string();
+            let mac = hmac_sha256(b"tiktok-client-secret", &[t.as_bytes(), b".", body]);
+            vec![("tiktok-signature", format!("t={t},s={}", hex(&mac)))]
+        }
+        "telegram" => vec![("x-telegram-bot-api-secret-token", "tg-hook-secret".into())],
+        "chatbotx" => vec![("authorization", "Bearer cbx-key".into())],
+        other => panic!("no signer for {other}"),
+    }
+}
+
+fn webhook_auth(channel: &str) -> Value {
+    match channel {
+        "messenger" => json!({"page_id": "1122334455", "page_access_token": "EAAB"}),
+        "whatsapp" => json!({"phone_number_id": "106540352242922",
+            "business_account_id": "102290129340398", "access_token": "EAAG"}),
+        "zalo" => {
+            json!({"oa_id": "388613280878808645", "access_token": "zat", "refresh_token": "zrt"})
+        }
+        "tiktok" => json!({"business_id": "acme.store", "access_token": "act"}),
+        "telegram" => json!({"bot_token": "123:abc", "webhook_secret": "tg-hook-secret"}),
+        "chatbotx" => json!({"bot_id": "bot-1", "api_key": "cbx-key"}),
+        other => panic!("no auth for {other}"),
+    }
+}
+
+fn records_of(records: &[ConsumedRecord], topic: &str, doc: &Doc) -> BTreeSet<String> {
+    let mut types = BTreeSet::new();
+    for record in records {
+        let what = format!(
+            "{topic} record at {}:{} ({})",
+            record.partition,
+            record.offset,
+            String::from_utf8_lossy(&record.payload)
+        );
+        let errors = doc.check_record(
+            topic,
+            record.key.as_deref(),
+            &record.headers,
+            &record.payload,
+        );
+        assert_valid(&what, errors);
+        types.insert(record.header("ce_type").unwrap());
+    }
+    types
+}
+
+#[tokio::test]
+async fn every_webhook_fixture_becomes_records_that_validate_against_their_message() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let fixtures = format!("{}/../adapters/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut expected = 0;
+    for channel in [
+        "messenger",
+        "whatsapp",
+        "zalo",
+        "tiktok",
+        "telegram",
+        "chatbotx",
+    ] {
+        let id = app.connected("acme", channel, webhook_auth(channel)).await;
+        let mut files: Vec<_> = std::fs::read_dir(format!("{fixtures}/{channel}"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let body = std::fs::read(&file).unwrap();
+            let mut request = Request::post(format!("/webhooks/{channel}/{id}"))
+                .header("content-type", "application/json");
+            for (name, value) in signed(channel, &body) {
+                request = request.header(name, value);
+            }
+            let (status, _, answer) = app.send(request.body(Body::from(body)).unwrap()).await;
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(status, StatusCode::OK, "{channel}/{name}: {answer}");
+            expected += answer["events"].as_u64().unwrap() as usize;
+        }
+    }
+    assert!(
+        expected > 40,
+        "the fixtures produced only {expected} events"
+    );
+    let topic = app.config.topics().received;
+    let records = read_topic(&kafka.brokers(), &topic, expected, READ_TIMEOUT).await;
+    assert_eq!(records.len(), expected);
+    let doc = Doc::load();
+    let types = records_of(&records, RECEIVED, &doc);
+    assert_eq!(
+        types,
+        doc.ce_types(RECEIVED),
+        "the fixtures cover every type"
+    );
+}
+
+#[tokio::test]
+async fn lifecycle_records_the_outbox_relay_publishes_validate_against_their_message() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let (status, created) = app
+        .call(
+            "POST",
+            "/v1/workspaces/acme/integrations",
+            Some(json!({"channel": "smtp", "name": "Receipts", "auth": {
+                "host": "smtp.example.com", "port": 587, "username": "mailer",
+                "password": "hunter2", "from_address": "shop@example.com", "starttls": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let base = format!("/v1/workspaces/acme/integrations/{id}");
+    let steps = [
+        (
+            "POST",
+            format!("{base}/connect"),
+            Some(
+                json!({"account": {"external_id": "smtp.example.com", "display_name": "Receipts"}}),
+            ),
+        ),
+        (
+            "PATCH",
+            base.clone(),
+            Some(json!({"name": "Receipts (EU)", "settings": {"footer": "Acme"}})),
+        ),
+        ("PATCH", base.clone(), Some(json!({"name": "Receipts"}))),
+        (
+            "POST",
+            format!("{base}/credentials"),
+            Some(json!({"auth": {"password": "hunter3", "port": 465}})),
+        ),
+        (
+            "POST",
+            format!("{base}/disconnect"),
+            Some(json!({"reason": "moving to another provider"})),
+        ),
+        ("DELETE", base.clone(), None),
+    ];
+    for (method, uri, body) in steps {
+        let (status, answer) = app.call(method, &uri, body).await;
+        assert!(status.is_success(), "{method} {uri}: {status} {answer}");
+    }
+    let producer = EventProducer::new(&app.config.kafka()).unwrap();
+    let relay = OutboxRelay::new(app.pool(), producer, app.config.topics().lifecycle);
+    while relay.publish_batch().await.unwrap() > 0 {}
+    let records = read_topic(
+        &kafka.brokers(),
+        &app.config.topics().lifecycle,
+        7,
+        READ_TIMEOUT,
+    )
+    .await;
+    assert_eq!(records.len(), 7);
+    let doc = Doc::load();
+    let types = records_of(&records, LIFECYCLE, &doc);
+    assert_eq!(
+        types,
+        doc.ce_types(LIFECYCLE),
+        "every lifecycle type was published"
+    );
+    assert!(
+        records.iter().all(|r| r.header("traceparent").is_some()),
+        "lifecycle events continue the request's trace"
+    );
+}
+
+/// A stand-in for Meta's Send API that accepts every message.
+async fn accepting_send_api() -> String {
+    async fn accept(axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+        let recipient = body["recipient"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        axum::Json(json!({"recipient_id": recipient, "message_id": format!("m_{recipient}_0")}))
+    }
+    let app = axum::Router::new().route("/{page}/messages", axum::routing::post(accept));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_their_outcomes_and_dead_letters_validate_against_their_messages() {
+    let kafka = TestKafka::new();
+    let base = accepting_send_api().await;
+    let credentials = format!("{TEST_PLATFORM_CREDENTIALS};messenger.api_base={base}");
+    let app = TestApp::new_with(&kafka, |c| {
+        c.platform_credentials = Some(SecretString::new(credentials));
+    })
+    .await;
+    let integration: IntegrationId = app
+        .connected("acme", "messenger", webhook_auth("messenger"))
+        .await
+        .parse()
+        .unwrap();
+    let state = &app.app.as_ref().unwrap().state;
+    let mut settings = switchboard_api::outbound::settings(&app.config);
+    settings
+        .consumer_overrides
+        .insert("session.timeout.ms".into(), "6000".into());
+    let engine = switchboard_api::outbound::engine(
+        &app.config,
+        state.integrations.clone(),
+        state.producer.clone(),
+        settings,
+    )
+    .unwrap();
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        engine.run(shutdown).await.unwrap();
+    });
+
+    let topics = app.config.topics();
+    let doc = Doc::load();
+    let sent = command(
+        integration,
+        "1254477777772919",
+        OutboundContent::text("Shipped!"),
+    );
+    let unknown = command(IntegrationId::new(), "42", OutboundContent::text("hello"));
+    let mut command_errors = Vec::new();
+    for command in [&sent, &unknown] {
+        let record = command_record(command, &topics.outbound, Some(TRACEPARENT.into()));
+        command_errors.extend(doc.check_record(
+            OUTBOUND,
+            Some(&record.key),
+            &headers_of(&record),
+            &record.body,
+        ));
+        state.producer.publish(&record).await.unwrap();
+    }
+    let poison = RawRecord {
+        topic: topics.outbound.clone(),
+        key: Some(b"not:a-command".to_vec()),
+        payload: b"{\"message_id\": 7}".to_vec(),
+        headers: vec![("content-type".into(), Some(b"application/json".to_vec()))],
+    };
+    state.producer.publish_raw(&poison).await.unwrap();
+    let statuses = read_topic(&kafka.brokers(), &topics.status, 2, READ_TIMEOUT).await;
+    let dead_topic = format!("{}.dlq", topics.outbound);
+    let dead = read_topic(&kafka.brokers(), &dead_topic, 1, READ_TIMEOUT).await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+
+    assert_valid("the commands", command_errors);
+    assert_eq!(statuses.len(), 2);
+    let types = records_of(&statuses, STATUS, &doc);
+    assert_eq!(types, doc.ce_types(STATUS), "both outcomes were published");
+    assert_eq!(dead.len(), 1);
+    let messages = doc.messages(OUTBOUND_DLQ);
+    assert_eq!(messages.len(), 1);
+    let headers = header_object(&dead[0].headers);
+    assert_valid(
+        "the dead letter",
+        doc.check_envelope(messages[0], dead[0].key.as_deref(), &headers),
+    );
+    assert_eq!(
+        dead[0].payload, poison.payload,
+        "the value is kept as it was"
+    );
+}
