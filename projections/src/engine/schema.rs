@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS projection_meta (
     created_at timestamptz NOT NULL DEFAULT now()
 );";
 
-/// Creates schema `schema` with the projection's tables at its version (idempotent).
+/// Creates schema `schema` with the projection's tables at its version; a schema that already
+/// has them (a live one, or a rebuild being resumed) is left as it is.
 pub fn create_schema<'a>(
     pool: &'a PgPool,
     projection: &'a dyn Projection,
@@ -42,6 +43,9 @@ async fn create_schema_inner(
     projection: &dyn Projection,
     schema: &str,
 ) -> Result<(), ProjectionError> {
+    if live_version(pool, schema).await?.is_some() {
+        return Ok(());
+    }
     let mut tx = pool.begin().await?;
     sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .execute(&mut *tx)
