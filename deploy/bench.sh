@@ -6,12 +6,14 @@
 # It starts PostgreSQL if needed and creates a fresh database, starts a throwaway tansu broker
 # on a free port with SQLite storage in a temporary directory (what `deploy/run.sh` users run),
 # builds the release binary, applies migrations, creates the topics, starts `switchboard serve`
-# (RUST_LOG=warn, JSON logs), runs the benchmark and stops and deletes everything at the end.
+# (its default configuration, RUST_LOG=warn, JSON logs; other SWITCHBOARD_* settings in the
+# environment reach it), runs the benchmark and stops and deletes everything at the end.
 # The results are printed as Markdown on stdout; progress goes to stderr.
 #
 # Tunables (environment): SWITCHBOARD_BENCH_SECS (8), SWITCHBOARD_BENCH_WARMUP_SECS (2),
 # SWITCHBOARD_BENCH_CONNECTIONS (16,64,256), SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS (64),
-# SWITCHBOARD_BENCH_BODIES (200000).
+# SWITCHBOARD_BENCH_BODIES (200000), SWITCHBOARD_BENCH_PRODUCER_WINDOW (10000);
+# SWITCHBOARD_BENCH_KEEP=1 keeps the service's and the broker's logs.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -22,15 +24,19 @@ children=()
 # Stops what this script started, drops its database and removes its files.
 cleanup() {
   local status=$?
-  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${children[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local i
+  # Newest first: the service stops before the broker it talks to.
+  for ((i = ${#children[@]} - 1; i >= 0; i--)); do
+    kill "${children[i]}" 2>/dev/null || true
+    wait "${children[i]}" 2>/dev/null || true
+  done
   if [ "$status" -ne 0 ]; then
     for file in serve.log broker.log; do
       if [ -s "$work/$file" ]; then log "last lines of $file:"; tail -n 20 "$work/$file" >&2; fi
     done
   fi
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$database\"" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ -n "${SWITCHBOARD_BENCH_KEEP:-}" ]; then log "logs and broker data kept in $work"; else rm -rf "$work"; fi
   exit "$status"
 }
 trap cleanup EXIT
@@ -74,6 +80,10 @@ serve_env=(
   SWITCHBOARD_LOG_FORMAT=json
   RUST_LOG=warn
 )
+# The service settings this run takes from the environment, named in the report.
+serve_settings="$(env | grep -E '^SWITCHBOARD_' \
+  | grep -vE '^SWITCHBOARD_(BENCH_|SECRET_KEYS|PLATFORM_CREDENTIALS|HTTP_ADDR|TOPIC_PREFIX|LOG_FORMAT|TOOLS_DIR|TANSU)' \
+  | sort | paste -sd ' ' - || true)"
 env "${serve_env[@]}" "$bin" migrate >&2
 env "${serve_env[@]}" "$bin" topics ensure >&2
 log "starting switchboard serve on 127.0.0.1:$http_port"
@@ -87,7 +97,9 @@ SWITCHBOARD_BENCH_SERVER_PID="$serve_pid" \
 SWITCHBOARD_BENCH_BROKER_PID="$broker_pid" \
 SWITCHBOARD_BENCH_APP_SECRET="$app_secret" \
 SWITCHBOARD_BENCH_BROKER="tansu $TANSU_VERSION, SQLite storage in a temporary directory" \
+SWITCHBOARD_BENCH_SERVE_SETTINGS="${serve_settings:-defaults}" \
 KAFKA_BROKERS="127.0.0.1:$broker_port" \
   cargo bench -q -p switchboard-api --bench ingest
 
 log "the service logged $(grep -c . "$work/serve.log" || true) lines at warn or above during the run"
+log "the broker logged $(grep -c 'panicked at' "$work/broker.log" || true) panics during the run"

@@ -14,10 +14,14 @@
 //! - **C**: the service's producer alone, no HTTP: the very records the service would publish
 //!   (built by its own Messenger parser and publisher from the same bodies), the same broker,
 //!   `acks=all`, `enable.idempotence=true`, pipelined (many enqueued, their delivery futures
-//!   awaited as they resolve), in messages/s.
+//!   awaited as they resolve), in messages/s. It writes to a topic of its own, partitioned like
+//!   the webhook topic, so that consumers of the service's topics do not read along.
 //!
 //! From those it derives ours / the lowest ceiling, the p99 of ours at half its maximum rate,
-//! and the peak resident memory (`VmHWM`) of the `serve` process.
+//! and the peak resident memory (`VmHWM`) of the `serve` process. Every point also reports the
+//! cores the server, the broker and the load generator kept busy while it was measured (from
+//! `/proc/<pid>/stat`), and so the CPU each spends per request: that shows which process
+//! binds, not just that something does.
 //!
 //! **Why it is built this way.** A and B run as separate processes (this binary re-executed
 //! with `SWITCHBOARD_BENCH_ROLE`), so every server is measured the same way, over loopback
@@ -60,7 +64,9 @@ use switchboard_adapters::channels::webhook::{
 };
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::inbound::{InboundPublisher, WebhookTarget};
-use switchboard_adapters::kafka::{EventProducer, KafkaSettings, OutgoingRecord, Topics};
+use switchboard_adapters::kafka::{
+    ensure_topics, EventProducer, KafkaSettings, OutgoingRecord, TopicSpec, Topics,
+};
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::InboundEvent;
 use switchboard_domain::{ChannelKind, SecretString};
@@ -78,10 +84,11 @@ const ROLE_ENV: &str = "SWITCHBOARD_BENCH_ROLE";
 const ROLE_ADDR_ENV: &str = "SWITCHBOARD_BENCH_ROLE_ADDR";
 /// The Messenger app secret the service (and ceiling B) checks signatures with.
 const APP_SECRET_ENV: &str = "SWITCHBOARD_BENCH_APP_SECRET";
-/// Records the producer ceiling keeps in flight.
-const PRODUCER_WINDOW: usize = 10_000;
 /// Distinct records the producer ceiling cycles through.
 const PRODUCER_RECORDS: usize = 20_000;
+/// The producer ceiling's own topic (partitioned like the webhook topic), so that no consumer
+/// of the service's topics reads along while it is measured.
+const PRODUCER_TOPIC: &str = "bench.producer-ceiling";
 /// Pause between points, so one point's tail does not run into the next.
 const SETTLE: Duration = Duration::from_millis(500);
 
@@ -147,6 +154,8 @@ struct Settings {
     topic: String,
     /// The broker, as the report names it (`SWITCHBOARD_BENCH_BROKER`).
     broker_label: String,
+    /// The service's settings, as the report names them (`SWITCHBOARD_BENCH_SERVE_SETTINGS`).
+    serve_label: String,
     /// Warm-up and measured time of every point.
     timing: Timing,
     /// Connection counts of the closed-loop points (`SWITCHBOARD_BENCH_CONNECTIONS`, `16,64,256`).
@@ -155,6 +164,8 @@ struct Settings {
     half_rate_connections: usize,
     /// Distinct bodies to precompute (`SWITCHBOARD_BENCH_BODIES`, 200 000).
     bodies: usize,
+    /// Records ceiling C keeps in flight (`SWITCHBOARD_BENCH_PRODUCER_WINDOW`, 10 000).
+    producer_window: usize,
 }
 
 /// How long a point warms up (not measured) and is then measured.
@@ -167,6 +178,7 @@ struct Timing {
 }
 
 impl Settings {
+    /// Reads the settings, refusing missing or malformed ones.
     fn from_env() -> anyhow::Result<Self> {
         let connections = env_or("SWITCHBOARD_BENCH_CONNECTIONS", "16,64,256".to_owned())?
             .split(',')
@@ -187,6 +199,7 @@ impl Settings {
             brokers: required("KAFKA_BROKERS")?,
             topic: env_or("SWITCHBOARD_BENCH_TOPIC", Topics::default().received)?,
             broker_label: env_or("SWITCHBOARD_BENCH_BROKER", "unnamed broker".to_owned())?,
+            serve_label: env_or("SWITCHBOARD_BENCH_SERVE_SETTINGS", "unknown".to_owned())?,
             timing: Timing {
                 warmup: Duration::from_secs_f64(env_or("SWITCHBOARD_BENCH_WARMUP_SECS", 2.0)?),
                 measure: Duration::from_secs_f64(env_or("SWITCHBOARD_BENCH_SECS", 8.0)?),
@@ -194,16 +207,19 @@ impl Settings {
             connections,
             half_rate_connections: env_or("SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS", 64)?,
             bodies: env_or("SWITCHBOARD_BENCH_BODIES", 200_000)?.max(1),
+            producer_window: env_or("SWITCHBOARD_BENCH_PRODUCER_WINDOW", 10_000)?.max(1),
         })
     }
 }
 
+/// The environment variable `name`, which must be set.
 fn required(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| {
         format!("{name} is not set: run the benchmark with `bash deploy/bench.sh`")
     })
 }
 
+/// The environment variable `name` parsed, or `default` when unset.
 fn env_or<T: FromStr>(name: &str, default: T) -> anyhow::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -223,14 +239,14 @@ struct Report {
     points: Vec<(Server, load::Point)>,
     /// Ours at half its maximum rate.
     half_rate: load::Point,
-    /// The producer alone.
-    producer: producer::Outcome,
+    /// The producer alone, or why it could not be measured.
+    producer: Result<producer::Outcome, String>,
     /// Peak RSS of `serve` over the whole run, and during the half-rate run only (KiB).
     serve_peak_kib: (Option<u64>, Option<u64>),
     /// Peak RSS of the ceiling servers A and B (KiB).
     ceiling_peak_kib: Vec<(Server, Option<u64>)>,
-    /// Records the broker gained while ours ran, and ours' 200 answers in that time.
-    stored_vs_answered: (i64, u64),
+    /// Records the broker gained while ours ran (if it could still tell), and ours' 200 answers.
+    stored_vs_answered: (Option<i64>, u64),
     /// Distinct bodies precomputed, and requests ours was sent.
     bodies: (usize, usize),
 }
@@ -247,6 +263,16 @@ enum Server {
 }
 
 impl Server {
+    /// Its name in a sentence.
+    fn short(self) -> &'static str {
+        match self {
+            Self::Bare => "A",
+            Self::VerifyParse => "B",
+            Self::Ours => "ours",
+        }
+    }
+
+    /// Its name in a table.
     fn label(self) -> &'static str {
         match self {
             Self::Bare => "A: bare axum, answers 200",
@@ -262,62 +288,102 @@ async fn run(settings: &Settings) -> anyhow::Result<Report> {
     let payloads = Arc::new(payload::build(settings.bodies, &settings.app_secret));
     let integration = setup::messenger_integration(settings).await?;
     setup::check_one_webhook(settings, &integration).await?;
-
     let mut points = Vec::new();
-    let mut ceiling_peak_kib = Vec::new();
+    let ceiling_peak_kib = ceilings_a_b(settings, &integration, &payloads, &mut points).await?;
+    let ours = ours(settings, &integration, &payloads, &mut points).await?;
+    eprintln!("C: the producer alone…");
+    let producer = producer::ceiling(settings, &payloads, &integration)
+        .await
+        .map_err(|error| format!("{error:#}"));
+    match &producer {
+        Ok(c) => eprintln!(
+            "C: {:.0} msg/s, {} failed, cores {}",
+            c.rate, c.failed, c.cores
+        ),
+        Err(error) => eprintln!("C could not be measured: {error}"),
+    }
+    Ok(Report {
+        points,
+        half_rate: ours.half_rate,
+        producer,
+        serve_peak_kib: ours.peak_kib,
+        ceiling_peak_kib,
+        stored_vs_answered: ours.stored_vs_answered,
+        bodies: (payloads.len(), ours.sent),
+    })
+}
+
+/// Ceilings A and B, each in its own process, at every connection count; their peak RSS.
+async fn ceilings_a_b(
+    settings: &Settings,
+    integration: &str,
+    payloads: &Arc<Vec<payload::Payload>>,
+    points: &mut Vec<(Server, load::Point)>,
+) -> anyhow::Result<Vec<(Server, Option<u64>)>> {
+    let mut peaks = Vec::new();
     for server in [Server::Bare, Server::VerifyParse] {
         let child = ceiling::spawn(server, &settings.app_secret)?;
         let pids = cpu::Pids {
             server: Some(child.pid()),
             broker: settings.broker_pid,
         };
-        let target = load::Target::new(child.addr, pids, &integration, payloads.clone());
+        let target = load::Target::new(child.addr, pids, integration, payloads.clone());
         for &connections in &settings.connections {
-            points.push((
-                server,
-                measure(server, &target, connections, settings).await?,
-            ));
+            let point = measure(server, &target, connections, settings).await?;
+            points.push((server, point));
         }
-        ceiling_peak_kib.push((server, memory::peak_kib(child.pid())));
+        peaks.push((server, memory::peak_kib(child.pid())));
     }
+    Ok(peaks)
+}
 
+/// What the runs of ours found besides their points.
+struct OursRun {
+    /// The open-loop run at half the best closed-loop rate.
+    half_rate: load::Point,
+    /// Peak RSS of `serve` over the whole run, and during the half-rate run only (KiB).
+    peak_kib: (Option<u64>, Option<u64>),
+    /// Records the broker gained (if it could still tell), and 200 answers, over all runs of ours.
+    stored_vs_answered: (Option<i64>, u64),
+    /// Requests sent.
+    sent: usize,
+}
+
+/// Ours at every connection count, then at half its best rate, checking the broker got it all.
+async fn ours(
+    settings: &Settings,
+    integration: &str,
+    payloads: &Arc<Vec<payload::Payload>>,
+    points: &mut Vec<(Server, load::Point)>,
+) -> anyhow::Result<OursRun> {
     let pids = cpu::Pids {
         server: Some(settings.server_pid),
         broker: settings.broker_pid,
     };
-    let ours = load::Target::new(settings.server_addr, pids, &integration, payloads.clone());
-    let stored_before = broker::records_on(settings).await?;
+    let target = load::Target::new(settings.server_addr, pids, integration, payloads.clone());
+    let stored_before = broker::records_on(settings).await;
     for &connections in &settings.connections {
-        points.push((
-            Server::Ours,
-            measure(Server::Ours, &ours, connections, settings).await?,
-        ));
+        let point = measure(Server::Ours, &target, connections, settings).await?;
+        points.push((Server::Ours, point));
     }
     let whole_run_peak = memory::peak_kib(settings.server_pid);
-    let half_rate = half_rate(settings, &ours, &points).await?;
+    let half_rate = half_rate(settings, &target, points).await?;
     let half_rate_peak = memory::peak_kib(settings.server_pid);
-    let stored = broker::records_on(settings).await? - stored_before;
-    let answered = half_rate.ok_total
-        + points
-            .iter()
-            .filter(|(server, _)| *server == Server::Ours)
-            .map(|(_, point)| point.ok_total)
-            .sum::<u64>();
-
-    eprintln!("C: the producer alone…");
-    let producer = producer::ceiling(settings, &payloads, &integration).await?;
-    eprintln!(
-        "C: {:.0} msg/s, {} failed, cores {}",
-        producer.rate, producer.failed, producer.cores
-    );
-    Ok(Report {
-        points,
+    let stored = match (stored_before, broker::records_on(settings).await) {
+        (Ok(before), Ok(after)) => Some(after - before),
+        _ => None,
+    };
+    let answered = points
+        .iter()
+        .filter(|(server, _)| *server == Server::Ours)
+        .map(|(_, point)| point.ok_total)
+        .sum::<u64>()
+        + half_rate.ok_total;
+    Ok(OursRun {
         half_rate,
-        producer,
-        serve_peak_kib: (whole_run_peak.max(half_rate_peak), half_rate_peak),
-        ceiling_peak_kib,
+        peak_kib: (whole_run_peak.max(half_rate_peak), half_rate_peak),
         stored_vs_answered: (stored, answered),
-        bodies: (payloads.len(), ours.sent()),
+        sent: target.sent(),
     })
 }
 
@@ -379,6 +445,7 @@ mod payload {
             .collect()
     }
 
+    /// `body` with the signature Meta would send for it.
     fn sign(body: Vec<u8>, secret: &str) -> Payload {
         let digest = hmac_sha256(secret.as_bytes(), &[&body]);
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -390,7 +457,7 @@ mod payload {
 
     /// A page-message webhook from sender `i` with message id `m_<run>_<i>`, its text padded
     /// so the whole body is [`BODY_BYTES`] long.
-    pub fn messenger_body(run: &str, i: usize) -> Vec<u8> {
+    fn messenger_body(run: &str, i: usize) -> Vec<u8> {
         let sender = (7_000_000_000_000_000u64 + i as u64).to_string();
         let timestamp = 1_700_000_000_000i64 + i as i64;
         let envelope = |text: &str| {
@@ -675,6 +742,7 @@ mod load {
             self.next.load(Ordering::Relaxed)
         }
 
+        /// The next request: the next payload, signed, to the webhook route.
         fn request(&self) -> Request<Full<Bytes>> {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
             let payload = &self.payloads[n % self.payloads.len()];
@@ -757,6 +825,7 @@ mod load {
     }
 
     impl Clock {
+        /// A point that starts now: warm-up, then the measured window.
         fn starting_now(timing: Timing, pace: Pace) -> Self {
             let start = Instant::now();
             Self {
@@ -787,6 +856,7 @@ mod load {
             Some(start)
         }
 
+        /// Whether an answer at `at` falls in the measured window.
         fn measures(&self, at: Instant) -> bool {
             at >= self.measure_from && at < self.end
         }
@@ -802,11 +872,13 @@ mod load {
     }
 
     impl Tally {
+        /// Counts a failure, remembering the first one.
         fn fail(&mut self, why: String) {
             self.failed += 1;
             self.first_failure.get_or_insert(why);
         }
 
+        /// Adds another connection's tally to this one.
         fn merge(&mut self, other: Tally) {
             self.latencies_us.extend(other.latencies_us);
             self.ok_total += other.ok_total;
@@ -854,6 +926,7 @@ mod load {
         })
     }
 
+    /// A fresh keep-alive HTTP/1.1 connection to `addr`, its driver running in a task.
     async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
@@ -916,18 +989,22 @@ mod producer {
         pub record_bytes: usize,
         /// Cores the broker and this process (the producer) kept busy while measured.
         pub cores: cpu::Cores,
+        /// Records kept in flight.
+        pub window: usize,
     }
 
-    /// Publishes the service's records for the first payloads, pipelined, for one point.
+    /// Publishes the service's records for the first payloads, pipelined, for one point, to
+    /// [`PRODUCER_TOPIC`].
     pub async fn ceiling(
         settings: &Settings,
         payloads: &[payload::Payload],
         integration: &str,
     ) -> anyhow::Result<Outcome> {
+        broker::topic_like_webhooks(settings, PRODUCER_TOPIC).await?;
         let producer = EventProducer::new(&KafkaSettings::new(&settings.brokers))?;
         // Only used to build records: its acknowledgement deadline never applies.
         let publisher =
-            InboundPublisher::new(producer.clone(), settings.topic.clone(), Duration::ZERO);
+            InboundPublisher::new(producer.clone(), PRODUCER_TOPIC.to_owned(), Duration::ZERO);
         let parser = records::Parser::new(integration, &settings.app_secret)?;
         let sample = &payloads[..payloads.len().min(PRODUCER_RECORDS)];
         let records = parser.records(&publisher, sample)?;
@@ -935,28 +1012,30 @@ mod producer {
             .publish(&records[0])
             .await
             .context("the producer cannot reach the broker")?;
-        let pids = cpu::Pids {
-            server: None,
-            broker: settings.broker_pid,
-        };
-        let (rate, failed, cores) = pipelined(&producer, &records, pids, settings.timing).await?;
+        let (rate, failed, cores) = pipelined(&producer, &records, settings).await?;
         let record_bytes = records.iter().map(|r| r.body.len()).sum::<usize>() / records.len();
         Ok(Outcome {
             rate,
             failed,
             record_bytes,
             cores,
+            window: settings.producer_window,
         })
     }
 
-    /// Keeps [`PRODUCER_WINDOW`] records in flight, counting acknowledgements in the window:
-    /// acknowledged records/s, failures, and the CPU `pids` and this process used meanwhile.
+    /// Keeps the settings' window of records in flight for one point, counting
+    /// acknowledgements in the measured window: acknowledged records/s, failures, and the CPU
+    /// the broker and this process used meanwhile.
     async fn pipelined(
         producer: &EventProducer,
         records: &[OutgoingRecord],
-        pids: cpu::Pids,
-        timing: Timing,
+        settings: &Settings,
     ) -> anyhow::Result<(f64, u64, cpu::Cores)> {
+        let (timing, window) = (settings.timing, settings.producer_window);
+        let pids = cpu::Pids {
+            server: None,
+            broker: settings.broker_pid,
+        };
         let start = Instant::now();
         let (measure_from, end) = (
             start + timing.warmup,
@@ -966,7 +1045,7 @@ mod producer {
         let mut in_flight = FuturesUnordered::new();
         let (mut sent, mut acked, mut failed) = (0usize, 0u64, 0u64);
         loop {
-            if Instant::now() < end && in_flight.len() < PRODUCER_WINDOW {
+            if Instant::now() < end && in_flight.len() < window {
                 in_flight.push(producer.enqueue(&records[sent % records.len()]).await?);
                 sent += 1;
                 continue;
@@ -985,34 +1064,59 @@ mod producer {
     }
 }
 
-/// Counting what reached the broker.
+/// What the broker holds.
 mod broker {
     use super::*;
+
+    /// How long a metadata or watermark request may take.
+    const TIMEOUT: Duration = Duration::from_secs(10);
 
     /// Records currently held in the webhook topic, over all its partitions.
     pub async fn records_on(settings: &Settings) -> anyhow::Result<i64> {
         let (brokers, topic) = (settings.brokers.clone(), settings.topic.clone());
         tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = KafkaSettings::new(brokers)
-                .client_config()
-                .set("group.id", "switchboard-ingest-bench")
-                .create()?;
-            let timeout = Duration::from_secs(10);
-            let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
-            let partitions = metadata
-                .topics()
-                .first()
-                .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
-                .unwrap_or_default();
-            ensure!(!partitions.is_empty(), "the broker has no topic {topic}");
+            let consumer = client(&brokers)?;
             let mut total = 0;
-            for partition in partitions {
-                let (low, high) = consumer.fetch_watermarks(&topic, partition, timeout)?;
+            for partition in partitions(&consumer, &topic)? {
+                let (low, high) = consumer.fetch_watermarks(&topic, partition, TIMEOUT)?;
                 total += high - low;
             }
             Ok(total)
         })
         .await?
+    }
+
+    /// Creates `name` (unless it exists) with as many partitions as the webhook topic.
+    pub async fn topic_like_webhooks(settings: &Settings, name: &str) -> anyhow::Result<()> {
+        let (brokers, topic) = (settings.brokers.clone(), settings.topic.clone());
+        let count = tokio::task::spawn_blocking(move || {
+            anyhow::Ok(partitions(&client(&brokers)?, &topic)?.len())
+        })
+        .await??;
+        let spec = TopicSpec {
+            name: name.to_owned(),
+            partitions: i32::try_from(count)?,
+        };
+        ensure_topics(&KafkaSettings::new(&settings.brokers), &[spec], 1).await?;
+        Ok(())
+    }
+
+    fn client(brokers: &str) -> anyhow::Result<BaseConsumer> {
+        Ok(KafkaSettings::new(brokers)
+            .client_config()
+            .set("group.id", "switchboard-ingest-bench")
+            .create()?)
+    }
+
+    fn partitions(consumer: &BaseConsumer, topic: &str) -> anyhow::Result<Vec<i32>> {
+        let metadata = consumer.fetch_metadata(Some(topic), TIMEOUT)?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .first()
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        ensure!(!partitions.is_empty(), "the broker has no topic {topic}");
+        Ok(partitions)
     }
 }
 
@@ -1108,6 +1212,14 @@ mod memory {
     }
 }
 
+/// CPU microseconds per request from cores kept busy at `rate` requests/s.
+fn per_request(cores: Option<f64>, rate: f64) -> String {
+    match cores {
+        Some(cores) if rate > 0.0 => format!("{:.0} µs", cores / rate * 1e6),
+        _ => "n/a".to_owned(),
+    }
+}
+
 /// One Markdown table row for `point`.
 fn point_row(out: &mut String, label: &str, point: &load::Point) {
     let _ = writeln!(
@@ -1160,14 +1272,34 @@ impl Report {
             .fold(0.0, f64::max)
     }
 
-    /// The lowest of the three ceilings: its name and rate.
+    /// CPU time per answered request at `server`'s best point: the server's and the broker's.
+    fn cpu_per_request(&self, server: Server) -> String {
+        let best = self
+            .points
+            .iter()
+            .filter(|(s, _)| *s == server)
+            .map(|(_, point)| point)
+            .max_by(|a, b| a.rate.total_cmp(&b.rate));
+        best.map_or_else(String::new, |point| {
+            format!(
+                "{} {} (broker {})",
+                server.short(),
+                per_request(point.cores.server, point.rate),
+                per_request(point.cores.broker, point.rate)
+            )
+        })
+    }
+
+    /// The lowest of the ceilings measured: its name and rate.
     fn binding_ceiling(&self) -> (&'static str, f64) {
+        let producer = self.producer.as_ref().map(|c| c.rate).ok();
         [
-            ("A (bare axum)", self.max_rate(Server::Bare)),
-            ("B (HMAC + JSON)", self.max_rate(Server::VerifyParse)),
-            ("C (producer alone)", self.producer.rate),
+            ("A (bare axum)", Some(self.max_rate(Server::Bare))),
+            ("B (HMAC + JSON)", Some(self.max_rate(Server::VerifyParse))),
+            ("C (producer alone)", producer),
         ]
         .into_iter()
+        .filter_map(|(name, rate)| Some((name, rate?)))
         .fold(
             ("none", f64::INFINITY),
             |low, c| if c.1 < low.1 { c } else { low },
@@ -1184,6 +1316,7 @@ impl Report {
         out
     }
 
+    /// The heading and what was run where.
     fn context(&self, out: &mut String, settings: &Settings) {
         let cores = std::thread::available_parallelism().map_or(0, usize::from);
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -1198,15 +1331,18 @@ impl Report {
         let _ = writeln!(
             out,
             "{cores} cores ({cpu}) shared by the broker, the server and the load generator; \
-             broker: {}. Signed Messenger webhooks, one message and {BODY_BYTES} bytes each, \
-             all distinct; HTTP/1.1 keep-alive, each connection sending back-to-back; \
-             {:.0} s warm-up (excluded), then {:.0} s measured per point.\n",
+             broker: {}; `switchboard serve` settings: {}. Signed Messenger webhooks, one \
+             message and {BODY_BYTES} bytes each, all distinct; HTTP/1.1 keep-alive, each \
+             connection sending back-to-back; {:.0} s warm-up (excluded), then {:.0} s measured \
+             per point.\n",
             settings.broker_label,
+            settings.serve_label,
             settings.timing.warmup.as_secs_f64(),
             settings.timing.measure.as_secs_f64(),
         );
     }
 
+    /// Every point, then ceiling C.
     fn points_table(&self, out: &mut String) {
         let _ = writeln!(
             out,
@@ -1220,13 +1356,20 @@ impl Report {
             let label = format!("ours, open loop at half of max ({rate:.0} req/s offered)");
             point_row(out, &label, &self.half_rate);
         }
-        let _ = writeln!(
-            out,
-            "| C: producer alone (acks=all, idempotent, {PRODUCER_WINDOW} in flight) | – | {:.0} msg/s | | | | {} | {} |\n",
-            self.producer.rate, self.producer.failed, self.producer.cores
-        );
+        let _ = match &self.producer {
+            Ok(c) => writeln!(
+                out,
+                "| C: producer alone (acks=all, idempotent, {} in flight) | – | {:.0} msg/s | | | | {} | {} |\n",
+                c.window, c.rate, c.failed, c.cores
+            ),
+            Err(error) => writeln!(
+                out,
+                "| C: producer alone (acks=all, idempotent) | – | not measured: {error} | | | | | |\n"
+            ),
+        };
     }
 
+    /// The derived figures next to the issue's targets.
     fn verdict_table(&self, out: &mut String) {
         let ours = self.max_rate(Server::Ours);
         let (ceiling, lowest) = self.binding_ceiling();
@@ -1269,6 +1412,7 @@ impl Report {
         let _ = writeln!(out);
     }
 
+    /// What backs the figures: completeness, CPU per request, what C sent, ceilings' memory.
     fn notes(&self, out: &mut String) {
         let (stored, answered) = self.stored_vs_answered;
         let (bodies, sent) = self.bodies;
@@ -1277,19 +1421,35 @@ impl Report {
         } else {
             format!("ours was sent {sent} requests from {bodies} distinct bodies (some repeated)")
         };
+        let cpu = [Server::Bare, Server::VerifyParse, Server::Ours]
+            .map(|server| self.cpu_per_request(server))
+            .join("; ");
+        let stored = stored.map_or("unknown (the broker no longer answered)".to_owned(), |n| {
+            n.to_string()
+        });
         let ceilings = self
             .ceiling_peak_kib
             .iter()
-            .map(|(server, kib)| format!("{} {}", &server.label()[..1], stats::mb(*kib)))
+            .map(|(server, kib)| format!("{} {}", server.short(), stats::mb(*kib)))
             .collect::<Vec<_>>()
             .join(", ");
         let _ = writeln!(
             out,
-            "Records the broker gained while ours ran: {stored}, for {answered} answers 200 \
-             (warm-ups included). {distinct}. C publishes the service's own records for these \
-             bodies ({} bytes of value each, plus CloudEvents headers). Peak RSS of the ceiling \
-             servers: {ceilings}.",
-            self.producer.record_bytes
+            "- Records the broker gained while ours ran: {stored}, for {answered} answers 200 \
+             (warm-ups included); {distinct}.\n\
+             - CPU per request at each server's best point: {cpu}.\n\
+             - Peak RSS of the ceiling servers: {ceilings}."
         );
+        if let Ok(c) = &self.producer {
+            let _ = writeln!(
+                out,
+                "- C: broker {} per record. C publishes the records the service makes of these \
+                 bodies ({} bytes of value each, plus CloudEvents headers), cycling through the \
+                 first {PRODUCER_RECORDS}, to its own topic `{PRODUCER_TOPIC}` with as many \
+                 partitions.",
+                per_request(c.cores.broker, c.rate),
+                c.record_bytes
+            );
+        }
     }
 }

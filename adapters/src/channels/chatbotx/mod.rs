@@ -1,12 +1,15 @@
-//! Chatbot (internal): its declaration in the channel registry and its inbound webhook, through
+//! Chatbot (internal): its declaration in the channel registry, its inbound webhook, through
 //! which the platform's own bots and the test console post messages (the body format is
-//! documented in its `inbound` module).
+//! documented in its `inbound` module), and its sender, which hands outbound messages to the
+//! platform's internal bot API (see its `outbound` module).
 
 mod inbound;
+mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use inbound::{ChatbotxWebhook, API_KEY, AUTHORIZATION_HEADER};
+pub use outbound::ChatbotxSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
@@ -47,6 +50,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(ChatbotxWebhook)),
-        sender: None,
+        sender: Some(Arc::new(ChatbotxSender::new())),
     }
 }

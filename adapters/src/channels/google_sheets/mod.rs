@@ -1,6 +1,12 @@
-//! Google Sheets: its declaration in the channel registry.
+//! Google Sheets: its declaration in the channel registry and its sender, which appends each
+//! outbound message to a spreadsheet as a row.
+
+mod outbound;
+
+pub use outbound::GoogleSheetsSender;
 
 use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -39,6 +45,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: None,
-        sender: None,
+        sender: Some(Arc::new(GoogleSheetsSender::new())),
     }
 }

@@ -1,6 +1,14 @@
-//! SMTP send action: its declaration in the channel registry.
+//! SMTP send action: its declaration in the channel registry and its sender, which e-mails each
+//! outbound message through the workspace's SMTP server.
+
+#[cfg(test)]
+mod fake_server;
+mod outbound;
+
+pub use outbound::SmtpSender;
 
 use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -38,6 +46,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: None,
-        sender: None,
+        sender: Some(Arc::new(SmtpSender::new())),
     }
 }

@@ -1,10 +1,13 @@
-//! TikTok Business Messaging: its declaration in the channel registry and its inbound webhook.
+//! TikTok Business Messaging: its declaration in the channel registry, its inbound webhook and
+//! its sender.
 
 mod inbound;
+mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use inbound::{TikTokWebhook, DEFAULT_TOLERANCE};
+pub use outbound::TikTokSender;
 
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
@@ -56,6 +59,6 @@ pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(TikTokWebhook::default())),
-        sender: None,
+        sender: Some(Arc::new(TikTokSender::new())),
     }
 }

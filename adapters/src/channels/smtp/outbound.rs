@@ -1,0 +1,344 @@
+//! Sending on the SMTP send action: one plain-text e-mail per command, through the workspace's
+//! own SMTP server (its `host`, `port`, `username`, `password`, `from_address` and `starttls`
+//! auth fields), one connection per message.
+//!
+//! The mail goes from `from_address` to the command's `recipient` (an e-mail address, else the
+//! command is `Invalid`); its subject is the first line of the text, its body the text followed
+//! by the attachments' URLs one per line (quick replies cannot be offered by e-mail: `Invalid`).
+//! Its `Message-ID` is `<message id@sender's domain>`, which is also the sent message's id, so
+//! replies that quote it can be matched.
+//!
+//! Transport security: port 465 is TLS from the first byte; otherwise STARTTLS is required
+//! unless `starttls` is `false` (a relay on a trusted network). Port 587 is the default.
+//!
+//! Classification by the server's reply code: 535, 534 and 530 (credentials refused or
+//! required) are auth, other 4xx replies temporary, other 5xx permanent; timeouts and
+//! connection failures are temporary, TLS and protocol failures permanent. Details carry the
+//! server's code and words, with the credentials blotted out should a server echo them.
+
+use crate::channels::sender::{ChannelSender, SendError, SendTarget, SentMessage, SEND_TIMEOUT};
+use async_trait::async_trait;
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use switchboard_domain::message::SendMessage;
+
+/// The submission port, used when none is configured.
+pub const DEFAULT_PORT: u16 = 587;
+/// The port where TLS starts before SMTP does (RFC 8314).
+pub const IMPLICIT_TLS_PORT: u16 = 465;
+/// The longest subject taken from the text, in characters.
+const MAX_SUBJECT_CHARS: usize = 78;
+
+/// Reply codes that mean the credentials were refused or are needed.
+const AUTH_CODES: &[u16] = &[530, 534, 535];
+
+/// Sends e-mails over SMTP.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmtpSender;
+
+impl SmtpSender {
+    /// A sender (it keeps no connections between messages).
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+#[async_trait]
+impl ChannelSender for SmtpSender {
+    /// None: each integration names its own server.
+    fn default_api_base(&self) -> &'static str {
+        ""
+    }
+
+    async fn send(
+        &self,
+        target: &SendTarget,
+        message: &SendMessage,
+    ) -> Result<SentMessage, SendError> {
+        if !message.content.quick_replies.is_empty() {
+            return Err(SendError::Invalid(
+                "an e-mail cannot offer quick replies".into(),
+            ));
+        }
+        let to: Mailbox = message
+            .recipient
+            .trim()
+            .parse()
+            .map_err(|_| SendError::Invalid("the recipient is not an e-mail address".into()))?;
+        let from: Mailbox = target
+            .secret("from_address")?
+            .expose()
+            .parse()
+            .map_err(|_| SendError::Permanent("from_address is not an e-mail address".into()))?;
+        let message_id = format!("<{}@{}>", message.message_id, from.email.domain());
+        let email = Message::builder()
+            .from(from)
+            .to(to)
+            .subject(subject(message))
+            .message_id(Some(message_id.clone()))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body(message))
+            .map_err(|e| SendError::Invalid(format!("the e-mail cannot be built: {e}")))?;
+        let username = target.secret("username")?.expose();
+        let password = target.secret("password")?.expose();
+        let transport = transport(target, Credentials::new(username.into(), password.into()))?;
+        match transport.send(email).await {
+            Ok(_) => Ok(SentMessage {
+                platform_message_id: message_id,
+            }),
+            Err(error) => Err(classify(&error, &[username, password])),
+        }
+    }
+}
+
+/// A one-message transport to the integration's server.
+fn transport(
+    target: &SendTarget,
+    credentials: Credentials,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+    let host = target.secret("host")?.expose().trim().to_owned();
+    let port = match target.secrets.get("port") {
+        Ok(port) => port
+            .expose()
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| SendError::Permanent("port is not a port number".into()))?,
+        Err(_) => DEFAULT_PORT,
+    };
+    let starttls = target
+        .secrets
+        .get("starttls")
+        .map(|s| s.expose().trim() != "false")
+        .unwrap_or(true);
+    let tls = || {
+        TlsParameters::new(host.clone())
+            .map_err(|e| SendError::Permanent(format!("TLS cannot be set up for the host: {e}")))
+    };
+    let tls = if port == IMPLICIT_TLS_PORT {
+        Tls::Wrapper(tls()?)
+    } else if starttls {
+        Tls::Required(tls()?)
+    } else {
+        Tls::None
+    };
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(port)
+            .tls(tls)
+            .credentials(credentials)
+            .timeout(Some(SEND_TIMEOUT))
+            .build(),
+    )
+}
+
+/// The first non-blank line of the text, shortened; a fixed subject for attachments alone.
+fn subject(message: &SendMessage) -> String {
+    let first = message
+        .content
+        .text
+        .as_deref()
+        .and_then(|t| t.lines().map(str::trim).find(|l| !l.is_empty()));
+    match first {
+        Some(line) => line.chars().take(MAX_SUBJECT_CHARS).collect(),
+        None => "Attachment".to_owned(),
+    }
+}
+
+/// The text, then each attachment's URL on its own line.
+fn body(message: &SendMessage) -> String {
+    let content = &message.content;
+    content
+        .text
+        .iter()
+        .map(String::as_str)
+        .chain(content.attachments.iter().map(|a| a.url.as_str()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Classifies a failed SMTP exchange; `secrets` are blotted out of the detail.
+fn classify(error: &lettre::transport::smtp::Error, secrets: &[&str]) -> SendError {
+    let words = std::error::Error::source(error)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let redact = |text: String| {
+        secrets
+            .iter()
+            .filter(|s| s.len() >= 3)
+            .fold(text, |t, s| t.replace(s, "[redacted]"))
+    };
+    if let Some(code) = error.status() {
+        let code = u16::from(code);
+        let detail = redact(format!("SMTP {code}: {}", words.trim()));
+        return if AUTH_CODES.contains(&code) {
+            SendError::Auth(detail)
+        } else if error.is_transient() {
+            SendError::retryable(detail)
+        } else {
+            SendError::Permanent(detail)
+        };
+    }
+    if error.is_timeout() {
+        return SendError::retryable("SMTP server timed out");
+    }
+    let detail = redact(format!("SMTP {error}"));
+    if error.is_tls() || error.is_client() {
+        SendError::Permanent(detail)
+    } else {
+        SendError::retryable(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channels::fake_platform::{message, target};
+    use crate::channels::smtp::fake_server::{FakeSmtp, Replies};
+    use switchboard_domain::message::{OutboundAttachment, OutboundContent, QuickReplyOption};
+
+    const PASSWORD: &str = "smtp-secret-password";
+
+    fn mailbox(port: u16, starttls: &str) -> SendTarget {
+        let port = port.to_string();
+        target(
+            "smtp",
+            "",
+            &[
+                ("host", "127.0.0.1"),
+                ("port", &port),
+                ("username", "bot@shop.example"),
+                ("password", PASSWORD),
+                ("from_address", "bot@shop.example"),
+                ("starttls", starttls),
+            ],
+        )
+    }
+
+    #[tokio::test]
+    async fn an_email_is_delivered_to_the_recipient_with_the_text_as_its_body() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let target = mailbox(server.port, "false");
+        let mut content = OutboundContent::text("Your order shipped\nTracking below.");
+        content.attachments.push(OutboundAttachment {
+            kind: switchboard_domain::message::AttachmentKind::File,
+            url: "https://cdn.example/label.pdf".into(),
+        });
+        let command = message(&target, "customer@example.org", content);
+        let sent = SmtpSender::new().send(&target, &command).await.unwrap();
+        let expected_id = format!("<{}@shop.example>", command.message_id);
+        assert_eq!(sent.platform_message_id, expected_id);
+        let session = server.session();
+        assert_eq!(
+            session.auth_plain.as_deref(),
+            Some("\0bot@shop.example\0smtp-secret-password")
+        );
+        assert_eq!(session.mail_from, "<bot@shop.example>");
+        assert_eq!(session.rcpt_to, vec!["<customer@example.org>".to_owned()]);
+        let data = session.data.replace("\r\n", "\n");
+        assert!(data.contains("To: customer@example.org"), "{data}");
+        assert!(data.contains("Subject: Your order shipped"), "{data}");
+        assert!(
+            data.contains(&format!("Message-ID: {expected_id}")),
+            "{data}"
+        );
+        assert!(
+            data.contains("Your order shipped\nTracking below.\nhttps://cdn.example/label.pdf"),
+            "{data}"
+        );
+    }
+
+    #[tokio::test]
+    async fn replies_are_classified_by_their_code_without_the_password() {
+        let cases = [
+            (
+                Replies {
+                    rcpt: "450 4.2.1 Mailbox busy, try later",
+                    ..Replies::default()
+                },
+                "retryable",
+            ),
+            (
+                Replies {
+                    rcpt: "550 5.1.1 No such user here",
+                    ..Replies::default()
+                },
+                "permanent",
+            ),
+            (
+                Replies {
+                    auth: "535 5.7.8 Authentication credentials invalid",
+                    ..Replies::default()
+                },
+                "auth",
+            ),
+            (
+                Replies {
+                    data_end: "421 4.3.0 Service shutting down",
+                    ..Replies::default()
+                },
+                "retryable",
+            ),
+        ];
+        for (replies, class) in cases {
+            let server = FakeSmtp::start(replies).await;
+            let target = mailbox(server.port, "false");
+            let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
+            let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+            let seen = match &error {
+                SendError::Retryable { .. } => "retryable",
+                SendError::Permanent(_) => "permanent",
+                SendError::Auth(_) => "auth",
+                other => panic!("unexpected {other}"),
+            };
+            assert_eq!(seen, class, "{error}");
+            assert!(
+                error.to_string().contains("SMTP 4") || error.to_string().contains("SMTP 5"),
+                "{error}"
+            );
+            assert!(!error.to_string().contains(PASSWORD), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_non_address_recipient_or_quick_replies_are_invalid_and_never_sent() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let target = mailbox(server.port, "false");
+        let mut buttons = OutboundContent::text("pick");
+        buttons.quick_replies.push(QuickReplyOption {
+            title: "Yes".into(),
+            payload: "yes".into(),
+        });
+        for command in [
+            message(&target, "not an address", OutboundContent::text("hi")),
+            message(&target, "customer@example.org", buttons),
+        ] {
+            let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+            assert!(matches!(error, SendError::Invalid(_)), "{error}");
+        }
+        assert_eq!(server.connections(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_server_without_starttls_is_refused_when_tls_is_required() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let target = mailbox(server.port, "true");
+        let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
+        let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+        assert!(!error.is_retryable(), "{error}");
+        assert!(
+            server.session().data.is_empty(),
+            "nothing is sent in the clear"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_a_temporary_failure() {
+        let target = mailbox(1, "false");
+        let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
+        let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+    }
+}
