@@ -94,6 +94,14 @@ pub async fn send(
     Json(request): Json<SendRequest>,
 ) -> Result<Response, Problem> {
     let conversation = conversation(&state, &ws, id).await?;
+    refuse_nul(&request)?;
+    let key = idempotency_key(&headers, &request)?;
+    let hash = request_hash(id, &request);
+    if let Some(key) = &key {
+        if let Some(message_id) = already_produced(&state, &ws, key, &hash).await? {
+            return Ok(accepted(message_id));
+        }
+    }
     let channel = ChannelKind::parse(&conversation.channel)
         .ok_or_else(|| Problem::not_found("no such conversation"))?;
     check_integration(&state, conversation.integration_id.into()).await?;
@@ -112,7 +120,6 @@ pub async fn send(
         return Err(Problem::invalid("a message needs text or an attachment"));
     }
     check_reply_window(&state, &channel, id).await?;
-    let key = idempotency_key(&headers, &request)?;
     let message_id = match &key {
         Some(key) => Uuid::new_v5(
             &EVENT_ID_NAMESPACE,
@@ -135,14 +142,88 @@ pub async fn send(
         .check()
         .map_err(|e| Problem::invalid(e.to_string()))?;
     match key {
-        Some(key) => produce_once(&state, &ws, &key, id, &request, &command).await?,
+        Some(key) => {
+            // Run to completion even if the client goes away, so a produced command is
+            // always marked produced and a retry never produces it again.
+            let task = tokio::spawn(produce_once(state, ws, key, id, hash, command));
+            task.await.map_err(|e| Problem::internal(&e))??;
+        }
         None => produce(&state, &command).await?,
     }
+    Ok(accepted(message_id))
+}
+
+fn accepted(message_id: Uuid) -> Response {
     let accepted = SendAccepted {
         message_id,
         status: "queued",
     };
-    Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+    (StatusCode::ACCEPTED, axum::Json(accepted)).into_response()
+}
+
+/// NUL cannot be stored or sent anywhere: refused as the caller's mistake.
+fn refuse_nul(request: &SendRequest) -> Result<(), Problem> {
+    let texts = request
+        .text
+        .iter()
+        .chain(request.idempotency_key.iter())
+        .chain(request.attachments.iter().map(|a| &a.url))
+        .chain(
+            request
+                .quick_replies
+                .iter()
+                .flat_map(|q| [&q.title, &q.payload]),
+        );
+    for text in texts {
+        if text.contains('\0') {
+            return Err(Problem::invalid(
+                "text fields must not contain NUL characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn request_hash(conversation: Uuid, request: &SendRequest) -> String {
+    let canonical = (
+        conversation,
+        &request.text,
+        &request.attachments,
+        &request.quick_replies,
+    );
+    hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())
+}
+
+/// The message id of an earlier request with this key that was produced, if any.
+async fn already_produced(
+    state: &AppState,
+    ws: &WorkspaceId,
+    key: &str,
+    hash: &str,
+) -> Result<Option<Uuid>, Problem> {
+    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
+        "SELECT message_id, request_hash, produced_at IS NOT NULL FROM send_requests
+         WHERE workspace_id = $1 AND idempotency_key = $2",
+    )
+    .bind(ws.as_str())
+    .bind(key)
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(db)?;
+    match row {
+        Some((_, stored, _)) if stored != hash => Err(key_reused()),
+        Some((message_id, _, true)) => Ok(Some(message_id)),
+        _ => Ok(None),
+    }
+}
+
+fn key_reused() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        "this idempotency key was used for a different request",
+    )
 }
 
 fn rule(slug: &str, detail: String) -> Problem {
@@ -256,22 +337,14 @@ async fn produce(state: &AppState, command: &SendMessage) -> Result<(), Problem>
 /// Produces `command` unless a request with the same key already did; holds the key's row
 /// lock meanwhile so a concurrent repeat waits and then finds it produced.
 async fn produce_once(
-    state: &AppState,
-    ws: &WorkspaceId,
-    key: &str,
+    state: AppState,
+    ws: WorkspaceId,
+    key: String,
     conversation: Uuid,
-    request: &SendRequest,
-    command: &SendMessage,
+    hash: String,
+    command: SendMessage,
 ) -> Result<(), Problem> {
-    let hash = hex_sha256(
-        &serde_json::to_vec(&(
-            conversation,
-            &request.text,
-            &request.attachments,
-            &request.quick_replies,
-        ))
-        .unwrap_or_default(),
-    );
+    let (ws, key) = (&ws, key.as_str());
     let mut tx = state.pool.begin().await.map_err(db)?;
     sqlx::query(
         "INSERT INTO send_requests (workspace_id, idempotency_key, message_id, conversation_id, request_hash)
@@ -295,15 +368,10 @@ async fn produce_once(
     .await
     .map_err(db)?;
     if stored_hash != hash {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-reused",
-            "Idempotency key reused",
-            "this idempotency key was used for a different request",
-        ));
+        return Err(key_reused());
     }
     if !produced {
-        produce(state, command).await?;
+        produce(&state, &command).await?;
         mark_produced(&mut tx, ws, key).await.map_err(db)?;
     }
     tx.commit().await.map_err(db)

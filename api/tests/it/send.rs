@@ -225,6 +225,8 @@ async fn replies_that_break_a_rule_are_refused_with_the_rule_named() {
             Some("/problems/validation")
         )
     );
+    let (status, problem) = app.call("POST", &uri, Some(json!({"text": "a\u0000b"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     let (status, _) = app
         .call(
             "POST",

@@ -70,11 +70,12 @@ impl Projection for InboxProjection {
             inbound.iter().filter_map(received::message).collect();
         messages.extend(sends.iter().map(outbound::message));
         rows::record(tx, &messages).await?;
-        for event in &inbound {
-            received::apply_receipt(tx, event).await?;
-        }
+        // Our sends' outcomes first: they carry the platform ids that receipts name.
         for update in outbound::read::<DeliveryUpdate>(&of(&topics.status)) {
             outbound::apply_status(tx, &update).await?;
+        }
+        for event in &inbound {
+            received::apply_receipt(tx, event).await?;
         }
         Ok(())
     }
