@@ -225,7 +225,9 @@ async fn replies_that_break_a_rule_are_refused_with_the_rule_named() {
             Some("/problems/validation")
         )
     );
-    let (status, problem) = app.call("POST", &uri, Some(json!({"text": "a\u0000b"}))).await;
+    let (status, problem) = app
+        .call("POST", &uri, Some(json!({"text": "a\u{0}b"})))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     let (status, _) = app
         .call(
