@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The inbound ingest benchmark, in one command: signed Messenger webhooks through the real
+# The benchmarks, one command each (`ingest` by default, `projections`, `outbound`). Ingest: signed Messenger webhooks through the real
 # `switchboard serve` into a real Kafka-protocol broker, next to three ceilings (bare axum,
 # HMAC + JSON only, the producer alone) measured in the same run; see api/benches/ingest.rs.
 #
@@ -52,6 +52,26 @@ free_port() {
 }
 
 ensure_postgres
+
+# `bash deploy/bench.sh projections` and `bash deploy/bench.sh outbound` run those benchmarks
+# against the same kind of throwaway broker; they create their own databases and topics.
+case "${1:-ingest}" in
+  ingest) ;;
+  projections | outbound)
+    broker_port="$(free_port)"
+    pushd "$work" >/dev/null
+    start_tansu "$broker_port" "sqlite://broker.db" "$work/broker.log"
+    children+=("$!")
+    popd >/dev/null
+    KAFKA_BROKERS="127.0.0.1:$broker_port" \
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres" \
+    RUST_LOG="${RUST_LOG:-warn}" \
+      cargo bench -q -p switchboard-api --bench "$1"
+    exit 0
+    ;;
+  *) log "usage: deploy/bench.sh [ingest|projections|outbound]"; exit 2 ;;
+esac
+
 psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$database\""
 
 log "building the release binary and the benchmark"
