@@ -793,3 +793,86 @@ async fn the_settings_read_model_follows_the_lifecycle_and_never_holds_secrets()
             && !dump.contains("sb1:")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_replay_resumes_from_its_own_offsets() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let events: Vec<InboundEvent> = (0..3000)
+        .map(|i| {
+            inbound(
+                integration,
+                &format!("s{}", i % 11),
+                &format!("s{i}"),
+                "x",
+                1_700_000_000_000 + i,
+                false,
+            )
+        })
+        .collect();
+    publish(&app, &events).await;
+    let pool = app.pool();
+    let settings = ProjectorSettings {
+        max_batch: 5,
+        max_wait: Duration::from_millis(2),
+    };
+    let kafka_settings = KafkaSettings::new(app.config.kafka_brokers.clone());
+    let topics = app.config.topics();
+    let running = {
+        let (pool, kafka_settings, topics, settings) = (
+            pool.clone(),
+            kafka_settings.clone(),
+            topics.clone(),
+            settings.clone(),
+        );
+        tokio::spawn(async move {
+            let _ = replay(
+                &pool,
+                &InboxProjection,
+                &kafka_settings,
+                &topics,
+                &settings,
+                |_| {},
+            )
+            .await;
+        })
+    };
+    wait_until("some rebuilt rows", || async {
+        count(&pool, "SELECT count(*) FROM pg_tables WHERE schemaname = 'inbox_rebuild' AND tablename = 'messages'").await == 1
+            && count(&pool, "SELECT count(*) FROM inbox_rebuild.messages").await > 100
+    })
+    .await;
+    running.abort();
+    let _ = running.await;
+    let partial = count(&pool, "SELECT count(*) FROM inbox_rebuild.messages").await;
+    assert!(partial < 3000, "{partial} rows before the interruption");
+    let done = replay(
+        &pool,
+        &InboxProjection,
+        &kafka_settings,
+        &topics,
+        &settings,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(done.swapped);
+    assert!(
+        done.applied < 3000,
+        "the second run applied only what was left ({})",
+        done.applied
+    );
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM inbox.messages").await,
+        3000
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT SUM(message_count)::bigint FROM inbox.conversations"
+        )
+        .await,
+        3000
+    );
+}

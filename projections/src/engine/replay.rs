@@ -13,7 +13,7 @@ use crate::engine::apply::{apply_batch, SeekTo};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{create_schema, live_version};
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use sqlx::Executor;
 use sqlx::{PgConnection, PgPool};
@@ -68,10 +68,25 @@ pub async fn replay(
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .create()?;
-    let (mut positions, from_beginning) =
-        assign_from_stored(pool, &consumer, &rebuild, &projection.topics(topics)).await?;
+    // Metadata and watermarks come from a plain client: the stream consumer's synchronous
+    // calls were seen to time out while it had not been polled yet.
+    let watermarks: BaseConsumer = kafka
+        .client_config()
+        .set(
+            "group.id",
+            format!("{}switchboard.replay.{name}.watermarks", topics.prefix()),
+        )
+        .create()?;
+    let (mut positions, from_beginning) = assign_from_stored(
+        pool,
+        &consumer,
+        &watermarks,
+        &rebuild,
+        &projection.topics(topics),
+    )
+    .await?;
     let mut run = Run::new(from_beginning);
-    let mut ends = end_offsets(&consumer, &positions)?;
+    let mut ends = end_offsets(&watermarks, &positions)?;
     while lag(&positions, &ends) > 0 {
         run.step(
             pool,
@@ -83,13 +98,13 @@ pub async fn replay(
             &mut positions,
         )
         .await?;
-        ends = end_offsets(&consumer, &positions)?;
+        ends = end_offsets(&watermarks, &positions)?;
         run.maybe_report(lag(&positions, &ends), &mut report);
     }
     let mut lock = pool.acquire().await?;
     advisory(&mut lock, "pg_advisory_lock", name).await?;
     let handed_over = async {
-        let ends = end_offsets(&consumer, &positions)?;
+        let ends = end_offsets(&watermarks, &positions)?;
         while lag(&positions, &ends) > 0 {
             run.step(
                 pool,
@@ -198,6 +213,7 @@ impl Run {
 async fn assign_from_stored(
     pool: &PgPool,
     consumer: &StreamConsumer,
+    watermarks: &BaseConsumer,
     schema: &str,
     topic_names: &[String],
 ) -> Result<(Positions, HashSet<(String, i32)>), ProjectionError> {
@@ -210,8 +226,9 @@ async fn assign_from_stored(
     let mut from_beginning = HashSet::new();
     let mut assignment = TopicPartitionList::new();
     for topic in topic_names {
-        let metadata =
-            tokio::task::block_in_place(|| consumer.fetch_metadata(Some(topic), METADATA_TIMEOUT))?;
+        let metadata = tokio::task::block_in_place(|| {
+            watermarks.fetch_metadata(Some(topic), METADATA_TIMEOUT)
+        })?;
         let partitions = metadata
             .topics()
             .first()
@@ -232,7 +249,7 @@ async fn assign_from_stored(
                 Some(offset) => offset,
                 None => {
                     tokio::task::block_in_place(|| {
-                        consumer.fetch_watermarks(topic, partition, METADATA_TIMEOUT)
+                        watermarks.fetch_watermarks(topic, partition, METADATA_TIMEOUT)
                     })?
                     .0
                 }
@@ -247,13 +264,13 @@ async fn assign_from_stored(
 
 /// The current end (high watermark) of every assigned partition.
 fn end_offsets(
-    consumer: &StreamConsumer,
+    watermarks: &BaseConsumer,
     positions: &Positions,
 ) -> Result<Positions, ProjectionError> {
     let mut ends = Positions::new();
     for (topic, partition) in positions.keys() {
         let (_, high) = tokio::task::block_in_place(|| {
-            consumer.fetch_watermarks(topic, *partition, METADATA_TIMEOUT)
+            watermarks.fetch_watermarks(topic, *partition, METADATA_TIMEOUT)
         })?;
         ends.insert((topic.clone(), *partition), high);
     }
