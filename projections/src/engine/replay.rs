@@ -98,7 +98,10 @@ pub async fn replay(
             &mut positions,
         )
         .await?;
-        ends = end_offsets(&watermarks, &positions)?;
+        if lag(&positions, &ends) == 0 {
+            // Caught up with the ends seen last: look again (records may have arrived since).
+            ends = end_offsets(&watermarks, &positions)?;
+        }
         run.maybe_report(lag(&positions, &ends), &mut report);
     }
     let mut lock = pool.acquire().await?;
