@@ -7,23 +7,33 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaResult;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// Next offsets by (topic, partition), as last stored with the projection's rows.
 pub type StoredOffsets = Arc<Mutex<HashMap<(String, i32), i64>>>;
 
+/// Partitions assigned from their beginning (nothing stored): their first record starts them.
+pub type FromBeginning = Arc<Mutex<HashSet<(String, i32)>>>;
+
 /// A consumer context that positions assigned partitions at their stored offsets.
 pub struct SeekToStored {
     offsets: StoredOffsets,
+    from_beginning: FromBeginning,
     projection: &'static str,
 }
 
 impl SeekToStored {
-    /// A context reading positions from `offsets`.
-    pub fn new(projection: &'static str, offsets: StoredOffsets) -> Self {
+    /// A context reading positions from `offsets`, recording in `from_beginning` the partitions
+    /// it starts from their beginning.
+    pub fn new(
+        projection: &'static str,
+        offsets: StoredOffsets,
+        from_beginning: FromBeginning,
+    ) -> Self {
         Self {
             offsets,
+            from_beginning,
             projection,
         }
     }
@@ -47,6 +57,13 @@ impl SeekToStored {
             .collect();
         for (topic, partition) in partitions {
             let position = self.position(&topic, partition);
+            if position == Offset::Beginning {
+                let mut fresh = self
+                    .from_beginning
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                fresh.insert((topic.clone(), partition));
+            }
             tracing::info!(
                 projection = self.projection,
                 topic,

@@ -7,9 +7,9 @@
 //! already reflect are skipped and the partition is sought to the stored offset; group
 //! offsets are committed after each batch only so lag dashboards stay meaningful.
 
-use crate::engine::apply::{apply_batch, BatchOutcome, SeekTo};
+use crate::engine::apply::{apply_batch, BatchOutcome};
 use crate::engine::projection::{Projection, ProjectionError};
-use crate::engine::rebalance::{SeekToStored, StoredOffsets};
+use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
 use crate::engine::schema::ensure_live_schema;
 use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -94,7 +94,12 @@ impl Projector {
     ) -> Result<(), ProjectionError> {
         ensure_live_schema(&self.pool, self.projection.as_ref()).await?;
         let offsets = self.load_offsets().await?;
-        let context = SeekToStored::new(self.projection.name(), offsets.clone());
+        let from_beginning = FromBeginning::default();
+        let context = SeekToStored::new(
+            self.projection.name(),
+            offsets.clone(),
+            from_beginning.clone(),
+        );
         let consumer: StreamConsumer<SeekToStored> = self
             .kafka
             .client_config()
@@ -110,7 +115,6 @@ impl Projector {
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
         let mut shutdown = std::pin::pin!(shutdown.fuse());
-        let mut from_beginning = HashSet::new();
         loop {
             let batch = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
@@ -124,7 +128,11 @@ impl Projector {
                     continue;
                 }
             };
-            let stored = self.settle(&consumer, &batch, &mut from_beginning).await;
+            let fresh = from_beginning
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let stored = self.settle(&consumer, &batch, &fresh).await;
             let mut known = offsets.lock().unwrap_or_else(|e| e.into_inner());
             for (topic, partition, next) in stored {
                 known.insert((topic, partition), next);
@@ -137,7 +145,7 @@ impl Projector {
         &'a self,
         consumer: &'a StreamConsumer<SeekToStored>,
         batch: &'a [ConsumedRecord],
-        from_beginning: &'a mut HashSet<(String, i32)>,
+        from_beginning: &'a HashSet<(String, i32)>,
     ) -> futures::future::BoxFuture<'a, Vec<(String, i32, i64)>> {
         Box::pin(self.settle_inner(consumer, batch, from_beginning))
     }
@@ -146,7 +154,7 @@ impl Projector {
         &self,
         consumer: &StreamConsumer<SeekToStored>,
         batch: &[ConsumedRecord],
-        from_beginning: &mut HashSet<(String, i32)>,
+        from_beginning: &HashSet<(String, i32)>,
     ) -> Vec<(String, i32, i64)> {
         let span = tracing::info_span!(
             "projection.batch",
@@ -169,11 +177,6 @@ impl Projector {
             .await;
             match outcome {
                 Ok(outcome) => {
-                    for (topic, partition, to) in &outcome.seek {
-                        if *to == SeekTo::Beginning {
-                            from_beginning.insert((topic.clone(), *partition));
-                        }
-                    }
                     let stored = outcome.stored.clone();
                     self.after_batch(consumer, batch, outcome);
                     return stored;
