@@ -208,3 +208,14 @@ impl From<IngestError> for Problem {
         Problem::unavailable("the message broker did not acknowledge the events; retry later")
     }
 }
+
+impl From<sqlx::Error> for Problem {
+    /// A read-model query that failed: 503 when PostgreSQL is unreachable, else our own bug.
+    fn from(error: sqlx::Error) -> Self {
+        if switchboard_adapters::store::integrations::is_connectivity(&error) {
+            Problem::unavailable("the database is unavailable")
+        } else {
+            Problem::internal(&error)
+        }
+    }
+}

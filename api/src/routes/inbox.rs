@@ -44,7 +44,7 @@ pub async fn inboxes(
     .bind(ws.as_str())
     .fetch_all(&state.pool)
     .await
-    .map_err(read_failed)?;
+    .map_err(Problem::from)?;
     Ok(Json(InboxList { items }))
 }
 
@@ -80,7 +80,7 @@ pub async fn conversations(
     .bind(limit + 1)
     .fetch_all(&state.pool)
     .await
-    .map_err(read_failed)?;
+    .map_err(Problem::from)?;
     let next_cursor = next(&mut items, limit, |c| Cursor {
         at: c.last_message_at,
         id: c.id,
@@ -107,7 +107,7 @@ pub async fn messages(
     .bind(ws.as_str())
     .fetch_one(&state.pool)
     .await
-    .map_err(read_failed)?;
+    .map_err(Problem::from)?;
     if !exists {
         return Err(Problem::not_found("no such conversation"));
     }
@@ -126,7 +126,7 @@ pub async fn messages(
     .bind(limit + 1)
     .fetch_all(&state.pool)
     .await
-    .map_err(read_failed)?;
+    .map_err(Problem::from)?;
     let next_cursor = next(&mut items, limit, |m| Cursor {
         at: m.sent_at,
         id: m.id,
@@ -149,12 +149,4 @@ fn next<T>(items: &mut Vec<T>, limit: i64, cursor: impl Fn(&T) -> Cursor) -> Opt
     items.truncate(limit as usize);
     more.then(|| items.last().map(|item| cursor(item).encode()))
         .flatten()
-}
-
-fn read_failed(error: sqlx::Error) -> Problem {
-    if switchboard_adapters::store::integrations::is_connectivity(&error) {
-        Problem::unavailable("the database is unavailable")
-    } else {
-        Problem::internal(&error)
-    }
 }

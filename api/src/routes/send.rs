@@ -25,7 +25,6 @@ use sha2::{Digest, Sha256};
 use sqlx::{Postgres, Transaction};
 use switchboard_adapters::kafka::trace_context::current_traceparent;
 use switchboard_adapters::outbound::commands::command_record;
-use switchboard_adapters::store::integrations::is_connectivity;
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::{
     OutboundAttachment, OutboundContent, QuickReplyOption, SendMessage, EVENT_ID_NAMESPACE,
@@ -209,7 +208,7 @@ async fn already_produced(
     .bind(key)
     .fetch_optional(&state.pool)
     .await
-    .map_err(db)?;
+    .map_err(Problem::from)?;
     match row {
         Some((_, stored, _)) if stored != hash => Err(key_reused()),
         Some((message_id, _, true)) => Ok(Some(message_id)),
@@ -235,14 +234,6 @@ fn rule(slug: &str, detail: String) -> Problem {
     )
 }
 
-fn db(error: sqlx::Error) -> Problem {
-    if is_connectivity(&error) {
-        Problem::unavailable("the database is unavailable")
-    } else {
-        Problem::internal(&error)
-    }
-}
-
 async fn conversation(
     state: &AppState,
     ws: &WorkspaceId,
@@ -256,7 +247,7 @@ async fn conversation(
     .bind(ws.as_str())
     .fetch_optional(&state.pool)
     .await
-    .map_err(db)?
+    .map_err(Problem::from)?
     .ok_or_else(|| Problem::not_found("no such conversation"))
 }
 
@@ -292,7 +283,7 @@ async fn check_reply_window(
     .bind(conversation)
     .fetch_one(&state.pool)
     .await
-    .map_err(db)?;
+    .map_err(Problem::from)?;
     window
         .check(
             Utc::now(),
@@ -345,7 +336,7 @@ async fn produce_once(
     command: SendMessage,
 ) -> Result<(), Problem> {
     let (ws, key) = (&ws, key.as_str());
-    let mut tx = state.pool.begin().await.map_err(db)?;
+    let mut tx = state.pool.begin().await.map_err(Problem::from)?;
     sqlx::query(
         "INSERT INTO send_requests (workspace_id, idempotency_key, message_id, conversation_id, request_hash)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -357,7 +348,7 @@ async fn produce_once(
     .bind(&hash)
     .execute(&mut *tx)
     .await
-    .map_err(db)?;
+    .map_err(Problem::from)?;
     let (stored_hash, produced): (String, bool) = sqlx::query_as(
         "SELECT request_hash, produced_at IS NOT NULL FROM send_requests
          WHERE workspace_id = $1 AND idempotency_key = $2 FOR UPDATE",
@@ -366,15 +357,17 @@ async fn produce_once(
     .bind(key)
     .fetch_one(&mut *tx)
     .await
-    .map_err(db)?;
+    .map_err(Problem::from)?;
     if stored_hash != hash {
         return Err(key_reused());
     }
     if !produced {
         produce(&state, &command).await?;
-        mark_produced(&mut tx, ws, key).await.map_err(db)?;
+        mark_produced(&mut tx, ws, key)
+            .await
+            .map_err(Problem::from)?;
     }
-    tx.commit().await.map_err(db)
+    tx.commit().await.map_err(Problem::from)
 }
 
 async fn mark_produced(

@@ -74,12 +74,6 @@ pub async fn list(
     .bind(filter.channel)
     .fetch_all(&state.pool)
     .await
-    .map_err(|error| {
-        if switchboard_adapters::store::integrations::is_connectivity(&error) {
-            Problem::unavailable("the database is unavailable")
-        } else {
-            Problem::internal(&error)
-        }
-    })?;
+    .map_err(Problem::from)?;
     Ok(Json(SettingsList { items }))
 }

@@ -13,6 +13,10 @@ use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashSet};
 use switchboard_adapters::kafka::{ConsumedRecord, Topics};
 
+/// The advisory lock of projection schema `$1`: live batches hold it shared, a rebuild's
+/// hand-over exclusively (see `replay.rs`). One definition, so the two can never drift apart.
+pub const LOCK_KEY_SQL: &str = "hashtext('switchboard.projection.' || $1)";
+
 /// What a batch did, and where its partitions must be read from next when that is not simply
 /// "after the last record".
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -84,10 +88,12 @@ async fn apply_batch_inner(
     sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\", public"))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SELECT pg_advisory_xact_lock_shared(hashtext('switchboard.projection.' || $1))")
-        .bind(schema)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(&format!(
+        "SELECT pg_advisory_xact_lock_shared({LOCK_KEY_SQL})"
+    ))
+    .bind(schema)
+    .execute(&mut *tx)
+    .await?;
     let mut outcome = BatchOutcome::default();
     let mut accepted = vec![false; records.len()];
     let mut next_offsets = BTreeMap::new();

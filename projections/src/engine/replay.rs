@@ -9,7 +9,7 @@
 //! consumer's next batch then finds the rebuilt tables and their offsets, skips what they
 //! already hold and continues after it: no gap, no double.
 
-use crate::engine::apply::{apply_batch, SeekTo};
+use crate::engine::apply::{apply_batch, SeekTo, LOCK_KEY_SQL};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{create_schema, live_version};
@@ -308,12 +308,10 @@ async fn next_batch(
 }
 
 async fn advisory(conn: &mut PgConnection, function: &str, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT {function}(hashtext('switchboard.projection.' || $1))"
-    ))
-    .bind(name)
-    .execute(conn)
-    .await?;
+    sqlx::query(&format!("SELECT {function}({LOCK_KEY_SQL})"))
+        .bind(name)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::engine::{Projection, ProjectionError};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use switchboard_adapters::kafka::{ConsumedRecord, Topics};
-use switchboard_domain::message::{DeliveryUpdate, SendMessage};
+use switchboard_domain::message::{DeliveryUpdate, InboundEvent, SendMessage};
 
 /// Namespace of conversation ids (UUIDv5 of the conversation key).
 pub const CONVERSATION_NAMESPACE: uuid::Uuid =
@@ -64,14 +64,14 @@ impl Projection for InboxProjection {
             records.iter().filter(|r| r.topic == topic).collect()
         };
         lifecycle::apply(tx, &of(&topics.lifecycle)).await?;
-        let inbound = received::events(&of(&topics.received));
-        let sends: Vec<SendMessage> = outbound::read(&of(&topics.outbound));
+        let inbound: Vec<InboundEvent> = read(&of(&topics.received));
+        let sends: Vec<SendMessage> = read(&of(&topics.outbound));
         let mut messages: Vec<rows::NewMessage> =
             inbound.iter().filter_map(received::message).collect();
         messages.extend(sends.iter().map(outbound::message));
         rows::record(tx, &messages).await?;
         // Our sends' outcomes first: they carry the platform ids that receipts name.
-        for update in outbound::read::<DeliveryUpdate>(&of(&topics.status)) {
+        for update in read::<DeliveryUpdate>(&of(&topics.status)) {
             outbound::apply_status(tx, &update).await?;
         }
         for event in &inbound {
@@ -79,4 +79,18 @@ impl Projection for InboxProjection {
         }
         Ok(())
     }
+}
+
+/// Reads records of type `T` (unreadable ones are logged and skipped).
+fn read<T: serde::de::DeserializeOwned>(records: &[&ConsumedRecord]) -> Vec<T> {
+    records
+        .iter()
+        .filter_map(|r| match serde_json::from_slice(&r.payload) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                tracing::warn!(topic = r.topic, offset = r.offset, %error, "unreadable record skipped");
+                None
+            }
+        })
+        .collect()
 }

@@ -7,24 +7,9 @@ use crate::inbox::received::preview;
 use crate::inbox::rows::NewMessage;
 use serde_json::Value;
 use sqlx::PgConnection;
-use switchboard_adapters::kafka::ConsumedRecord;
 use switchboard_domain::message::{
     Attachment, DeliveryOutcome, DeliveryUpdate, MessageContent, OutboundContent, SendMessage,
 };
-
-/// Reads records of type `T` (unreadable ones are logged and skipped).
-pub fn read<T: serde::de::DeserializeOwned>(records: &[&ConsumedRecord]) -> Vec<T> {
-    records
-        .iter()
-        .filter_map(|r| match serde_json::from_slice(&r.payload) {
-            Ok(value) => Some(value),
-            Err(error) => {
-                tracing::warn!(topic = r.topic, offset = r.offset, %error, "unreadable record skipped");
-                None
-            }
-        })
-        .collect()
-}
 
 /// The queued message row of a send command.
 pub fn message(command: &SendMessage) -> NewMessage {

@@ -4,24 +4,9 @@
 use crate::inbox::conversation_id;
 use crate::inbox::rows::NewMessage;
 use sqlx::PgConnection;
-use switchboard_adapters::kafka::ConsumedRecord;
 use switchboard_domain::message::{InboundEvent, InboundKind, MessageContent};
 
 const PREVIEW_CHARS: usize = 200;
-
-/// Reads `messages.received` records (unreadable ones are logged and skipped).
-pub fn events(records: &[&ConsumedRecord]) -> Vec<InboundEvent> {
-    records
-        .iter()
-        .filter_map(|r| match serde_json::from_slice(&r.payload) {
-            Ok(event) => Some(event),
-            Err(error) => {
-                tracing::warn!(offset = r.offset, %error, "unreadable inbound record skipped");
-                None
-            }
-        })
-        .collect()
-}
 
 /// The message row of an inbound message or echo; `None` for a receipt.
 pub fn message(event: &InboundEvent) -> Option<NewMessage> {
