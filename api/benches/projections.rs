@@ -73,6 +73,7 @@ fn event(integration: IntegrationId, n: usize) -> InboundEvent {
         contact: Contact {
             platform_id: format!("psid-{conversation}"),
             display_name: Some(format!("Customer {conversation}")),
+            thread_id: None,
         },
         platform_timestamp: chrono::DateTime::from_timestamp_millis(
             1_700_000_000_000 + n as i64 * 250,

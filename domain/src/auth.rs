@@ -163,6 +163,9 @@ impl StoredAuth {
         match self.0.get(field)? {
             StoredValue::Sealed(sealed) => Some(sealer.open(sealed, &seal_context(context, field))),
             StoredValue::Plain(Value::String(s)) => Some(Ok(SecretString::new(s.clone()))),
+            StoredValue::Plain(value @ (Value::Number(_) | Value::Bool(_))) => {
+                Some(Ok(SecretString::new(value.to_string())))
+            }
             StoredValue::Plain(_) => None,
         }
     }
@@ -356,6 +359,43 @@ mod tests {
         assert_eq!(schema["required"], json!(["host", "port", "password"]));
         assert_eq!(schema["properties"]["password"]["writeOnly"], json!(true));
         assert_eq!(schema["additionalProperties"], json!(false));
+    }
+
+    /// Holds no keys: plain fields must open without it.
+    struct NoKeys;
+
+    impl SecretSealer for NoKeys {
+        fn seal(&self, _: &SecretString, _: &str) -> Result<SealedSecret, SealError> {
+            Err(SealError::UnknownKey("none".into()))
+        }
+        fn open(&self, _: &SealedSecret, _: &str) -> Result<SecretString, SealError> {
+            Err(SealError::UnknownKey("none".into()))
+        }
+    }
+
+    #[test]
+    fn scalar_plain_fields_open_as_their_text_and_structures_do_not() {
+        let stored = StoredAuth(
+            [
+                ("port", json!(2525)),
+                ("starttls", json!(false)),
+                ("host", json!("smtp.example.com")),
+                ("extra", json!({"nested": 1})),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), StoredValue::Plain(v)))
+            .collect(),
+        );
+        let open = |field: &str| {
+            stored
+                .open(field, &NoKeys, "owner")
+                .map(|opened| opened.unwrap().expose().to_owned())
+        };
+        assert_eq!(open("port").as_deref(), Some("2525"));
+        assert_eq!(open("starttls").as_deref(), Some("false"));
+        assert_eq!(open("host").as_deref(), Some("smtp.example.com"));
+        assert_eq!(open("extra"), None);
+        assert_eq!(open("missing"), None);
     }
 
     #[test]

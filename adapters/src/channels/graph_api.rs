@@ -15,8 +15,11 @@ use switchboard_domain::SecretString;
 pub const DEFAULT_API_BASE: &str = "https://graph.facebook.com/v21.0";
 
 /// Throttling: application (4), user (17), page/business (32, 80007), custom (613), WhatsApp
-/// account (130429) and pair rate limit (131056, too many messages to one user).
-const THROTTLED: &[i64] = &[4, 17, 32, 613, 80007, 130429, 131056];
+/// account (130429).
+const THROTTLED: &[i64] = &[4, 17, 32, 613, 80007, 130429];
+/// Throttling of one recipient: WhatsApp's pair rate limit (131056, too many messages to one
+/// user); the integration may go on sending to everyone else.
+const RECIPIENT_THROTTLED: &[i64] = &[131056];
 /// Temporary: unknown (1), service (2), WhatsApp "something went wrong" (131000), service
 /// unavailable (131016).
 const TEMPORARY: &[i64] = &[1, 2, 131000, 131016];
@@ -46,6 +49,11 @@ pub fn classify(
     };
     if THROTTLED.contains(&code) {
         SendError::RateLimited {
+            retry_after,
+            detail,
+        }
+    } else if RECIPIENT_THROTTLED.contains(&code) {
+        SendError::RecipientThrottled {
             retry_after,
             detail,
         }
@@ -109,11 +117,14 @@ mod tests {
     #[test]
     fn graph_codes_decide_the_class_whatever_the_status() {
         let bad = StatusCode::BAD_REQUEST;
-        for code in [4, 17, 32, 613, 130429, 131056] {
+        for code in [4, 17, 32, 613, 130429] {
             let error = classify(bad, None, &graph_error(code));
             assert!(matches!(error, SendError::RateLimited { .. }), "{code}");
             assert!(error.is_retryable());
         }
+        let pair = classify(bad, None, &graph_error(131056));
+        assert!(matches!(pair, SendError::RecipientThrottled { .. }));
+        assert!(pair.is_retryable());
         for code in [100, 551, 131047, 131026] {
             assert!(
                 matches!(

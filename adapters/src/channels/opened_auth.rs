@@ -6,7 +6,8 @@ use switchboard_domain::auth::StoredValue;
 use switchboard_domain::integration::Integration;
 use switchboard_domain::{IntegrationId, SecretSealer, SecretString};
 
-/// Every text auth field of `integration`, sealed ones opened. A field that does not open
+/// Every scalar auth field of `integration` as text (numbers and booleans as their JSON text:
+/// an SMTP `port` of 2525 opens as `"2525"`), sealed ones opened. A field that does not open
 /// (unknown key, tampered text) is left out and logged by name, never by value.
 pub fn open_auth_fields(
     integration: &Integration,
@@ -18,7 +19,9 @@ pub fn open_auth_fields(
         .auth
         .0
         .iter()
-        .filter(|(_, value)| !matches!(value, StoredValue::Plain(v) if !v.is_string()))
+        .filter(|(_, value)| {
+            !matches!(value, StoredValue::Plain(v) if v.is_object() || v.is_array() || v.is_null())
+        })
         .filter_map(|(name, _)| {
             match integration.auth.open(name, sealer, &owner)? {
                 Ok(secret) => Some((name.clone(), secret)),

@@ -8,6 +8,7 @@
 //! a URL or a header cannot leak into a status event.
 
 use crate::channels::webhook::WebhookSecrets;
+use crate::outbound::rate_limit::RateLimit;
 use async_trait::async_trait;
 use std::time::Duration;
 use switchboard_domain::auth::AuthInput;
@@ -90,6 +91,15 @@ pub enum SendError {
         /// What the platform said.
         detail: String,
     },
+    /// The platform throttled sends to this one recipient (WhatsApp's pair rate): slow down for
+    /// this conversation only, then retry.
+    #[error("throttled by the platform for this recipient: {detail}")]
+    RecipientThrottled {
+        /// How long the platform asked us to wait, when it said.
+        retry_after: Option<Duration>,
+        /// What the platform said.
+        detail: String,
+    },
     /// The platform refused this message for good (bad recipient, closed window…).
     #[error("refused by the platform: {0}")]
     Permanent(String),
@@ -104,15 +114,18 @@ pub enum SendError {
 impl SendError {
     /// Whether the same call may succeed later without anything changing on our side.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Retryable { .. } | Self::RateLimited { .. })
+        matches!(
+            self,
+            Self::Retryable { .. } | Self::RateLimited { .. } | Self::RecipientThrottled { .. }
+        )
     }
 
     /// How long the platform asked us to wait before trying again.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Retryable { retry_after, .. } | Self::RateLimited { retry_after, .. } => {
-                *retry_after
-            }
+            Self::Retryable { retry_after, .. }
+            | Self::RateLimited { retry_after, .. }
+            | Self::RecipientThrottled { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -151,6 +164,12 @@ pub trait ChannelSender: Send + Sync {
         target: &SendTarget,
         message: &SendMessage,
     ) -> Result<SentMessage, SendError>;
+
+    /// How fast one recipient may be written to, where the platform limits it per recipient
+    /// (WhatsApp's pair rate); `None` (the default) when only the integration's rate applies.
+    fn recipient_rate(&self) -> Option<RateLimit> {
+        None
+    }
 
     /// Obtains fresh credentials after an [`SendError::Auth`], when the platform has a way to
     /// (a refresh token). `Ok(None)` means there is none: the integration must be reconnected.

@@ -1,14 +1,17 @@
-//! Delivering one `SendMessage`: find its integration, wait for the integration's rate limit,
-//! call the channel's sender, and act on the class of each failure until the message is sent
+//! Delivering one `SendMessage`: find its integration (remembered briefly, see
+//! [`TargetCache`]), wait for the integration's rate limit and, where the channel has one, the
+//! recipient's; call the channel's sender, and act on the class of each failure until the message is sent
 //! or cannot be. Knows nothing of Kafka: it returns a [`Verdict`] for the worker to publish.
 
 use crate::channels::sender::{SendError, SendTarget};
 use crate::channels::ChannelRegistry;
 use crate::outbound::auth::{AuthRecovery, Recovery};
-use crate::outbound::rate_limit::RateLimiter;
+use crate::outbound::rate_limit::{RateLimiter, RecipientLimits};
 use crate::outbound::retry::{Backoff, RetryPolicy};
+use crate::outbound::target_cache::TargetCache;
 use crate::outbound::targets::{SendTargets, TargetLookup};
 use std::sync::Arc;
+use std::time::Duration;
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::{DeliveryOutcome, FailureReason, SendMessage};
 
@@ -44,26 +47,30 @@ impl Verdict {
 /// Sends commands through the registry's senders, with retries, rate limits and auth recovery.
 pub struct Deliverer {
     channels: Arc<ChannelRegistry>,
-    targets: Arc<dyn SendTargets>,
+    targets: TargetCache,
     retry: RetryPolicy,
     limiter: Arc<RateLimiter>,
+    recipients: RecipientLimits,
     auth: AuthRecovery,
 }
 
 impl Deliverer {
-    /// A deliverer over `channels`' senders and `targets`' integrations.
+    /// A deliverer over `channels`' senders and `targets`' integrations, remembering a
+    /// connected integration for `target_ttl` (credential recovery always reads `targets`).
     pub fn new(
         channels: Arc<ChannelRegistry>,
         targets: Arc<dyn SendTargets>,
         retry: RetryPolicy,
         limiter: Arc<RateLimiter>,
+        target_ttl: Duration,
     ) -> Self {
         Self {
             auth: AuthRecovery::new(targets.clone()),
+            targets: TargetCache::new(targets, target_ttl),
             channels,
-            targets,
             retry,
             limiter,
+            recipients: RecipientLimits::default(),
         }
     }
 
@@ -84,6 +91,10 @@ impl Deliverer {
                 Err(verdict) => return verdict,
             };
             self.limiter.acquire(target.integration_id).await;
+            if let Some(pair) = sender.recipient_rate() {
+                let limiter = self.recipients.of(&command.channel, pair);
+                limiter.acquire(recipient(command)).await;
+            }
             attempts += 1;
             let error = match sender.send(&target, command).await {
                 Ok(sent) => {
@@ -98,8 +109,12 @@ impl Deliverer {
                 Err(error) => error,
             };
             match &error {
-                SendError::Retryable { .. } | SendError::RateLimited { .. } => {
-                    if let Some(verdict) = self.wait_to_retry(&target, &error, attempts).await {
+                SendError::Retryable { .. }
+                | SendError::RateLimited { .. }
+                | SendError::RecipientThrottled { .. } => {
+                    if let Some(verdict) =
+                        self.wait_to_retry(command, &target, &error, attempts).await
+                    {
                         return verdict;
                     }
                 }
@@ -110,6 +125,7 @@ impl Deliverer {
                         renewed = true;
                         self.auth.recover(&target, sender.as_ref(), cause).await
                     };
+                    self.targets.forget(target.integration_id);
                     if recovery == Recovery::Disconnected {
                         return Verdict::failed(FailureReason::Auth, error.to_string(), attempts);
                     }
@@ -127,11 +143,15 @@ impl Deliverer {
     /// Sleeps before the next attempt, or says the retries are over.
     async fn wait_to_retry(
         &self,
+        command: &SendMessage,
         target: &SendTarget,
         error: &SendError,
         attempts: u32,
     ) -> Option<Verdict> {
-        let throttled = matches!(error, SendError::RateLimited { .. });
+        let throttled = matches!(
+            error,
+            SendError::RateLimited { .. } | SendError::RecipientThrottled { .. }
+        );
         let Some(delay) = self.retry.delay_after(attempts, error.retry_after()) else {
             let reason = if throttled {
                 FailureReason::RateLimited
@@ -140,8 +160,21 @@ impl Deliverer {
             };
             return Some(Verdict::failed(reason, error.to_string(), attempts).dead_lettered());
         };
-        if let (true, Some(pause)) = (throttled, error.retry_after()) {
-            self.limiter.hold(target.integration_id, pause);
+        match (error, error.retry_after()) {
+            (SendError::RateLimited { .. }, Some(pause)) => {
+                self.limiter.hold(target.integration_id, pause)
+            }
+            (SendError::RecipientThrottled { .. }, Some(pause)) => {
+                let pair = self
+                    .channels
+                    .sender(&command.channel)
+                    .and_then(|s| s.recipient_rate());
+                if let Some(pair) = pair {
+                    let limiter = self.recipients.of(&command.channel, pair);
+                    limiter.hold(recipient(command), pause);
+                }
+            }
+            _ => {}
         }
         metrics::counter!("switchboard_outbound_retries_total", "channel" => target.channel.to_string())
             .increment(1);
@@ -151,6 +184,7 @@ impl Deliverer {
     }
 
     /// The command's integration, ready to send, or the verdict that it cannot be.
+    /// (Read through the cache: recovery from refused credentials reads the store itself.)
     async fn target(&self, command: &SendMessage, attempts: u32) -> Result<SendTarget, Verdict> {
         let mut backoff = Backoff::default();
         let lookup = loop {
@@ -186,4 +220,9 @@ impl Deliverer {
         };
         Err(Verdict::failed(reason, detail, attempts))
     }
+}
+
+/// The per-recipient rate key of a command.
+fn recipient(command: &SendMessage) -> (switchboard_domain::IntegrationId, String) {
+    (command.integration_id, command.recipient.clone())
 }

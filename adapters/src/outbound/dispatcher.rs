@@ -7,6 +7,12 @@
 //! own conversations. The dispatcher owns all of this state in one loop, without locks.
 //! When `max_in_flight` records are consumed but unfinished, it pauses its partitions (and
 //! keeps polling, so the group does not evict it) until some finish.
+//!
+//! Pausing discards what librdkafka had prefetched, and resuming starts after the last record
+//! handed to us, or, for a partition that handed us nothing since it was assigned, after the
+//! discarded prefetch: those records would be skipped and committed past. So only partitions
+//! with a consumer position (a record handed to us since assignment) are paused; the others
+//! are paused as their first record arrives, which gives them one.
 
 use crate::outbound::offsets::OffsetTracker;
 use crate::outbound::record::CommandRecord;
@@ -15,11 +21,14 @@ use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
+
+/// A topic partition.
+type Partition = (String, i32);
 
 /// Why the dispatcher stopped.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +49,8 @@ pub struct Dispatcher {
     tracker: OffsetTracker,
     queues: HashMap<Vec<u8>, VecDeque<CommandRecord>>,
     tasks: JoinSet<CommandRecord>,
-    paused: bool,
+    /// While consuming is held back: the partitions paused.
+    paused: Option<HashSet<Partition>>,
     stopping: bool,
 }
 
@@ -55,7 +65,7 @@ impl Dispatcher {
             tracker: OffsetTracker::default(),
             queues: HashMap::new(),
             tasks: JoinSet::new(),
-            paused: false,
+            paused: None,
             stopping: false,
         }
     }
@@ -74,6 +84,7 @@ impl Dispatcher {
                 Some(joined) = self.tasks.join_next() => self.finished(consumer, joined?),
                 message = consumer.recv() => {
                     let record = CommandRecord::from_message(&message?);
+                    self.hold_back(consumer, &record)?;
                     self.accept(record);
                 }
             }
@@ -88,8 +99,17 @@ impl Dispatcher {
     }
 
     fn accept(&mut self, record: CommandRecord) {
-        self.tracker
-            .begin(&record.topic, record.partition, record.offset);
+        if !self
+            .tracker
+            .begin(&record.topic, record.partition, record.offset)
+        {
+            tracing::debug!(
+                partition = record.partition,
+                offset = record.offset,
+                "record delivered again after it was taken; not sent twice"
+            );
+            return;
+        }
         let conversation = record.conversation();
         match self.queues.get_mut(&conversation) {
             Some(waiting) => waiting.push_back(record),
@@ -129,22 +149,58 @@ impl Dispatcher {
         }
     }
 
+    /// Pauses the partitions that have a position once `max_in_flight` records are
+    /// unfinished, and resumes them once at most half as many are: librdkafka may take a
+    /// second to fetch again after a resume, and the half still in flight keeps the senders
+    /// busy meanwhile (resuming at the limit itself would stall on every record).
     fn apply_backpressure(&mut self, consumer: &StreamConsumer) -> Result<(), KafkaError> {
-        let full = self.tracker.in_flight() >= self.max_in_flight;
-        if full != self.paused {
-            let assignment = consumer.assignment()?;
-            if full {
-                consumer.pause(&assignment)?;
-            } else {
-                consumer.resume(&assignment)?;
+        let in_flight = self.tracker.in_flight();
+        let full = match self.paused {
+            None => in_flight >= self.max_in_flight,
+            Some(_) => in_flight > self.max_in_flight / 2,
+        };
+        match (self.paused.is_some(), full) {
+            (false, true) => {
+                let positioned: HashSet<Partition> = consumer
+                    .position()?
+                    .elements()
+                    .iter()
+                    .filter(|e| matches!(e.offset(), Offset::Offset(_)))
+                    .map(|e| (e.topic().to_owned(), e.partition()))
+                    .collect();
+                consumer.pause(&partition_list(&positioned))?;
+                self.paused = Some(positioned);
             }
-            self.paused = full;
-            tracing::debug!(
-                paused = full,
-                in_flight = self.tracker.in_flight(),
-                "outbound backpressure"
-            );
+            (true, false) => {
+                let mut held = self.paused.take().unwrap_or_default();
+                let assigned = assigned(consumer)?;
+                held.retain(|partition| assigned.contains(partition));
+                consumer.resume(&partition_list(&held))?;
+            }
+            _ => return Ok(()),
         }
+        tracing::debug!(
+            paused = full,
+            in_flight = self.tracker.in_flight(),
+            "outbound backpressure"
+        );
+        Ok(())
+    }
+
+    /// While consuming is held back, pauses the partition of `record` too: a record arrives
+    /// only from a partition that is not paused (it had no position when the others were, or
+    /// was assigned since), and now that it handed us one it has a position to resume from.
+    fn hold_back(
+        &mut self,
+        consumer: &StreamConsumer,
+        record: &CommandRecord,
+    ) -> Result<(), KafkaError> {
+        let Some(held) = &mut self.paused else {
+            return Ok(());
+        };
+        let partition = (record.topic.clone(), record.partition);
+        consumer.pause(&partition_list(&HashSet::from([partition.clone()])))?;
+        held.insert(partition);
         Ok(())
     }
 
@@ -162,6 +218,23 @@ impl Dispatcher {
         }
         self.tasks.abort_all();
     }
+}
+
+fn assigned(consumer: &StreamConsumer) -> Result<HashSet<Partition>, KafkaError> {
+    Ok(consumer
+        .assignment()?
+        .elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect())
+}
+
+fn partition_list(partitions: &HashSet<Partition>) -> TopicPartitionList {
+    let mut list = TopicPartitionList::new();
+    for (topic, partition) in partitions {
+        list.add_partition(topic, *partition);
+    }
+    list
 }
 
 fn store_offset(consumer: &StreamConsumer, topic: &str, partition: i32, next: i64) {

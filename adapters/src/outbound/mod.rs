@@ -33,6 +33,7 @@ pub mod rate_limit;
 pub mod record;
 pub mod redrive;
 pub mod retry;
+pub mod target_cache;
 pub mod targets;
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,8 @@ pub struct OutboundSettings {
     pub retry: RetryPolicy,
     /// Per-integration send rate.
     pub rate_limit: RateLimit,
+    /// How long a looked-up integration is used before it is read again.
+    pub target_ttl: Duration,
     /// How long running sends may finish after shutdown was asked.
     pub shutdown_grace: Duration,
     /// Extra consumer properties (session timeouts in tests, security settings…).
@@ -81,6 +84,7 @@ impl OutboundSettings {
             max_in_flight: 1_000,
             retry: RetryPolicy::default(),
             rate_limit: RateLimit::default(),
+            target_ttl: target_cache::DEFAULT_TARGET_CACHE_TTL,
             shutdown_grace: Duration::from_secs(10),
             consumer_overrides: BTreeMap::new(),
         }
@@ -116,7 +120,13 @@ impl OutboundEngine {
         let consumer: StreamConsumer = config.create()?;
         consumer.subscribe(&[&topics.outbound])?;
         let limiter = Arc::new(RateLimiter::new(settings.rate_limit));
-        let deliverer = Deliverer::new(channels, targets, settings.retry, limiter);
+        let deliverer = Deliverer::new(
+            channels,
+            targets,
+            settings.retry,
+            limiter,
+            settings.target_ttl,
+        );
         let worker_topics = WorkerTopics {
             status: topics.status.clone(),
             dead_letter: format!("{}.dlq", topics.outbound),

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 #[derive(Debug, Default)]
 struct Partition {
     in_flight: BTreeSet<i64>,
+    seen: bool,
     next: i64,
     committed: Option<i64>,
 }
@@ -20,16 +21,23 @@ pub struct OffsetTracker {
 }
 
 impl OffsetTracker {
-    /// Notes that `offset` was consumed and is now being handled.
-    pub fn begin(&mut self, topic: &str, partition: i32, offset: i64) {
+    /// Notes that `offset` was consumed and is now being handled. Returns `false`, and
+    /// changes nothing, when the offset was consumed before (it is running or finished): a
+    /// record the broker delivers twice must not be sent twice.
+    pub fn begin(&mut self, topic: &str, partition: i32, offset: i64) -> bool {
         let state = self
             .partitions
             .entry((topic.to_owned(), partition))
             .or_default();
+        if state.seen && offset < state.next {
+            return false;
+        }
+        state.seen = true;
         if state.in_flight.insert(offset) {
             self.in_flight += 1;
         }
         state.next = state.next.max(offset + 1);
+        true
     }
 
     /// Notes that `offset` is finished, and returns the partition's new commit point (the next
@@ -83,13 +91,15 @@ mod tests {
     }
 
     #[test]
-    fn a_redelivered_offset_is_tracked_once() {
+    fn a_redelivered_offset_is_refused_whether_running_or_finished() {
         let mut tracker = OffsetTracker::default();
-        tracker.begin("t", 0, 1);
-        tracker.begin("t", 0, 1);
+        assert!(tracker.begin("t", 0, 1));
+        assert!(!tracker.begin("t", 0, 1), "still running");
         assert_eq!(tracker.in_flight(), 1);
         assert_eq!(tracker.finish("t", 0, 1), Some(2));
+        assert!(!tracker.begin("t", 0, 1), "already finished");
         assert_eq!(tracker.finish("t", 0, 1), None);
         assert_eq!(tracker.in_flight(), 0);
+        assert!(tracker.begin("t", 0, 2));
     }
 }

@@ -1,5 +1,7 @@
 //! A token bucket per integration, so one busy integration stays within its platform's rate
-//! and never spends another integration's budget.
+//! and never spends another integration's budget; and, where a platform also limits how fast
+//! one recipient may be written to (WhatsApp's pair rate), a bucket per integration and
+//! recipient, which holds back only that conversation.
 //!
 //! Reservations are taken up front: a caller takes a token even when the bucket is empty (it
 //! goes into debt) and sleeps once for as long as the debt takes to refill, so waiters are
@@ -7,9 +9,10 @@
 //! closes the integration's bucket for the time the platform asked, for every conversation.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_domain::IntegrationId;
+use switchboard_domain::{ChannelKind, IntegrationId};
 use tokio::time::Instant;
 
 /// Buckets kept before idle (full) ones are forgotten.
@@ -42,14 +45,14 @@ struct Bucket {
     held_until: Option<Instant>,
 }
 
-/// Token buckets keyed by integration.
+/// Token buckets keyed by integration (or by any other key, such as integration and recipient).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IntegrationId> {
     limit: RateLimit,
-    buckets: Mutex<HashMap<IntegrationId, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
     /// Buckets that each allow `limit`.
     pub fn new(limit: RateLimit) -> Self {
         Self {
@@ -59,7 +62,7 @@ impl RateLimiter {
     }
 
     /// Waits until `integration` may make one more call.
-    pub async fn acquire(&self, integration: IntegrationId) {
+    pub async fn acquire(&self, integration: K) {
         let wait = self.reserve(integration, Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
@@ -67,7 +70,7 @@ impl RateLimiter {
     }
 
     /// Takes one token at `now` and says how long its caller must wait before using it.
-    pub fn reserve(&self, integration: IntegrationId, now: Instant) -> Duration {
+    pub fn reserve(&self, integration: K, now: Instant) -> Duration {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED_BUCKETS {
             let limit = self.limit;
@@ -96,7 +99,7 @@ impl RateLimiter {
     }
 
     /// Lets no call through for `integration` during `pause` (the platform asked us to wait).
-    pub fn hold(&self, integration: IntegrationId, pause: Duration) {
+    pub fn hold(&self, integration: K, pause: Duration) {
         let until = Instant::now() + pause;
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let bucket = buckets.entry(integration).or_insert(Bucket {
@@ -105,6 +108,26 @@ impl RateLimiter {
             held_until: None,
         });
         bucket.held_until = Some(bucket.held_until.map_or(until, |held| held.max(until)));
+    }
+}
+
+/// One recipient of one integration.
+pub type Recipient = (IntegrationId, String);
+
+/// Per-recipient buckets for the channels that declare a recipient rate, made on first use.
+#[derive(Debug, Default)]
+pub struct RecipientLimits {
+    by_channel: Mutex<HashMap<ChannelKind, Arc<RateLimiter<Recipient>>>>,
+}
+
+impl RecipientLimits {
+    /// The buckets of `channel`, allowing `limit` per recipient.
+    pub fn of(&self, channel: &ChannelKind, limit: RateLimit) -> Arc<RateLimiter<Recipient>> {
+        let mut by_channel = self.by_channel.lock().unwrap_or_else(|e| e.into_inner());
+        by_channel
+            .entry(channel.clone())
+            .or_insert_with(|| Arc::new(RateLimiter::new(limit)))
+            .clone()
     }
 }
 
@@ -162,6 +185,31 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(5));
         limiter.acquire(integration).await;
         assert_eq!(start.elapsed(), Duration::from_secs(5), "the hold is over");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_recipients_pair_rate_never_delays_another_recipient() {
+        let limits = RecipientLimits::default();
+        let whatsapp = ChannelKind::parse("whatsapp").unwrap();
+        let pair = RateLimit {
+            per_second: 1.0 / 6.0,
+            burst: 2,
+        };
+        let limiter = limits.of(&whatsapp, pair);
+        let integration = IntegrationId::new();
+        let (alice, bob) = (
+            (integration, "alice".to_owned()),
+            (integration, "bob".to_owned()),
+        );
+        let now = Instant::now();
+        assert_eq!(limiter.reserve(alice.clone(), now), Duration::ZERO);
+        assert_eq!(limiter.reserve(alice.clone(), now), Duration::ZERO);
+        assert_eq!(limiter.reserve(alice, now), Duration::from_secs(6));
+        assert_eq!(limiter.reserve(bob, now), Duration::ZERO);
+        assert!(
+            Arc::ptr_eq(&limiter, &limits.of(&whatsapp, pair)),
+            "one set per channel"
+        );
     }
 
     #[tokio::test(start_paused = true)]

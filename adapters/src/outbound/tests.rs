@@ -134,6 +134,7 @@ fn setup(token: &str, sender: Scripted) -> Setup {
         integration.clone(),
         policy,
         Arc::new(RateLimiter::new(limit)),
+        crate::outbound::target_cache::DEFAULT_TARGET_CACHE_TTL,
     );
     Setup {
         integration,

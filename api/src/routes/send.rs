@@ -77,6 +77,8 @@ struct Conversation {
     integration_id: Uuid,
     channel: String,
     contact_id: String,
+    /// Where the platform addresses replies to a thread, not a person (TikTok).
+    contact_thread_id: Option<String>,
     conversation_key: String,
 }
 
@@ -132,7 +134,9 @@ pub async fn send(
         workspace_id: ws.clone(),
         channel,
         conversation_key: conversation.conversation_key,
-        recipient: conversation.contact_id,
+        recipient: conversation
+            .contact_thread_id
+            .unwrap_or(conversation.contact_id),
         content,
         idempotency_key: key.clone(),
         requested_at: Utc::now(),
@@ -240,7 +244,7 @@ async fn conversation(
     id: Uuid,
 ) -> Result<Conversation, Problem> {
     sqlx::query_as::<_, Conversation>(
-        "SELECT integration_id, channel, contact_id, conversation_key
+        "SELECT integration_id, channel, contact_id, contact_thread_id, conversation_key
          FROM inbox.conversations WHERE id = $1 AND workspace_id = $2",
     )
     .bind(id)

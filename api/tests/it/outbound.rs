@@ -61,8 +61,21 @@ fn run_engine(
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<()>,
 ) {
+    run_engine_with(app, grace, app.config.outbound_max_in_flight)
+}
+
+/// [`run_engine`] pausing its consumer at `max_in_flight` unfinished records.
+fn run_engine_with(
+    app: &TestApp,
+    grace: Duration,
+    max_in_flight: usize,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let state = &app.app.as_ref().unwrap().state;
     let mut settings = switchboard_api::outbound::settings(&app.config);
+    settings.max_in_flight = max_in_flight;
     settings.retry = RetryPolicy {
         schedule: vec![
             Duration::from_millis(100),
@@ -404,6 +417,47 @@ async fn a_send_cut_short_by_shutdown_is_redone_after_a_restart_and_then_committ
         1,
         "finished, so committed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pausing_at_the_in_flight_limit_loses_no_command_and_keeps_each_conversations_order() {
+    const CONVERSATIONS: usize = 30;
+    const PER_CONVERSATION: usize = 10;
+    const MAX_IN_FLIGHT: usize = 40;
+    let kafka = TestKafka::new();
+    let (fake, base) = fake_graph().await;
+    let mut outbound = start(&kafka, &base).await;
+    outbound.stop.send(true).unwrap();
+    (&mut outbound.engine).await.unwrap();
+    for turn in 0..PER_CONVERSATION {
+        for conversation in 0..CONVERSATIONS {
+            let command = outbound.command(&format!("u{conversation}"), &turn.to_string());
+            outbound.send(&command).await;
+        }
+    }
+    (outbound.stop, outbound.engine) =
+        run_engine_with(&outbound.app, Duration::from_secs(10), MAX_IN_FLIGHT);
+    let total = CONVERSATIONS * PER_CONVERSATION;
+    let statuses = outbound.statuses(total).await;
+    let sent: std::collections::HashSet<_> = statuses
+        .iter()
+        .filter(|(_, body)| body["type"] == "MessageSent")
+        .map(|(_, body)| body["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sent.len(), total, "every command ends as MessageSent once");
+    let calls = calls(&fake);
+    for conversation in 0..CONVERSATIONS {
+        let recipient = format!("u{conversation}");
+        let mut mine: Vec<&Call> = calls.iter().filter(|c| c.recipient == recipient).collect();
+        mine.sort_by_key(|c| c.received);
+        let texts: Vec<usize> = mine.iter().map(|c| c.text.parse().unwrap()).collect();
+        assert_eq!(
+            texts,
+            (0..PER_CONVERSATION).collect::<Vec<_>>(),
+            "{recipient}"
+        );
+    }
+    outbound.stop().await;
 }
 
 /// The offsets the engine's group committed on `topic`, summed over partitions.

@@ -324,3 +324,60 @@ async fn replies_that_break_a_rule_are_refused_with_the_rule_named() {
     assert!(records.is_empty(), "no refused reply was produced");
     live.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiktok_reply_is_addressed_to_the_conversation_the_user_wrote_in() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let live = projector(&app);
+    let id = app
+        .connected(
+            "acme",
+            "tiktok",
+            json!({"business_id": "b-acme", "access_token": "act.tiktok"}),
+        )
+        .await;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let content = json!({"from": "jane.doe", "to": "acme.store",
+        "from_user": {"id": "u-jane", "role": "personal_account"},
+        "to_user": {"id": "b-acme", "role": "business_account"},
+        "conversation_id": "conv-42==", "message_id": "m-1", "timestamp": now_ms,
+        "type": "text", "text": {"body": "Do you ship to Hanoi?"}});
+    let body = json!({"client_key": "ck", "event": "im_receive_msg", "create_time": now_ms / 1000,
+        "user_openid": "b-acme", "content": content.to_string()})
+    .to_string();
+    let t = (now_ms / 1000).to_string();
+    let mac = hmac_sha256(
+        b"tiktok-client-secret",
+        &[t.as_bytes(), b".", body.as_bytes()],
+    );
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    let request = axum::http::Request::post(format!("/webhooks/tiktok/{id}"))
+        .header("content-type", "application/json")
+        .header("tiktok-signature", format!("t={t},s={hex}"))
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    assert_eq!(app.send(request).await.0, StatusCode::OK);
+    let list = eventually(&app, "/v1/workspaces/acme/conversations", |b| {
+        b["items"][0]["contact_id"] == "u-jane"
+    })
+    .await;
+    let conversation = list["items"][0]["id"].as_str().unwrap();
+    let (status, accepted) = app
+        .call(
+            "POST",
+            &format!("/v1/workspaces/acme/conversations/{conversation}/messages"),
+            Some(json!({"text": "Yes, in 3 days"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let topic = app.config.topics().outbound;
+    let records = read_topic(&kafka.brokers(), &topic, 1, Duration::from_secs(10)).await;
+    let command: SendMessage = serde_json::from_slice(&records[0].payload).unwrap();
+    assert_eq!(
+        command.recipient, "conv-42==",
+        "TikTok replies go to the conversation"
+    );
+    assert_eq!(command.conversation_key, format!("{id}:u-jane"));
+    live.abort();
+}

@@ -20,6 +20,10 @@ pub struct Contact {
     /// Their display name, where the payload gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// The platform's id of the thread with them, where a reply is addressed to the thread
+    /// rather than to the person (TikTok's `conversation_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<String>,
 }
 
 impl Contact {
@@ -28,6 +32,7 @@ impl Contact {
         Self {
             platform_id: platform_id.into(),
             display_name: None,
+            thread_id: None,
         }
     }
 }

@@ -25,9 +25,10 @@ pub struct SendMessage {
     pub workspace_id: WorkspaceId,
     /// Its channel.
     pub channel: ChannelKind,
-    /// `integration_id:recipient`: the Kafka key, so one conversation stays ordered.
+    /// `integration_id:contact_id`: the Kafka key, so one conversation stays ordered.
     pub conversation_key: String,
-    /// The contact's platform id (PSID, wa_id, chat id…).
+    /// Where the platform delivers it: the contact's platform id (PSID, wa_id, chat id…), or
+    /// the thread's id where the platform addresses replies to threads (TikTok).
     pub recipient: String,
     /// What to say.
     pub content: OutboundContent,
@@ -77,8 +78,8 @@ pub enum InvalidSendMessage {
     /// Neither text nor an attachment.
     #[error("the message has neither text nor attachments")]
     Empty,
-    /// The key does not name this integration and recipient.
-    #[error("conversation_key must be '<integration_id>:<recipient>'")]
+    /// The key does not name a conversation of this integration.
+    #[error("conversation_key must be '<integration_id>:<contact id>'")]
     ConversationKeyMismatch,
     /// No recipient.
     #[error("recipient is empty")]
@@ -94,7 +95,10 @@ impl SendMessage {
         if self.content.is_empty() {
             return Err(InvalidSendMessage::Empty);
         }
-        if self.conversation_key != conversation_key(self.integration_id, &self.recipient) {
+        let contact = self
+            .conversation_key
+            .strip_prefix(&conversation_key(self.integration_id, ""));
+        if contact.is_none_or(|contact| contact.trim().is_empty()) {
             return Err(InvalidSendMessage::ConversationKeyMismatch);
         }
         Ok(())
@@ -268,6 +272,19 @@ mod tests {
         let mut nobody = message();
         nobody.recipient = String::new();
         assert_eq!(nobody.check(), Err(InvalidSendMessage::NoRecipient));
+        let mut threaded = message();
+        threaded.recipient = "tiktok-conversation==".into();
+        assert_eq!(
+            threaded.check(),
+            Ok(()),
+            "a thread id may stand for the contact"
+        );
+        let mut keyless = message();
+        keyless.conversation_key = conversation_key(keyless.integration_id, " ");
+        assert_eq!(
+            keyless.check(),
+            Err(InvalidSendMessage::ConversationKeyMismatch)
+        );
     }
 
     #[test]

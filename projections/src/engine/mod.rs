@@ -7,6 +7,7 @@ mod rebalance;
 mod replay;
 mod runner;
 mod schema;
+mod starts;
 
 pub use apply::{apply_batch, BatchOutcome, SeekTo};
 pub use projection::{Projection, ProjectionError};

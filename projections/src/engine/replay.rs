@@ -13,6 +13,7 @@ use crate::engine::apply::{apply_batch, SeekTo, LOCK_KEY_SQL};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{create_schema, live_version};
+use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 use sqlx::Executor;
@@ -21,7 +22,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
 
-const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// Where a rebuild stands.
@@ -77,15 +77,9 @@ pub async fn replay(
             format!("{}switchboard.replay.{name}.watermarks", topics.prefix()),
         )
         .create()?;
-    let (mut positions, from_beginning) = assign_from_stored(
-        pool,
-        &consumer,
-        &watermarks,
-        &rebuild,
-        &projection.topics(topics),
-    )
-    .await?;
-    let mut run = Run::new(from_beginning);
+    let mut positions =
+        assign_from_stored(pool, kafka, &consumer, &rebuild, &projection.topics(topics)).await?;
+    let mut run = Run::new(HashSet::new());
     let mut ends = end_offsets(&watermarks, &positions)?;
     while lag(&positions, &ends) > 0 {
         run.step(
@@ -211,58 +205,35 @@ impl Run {
     }
 }
 
-/// Assigns every partition of `topic_names`, each from the rebuild's stored offset or from
-/// its beginning; returns the positions and the partitions read from their beginning.
+/// Assigns every partition of `topic_names` at the rebuild's stored offset, storing the
+/// log start first for the partitions it has none for; returns the positions.
 async fn assign_from_stored(
     pool: &PgPool,
+    kafka: &KafkaSettings,
     consumer: &StreamConsumer,
-    watermarks: &BaseConsumer,
     schema: &str,
     topic_names: &[String],
-) -> Result<(Positions, HashSet<(String, i32)>), ProjectionError> {
+) -> Result<Positions, ProjectionError> {
+    let starts = partition_starts(kafka, topic_names).await?;
+    store_starts(pool, schema, &starts).await?;
     let stored: Vec<(String, i32, i64)> = sqlx::query_as(&format!(
         "SELECT topic, partition, next_offset FROM \"{schema}\".projection_offsets"
     ))
     .fetch_all(pool)
     .await?;
     let mut positions = Positions::new();
-    let mut from_beginning = HashSet::new();
     let mut assignment = TopicPartitionList::new();
-    for topic in topic_names {
-        let metadata = tokio::task::block_in_place(|| {
-            watermarks.fetch_metadata(Some(topic), METADATA_TIMEOUT)
-        })?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map_or(0, |t| t.partitions().len() as i32);
-        for partition in 0..partitions {
-            let stored_offset = stored
-                .iter()
-                .find(|(t, p, _)| t == topic && *p == partition)
-                .map(|(_, _, offset)| *offset);
-            let from = match stored_offset {
-                Some(offset) => Offset::Offset(offset),
-                None => {
-                    from_beginning.insert((topic.clone(), partition));
-                    Offset::Beginning
-                }
-            };
-            let start = match stored_offset {
-                Some(offset) => offset,
-                None => {
-                    tokio::task::block_in_place(|| {
-                        watermarks.fetch_watermarks(topic, partition, METADATA_TIMEOUT)
-                    })?
-                    .0
-                }
-            };
-            positions.insert((topic.clone(), partition), start);
-            assignment.add_partition_offset(topic, partition, from)?;
+    for (topic, partition, next) in stored {
+        if starts
+            .iter()
+            .any(|((t, p), _)| *t == topic && *p == partition)
+        {
+            assignment.add_partition_offset(&topic, partition, Offset::Offset(next))?;
+            positions.insert((topic, partition), next);
         }
     }
     consumer.assign(&assignment)?;
-    Ok((positions, from_beginning))
+    Ok(positions)
 }
 
 /// The current end (high watermark) of every assigned partition.

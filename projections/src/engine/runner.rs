@@ -11,6 +11,7 @@ use crate::engine::apply::{apply_batch, BatchOutcome};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
 use crate::engine::schema::ensure_live_schema;
+use crate::engine::starts::{partition_starts, store_starts};
 use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -92,7 +93,12 @@ impl Projector {
         &self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ProjectionError> {
+        let mut shutdown = std::pin::pin!(shutdown.fuse());
         ensure_live_schema(&self.pool, self.projection.as_ref()).await?;
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            () = self.store_partition_starts() => {}
+        }
         let offsets = self.load_offsets().await?;
         let from_beginning = FromBeginning::default();
         let context = SeekToStored::new(
@@ -114,7 +120,6 @@ impl Projector {
         let names = self.projection.topics(&self.topics);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
-        let mut shutdown = std::pin::pin!(shutdown.fuse());
         loop {
             let batch = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
@@ -230,6 +235,27 @@ impl Projector {
         }
         if commits.count() > 0 {
             let _ = consumer.commit(&commits, CommitMode::Async);
+        }
+    }
+
+    /// Stores the log start of every partition without a stored offset, so each partition is
+    /// applied from an explicit position; retried until the broker and PostgreSQL answer.
+    async fn store_partition_starts(&self) {
+        let names = self.projection.topics(&self.topics);
+        loop {
+            let stored = match partition_starts(&self.kafka, &names).await {
+                Ok(starts) => store_starts(&self.pool, self.projection.name(), &starts)
+                    .await
+                    .map_err(ProjectionError::from),
+                Err(error) => Err(error),
+            };
+            match stored {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(projection = self.projection.name(), %error, "cannot read the partitions' starts; retrying");
+                    tokio::time::sleep(RETRY_AFTER_FAILURE).await;
+                }
+            }
         }
     }
 

@@ -38,7 +38,7 @@ impl Projection for InboxProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        2
     }
 
     fn topics(&self, topics: &Topics) -> Vec<String> {

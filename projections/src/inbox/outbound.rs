@@ -29,6 +29,7 @@ pub fn message(command: &SendMessage) -> NewMessage {
         channel: command.channel.to_string(),
         contact_id: command.recipient.clone(),
         contact_name: None,
+        contact_thread_id: None,
         outbound: true,
         platform_message_id: None,
         content: json,

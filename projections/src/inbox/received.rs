@@ -27,6 +27,7 @@ pub fn message(event: &InboundEvent) -> Option<NewMessage> {
         channel: event.channel.to_string(),
         contact_id: event.contact.platform_id.clone(),
         contact_name: event.contact.display_name.clone(),
+        contact_thread_id: event.contact.thread_id.clone(),
         outbound: *is_echo,
         platform_message_id: Some(platform_message_id.clone()),
         content: serde_json::to_value(content).unwrap_or_default(),

@@ -26,6 +26,8 @@ pub struct NewMessage {
     pub contact_id: String,
     /// The contact's display name, when given.
     pub contact_name: Option<String>,
+    /// The platform's thread with the contact, where replies are addressed to it.
+    pub contact_thread_id: Option<String>,
     /// Whether the business sent it (an echo or a send).
     pub outbound: bool,
     /// The platform's id, once known.
@@ -115,6 +117,7 @@ struct ConversationChange {
     channel: String,
     contact_id: String,
     contact_name: Option<String>,
+    thread_id: Option<String>,
     preview: Option<String>,
     last_at: DateTime<Utc>,
     first_at: DateTime<Utc>,
@@ -139,6 +142,7 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
                 channel: message.channel.clone(),
                 contact_id: message.contact_id.clone(),
                 contact_name: None,
+                thread_id: None,
                 preview: None,
                 last_at: message.sent_at,
                 first_at: message.sent_at,
@@ -148,6 +152,9 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
             });
         if message.contact_name.is_some() {
             change.contact_name = message.contact_name.clone();
+        }
+        if message.contact_thread_id.is_some() {
+            change.thread_id = message.contact_thread_id.clone();
         }
         if change.preview.is_none() || message.sent_at >= change.last_at {
             change.preview = Some(message.preview.clone());
@@ -182,6 +189,7 @@ async fn upsert_conversations(
     let channels = text(&|c| Some(c.channel.clone()));
     let contacts = text(&|c| Some(c.contact_id.clone()));
     let names = text(&|c| c.contact_name.clone());
+    let threads = text(&|c| c.thread_id.clone());
     let previews = text(&|c| c.preview.clone());
     let integrations: Vec<Uuid> = changes.values().map(|c| c.integration_id).collect();
     let last: Vec<DateTime<Utc>> = changes.values().map(|c| c.last_at).collect();
@@ -193,13 +201,14 @@ async fn upsert_conversations(
         "WITH input AS (
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
                                   $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
-                                  $11::bool[], $12::int[], $13::bigint[])
+                                  $11::bool[], $12::int[], $13::bigint[], $14::text[])
                  AS t(id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
-                      last_at, first_at, reset_unread, unread_added, messages_added)
+                      last_at, first_at, reset_unread, unread_added, messages_added, thread_id)
          ),
          updated AS (
              UPDATE conversations c SET
                  contact_name = COALESCE(i.contact_name, c.contact_name),
+                 contact_thread_id = COALESCE(i.thread_id, c.contact_thread_id),
                  last_message_preview = CASE WHEN i.last_at >= c.last_message_at
                                              THEN i.preview ELSE c.last_message_preview END,
                  last_message_at = GREATEST(c.last_message_at, i.last_at),
@@ -213,9 +222,10 @@ async fn upsert_conversations(
          )
          INSERT INTO conversations (id, conversation_key, workspace_id, integration_id, channel,
                                     contact_id, contact_name, last_message_preview, last_message_at,
-                                    unread_count, message_count, first_seen_at, last_seen_at)
+                                    unread_count, message_count, first_seen_at, last_seen_at,
+                                    contact_thread_id)
          SELECT id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
-                last_at, unread_added, messages_added, first_at, last_at
+                last_at, unread_added, messages_added, first_at, last_at, thread_id
          FROM input WHERE id NOT IN (SELECT id FROM updated)",
     )
     .bind(ids)
@@ -231,6 +241,7 @@ async fn upsert_conversations(
     .bind(resets)
     .bind(unread)
     .bind(counts)
+    .bind(threads)
     .execute(tx)
     .await?;
     Ok(())

@@ -1,4 +1,4 @@
--- The inbox read model (version 1). Created in the projection's own schema; names unqualified.
+-- The inbox read model (version 2: conversations carry the contact's thread id). Created in the projection's own schema; names unqualified.
 
 -- One inbox per integration.
 CREATE TABLE inboxes (
@@ -21,6 +21,7 @@ CREATE TABLE conversations (
     channel              text        NOT NULL,
     contact_id           text        NOT NULL,
     contact_name         text,
+    contact_thread_id    text,
     status               text        NOT NULL DEFAULT 'open',
     last_message_preview text,
     last_message_at      timestamptz NOT NULL,

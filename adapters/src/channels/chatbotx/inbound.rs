@@ -126,6 +126,7 @@ fn contact(contact: &Value) -> Option<Contact> {
     Some(Contact {
         platform_id: non_empty(contact.get("id"))?.to_owned(),
         display_name: non_empty(contact.get("name")).map(str::to_owned),
+        thread_id: None,
     })
 }
 

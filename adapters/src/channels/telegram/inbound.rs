@@ -336,6 +336,7 @@ fn party(item: &Value) -> Option<Contact> {
         Some(Contact {
             platform_id: id,
             display_name: display_name(party),
+            thread_id: None,
         })
     })
 }

@@ -208,6 +208,7 @@ fn contact(content: &Value, (user, name): (&str, &str)) -> Option<Contact> {
     Some(Contact {
         platform_id: id,
         display_name: non_empty(&content[name]),
+        thread_id: id_text(&content["conversation_id"]),
     })
 }
 

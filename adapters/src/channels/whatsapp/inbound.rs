@@ -141,6 +141,7 @@ fn contact(from: &str, contacts: &Value) -> Contact {
     Contact {
         platform_id: from.to_owned(),
         display_name,
+        thread_id: None,
     }
 }
 

@@ -9,6 +9,7 @@
 
 use crate::channels::graph_api;
 use crate::channels::sender::{http_client, ChannelSender, SendError, SendTarget, SentMessage};
+use crate::outbound::rate_limit::RateLimit;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::message::{AttachmentKind, OutboundContent, SendMessage};
@@ -19,6 +20,12 @@ pub const PHONE_NUMBER_ID: &str = "phone_number_id";
 pub const ACCESS_TOKEN: &str = "access_token";
 /// The Cloud API's limit on reply buttons per interactive message.
 pub const MAX_REPLY_BUTTONS: usize = 3;
+/// The Cloud API's pair rate limit: one message every 6 seconds to one WhatsApp user, after a
+/// burst (Meta documents bursts of up to 45 messages in 6 seconds; error 131056 beyond).
+pub const PAIR_RATE: RateLimit = RateLimit {
+    per_second: 1.0 / 6.0,
+    burst: 45,
+};
 
 /// Sends WhatsApp messages.
 #[derive(Clone)]
@@ -45,6 +52,10 @@ impl Default for WhatsappSender {
 impl ChannelSender for WhatsappSender {
     fn default_api_base(&self) -> &'static str {
         graph_api::DEFAULT_API_BASE
+    }
+
+    fn recipient_rate(&self) -> Option<RateLimit> {
+        Some(PAIR_RATE)
     }
 
     async fn send(

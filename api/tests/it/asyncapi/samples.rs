@@ -232,6 +232,7 @@ pub(super) fn inbound_events() -> Vec<InboundEvent> {
                 Contact {
                     platform_id: format!("u{n}"),
                     display_name: Some("Linh Tran".into()),
+                    thread_id: None,
                 }
             };
             let draft = InboundDraft {
