@@ -18,9 +18,8 @@
 //! What binds is read from those, the mean calls in flight at the fake and how busy all cores
 //! were (where the kernel tells it).
 //!
-//! `outbound_max_in_flight` is set to the workload size (`SWITCHBOARD_BENCH_MAX_IN_FLIGHT`
-//! overrides it) so the consumer never pauses: in runs where the in-flight limit paused and
-//! resumed the consumer, some commands were never delivered to the engine and the run stalled.
+//! `outbound_max_in_flight` keeps its default (1,000; `SWITCHBOARD_BENCH_MAX_IN_FLIGHT`
+//! overrides it), so the engine pauses and resumes its consumer as it would in production.
 //! A run fails rather than hang: after 180 s without a first status event (consumer-group
 //! join included), or 30 s without the next one.
 //!
@@ -77,7 +76,7 @@ impl Settings {
             sends,
             conversations: read("SWITCHBOARD_BENCH_CONVERSATIONS", 1_000)?.max(1),
             latency: Duration::from_millis(read("SWITCHBOARD_BENCH_PLATFORM_LATENCY_MS", 0)? as u64),
-            max_in_flight: read("SWITCHBOARD_BENCH_MAX_IN_FLIGHT", sends)?,
+            max_in_flight: read("SWITCHBOARD_BENCH_MAX_IN_FLIGHT", 1_000)?,
         })
     }
 }

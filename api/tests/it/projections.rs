@@ -265,6 +265,53 @@ async fn webhooks_end_in_the_inbox_api_and_workspaces_are_isolated() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_postgres_refuses_is_set_aside_and_the_records_around_it_are_applied() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let at = 1_700_000_000_000;
+    let events = vec![
+        inbound(integration, "dana", "m-1", "before", at, false),
+        inbound(
+            integration,
+            "dana",
+            "m-2",
+            "a NUL \u{0} inside",
+            at + 1,
+            false,
+        ),
+        inbound(integration, "dana", "m-3", "after", at + 2, false),
+    ];
+    publish(&app, &events).await;
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 25);
+    let pool = app.pool();
+    wait_until("the records around the refused one", || async {
+        count(&pool, "SELECT count(*) FROM inbox.messages").await == 2
+    })
+    .await;
+    projector.abort();
+    let rejected: Vec<(i64, Option<String>, String)> =
+        sqlx::query_as("SELECT \"offset\", event_id, error FROM inbox.projection_rejects")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(
+        rejected[0].1.as_deref(),
+        Some(events[1].event_id.to_string().as_str())
+    );
+    assert!(rejected[0].2.starts_with("database:"), "{rejected:?}");
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT unread_count::bigint FROM inbox.conversations"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_message_ten_times_is_one_row() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;

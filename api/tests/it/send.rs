@@ -381,3 +381,88 @@ async fn a_tiktok_reply_is_addressed_to_the_conversation_the_user_wrote_in() {
     assert_eq!(command.conversation_key, format!("{id}:u-jane"));
     live.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_read_before_its_command_waits_for_it_and_is_then_applied() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let live = projector(&app);
+    let (integration, conversation) = conversation(&app, "erin", 1_000).await;
+    let integration: IntegrationId = integration.parse().unwrap();
+    let command = SendMessage {
+        message_id: uuid::Uuid::new_v4(),
+        integration_id: integration,
+        workspace_id: "acme".parse().unwrap(),
+        channel: ChannelKind::parse("messenger").unwrap(),
+        conversation_key: format!("{integration}:erin"),
+        recipient: "erin".into(),
+        content: switchboard_domain::message::OutboundContent::text("On its way"),
+        idempotency_key: None,
+        requested_at: chrono::Utc::now(),
+    };
+    let sent = DeliveryUpdate::new(
+        &command,
+        DeliveryOutcome::Sent {
+            platform_message_id: "m_early".into(),
+            attempts: 1,
+        },
+        chrono::Utc::now(),
+    );
+    let producer = EventProducer::new(&app.config.kafka()).unwrap();
+    let record = |topic: String, id: uuid::Uuid, kind: &str, body: Vec<u8>| OutgoingRecord {
+        topic,
+        key: command.conversation_key.clone(),
+        event: CloudEvent {
+            id,
+            event_type: format!("switchboard.message.{kind}.v1"),
+            source: "test".into(),
+            subject: None,
+            time: chrono::Utc::now(),
+            sequence: None,
+        },
+        body,
+        traceparent: None,
+    };
+    let topics = app.config.topics();
+    let status = record(
+        topics.status.clone(),
+        sent.event_id,
+        "MessageSent",
+        serde_json::to_vec(&sent).unwrap(),
+    );
+    producer.publish(&status).await.unwrap();
+    let pool = app.pool();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM inbox.pending_statuses")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outcome never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let send = record(
+        topics.outbound.clone(),
+        command.message_id,
+        "SendMessage",
+        serde_json::to_vec(&command).unwrap(),
+    );
+    producer.publish(&send).await.unwrap();
+    let messages = format!("/v1/workspaces/acme/conversations/{conversation}/messages?limit=10");
+    let page = eventually(&app, &messages, |b| {
+        b["items"][0]["id"] == command.message_id.to_string().as_str()
+            && b["items"][0]["status"] == "sent"
+    })
+    .await;
+    assert_eq!(page["items"][0]["platform_message_id"], "m_early");
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox.pending_statuses")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0, "applied outcomes are forgotten");
+    live.abort();
+}

@@ -175,7 +175,8 @@ pub async fn stored_offset(
     .await
 }
 
-async fn store_offset(
+/// Stores the next offset of a partition (in the caller's transaction).
+pub async fn store_offset(
     tx: &mut PgConnection,
     topic: &str,
     partition: i32,

@@ -4,6 +4,7 @@
 mod apply;
 mod projection;
 mod rebalance;
+mod rejects;
 mod replay;
 mod runner;
 mod schema;

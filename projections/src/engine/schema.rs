@@ -22,6 +22,15 @@ CREATE TABLE IF NOT EXISTS projection_offsets (
     next_offset bigint NOT NULL,
     PRIMARY KEY (topic, partition)
 );
+CREATE TABLE IF NOT EXISTS projection_rejects (
+    topic       text        NOT NULL,
+    partition   int         NOT NULL,
+    \"offset\"    bigint      NOT NULL,
+    event_id    text,
+    error       text        NOT NULL,
+    rejected_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (topic, partition, \"offset\")
+);
 CREATE TABLE IF NOT EXISTS projection_meta (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     version    int         NOT NULL,
@@ -63,6 +72,18 @@ async fn create_schema_inner(
     Ok(())
 }
 
+/// Adds the engine's tables a schema made by an older build lacks (they are all
+/// `IF NOT EXISTS`, so this changes nothing on a current schema).
+async fn ensure_engine_tables(pool: &PgPool, schema: &str) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    (&mut *tx).execute(ENGINE_DDL).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The version of the live tables, `None` when there are none.
 pub async fn live_version(pool: &PgPool, schema: &str) -> Result<Option<i32>, ProjectionError> {
     let exists: bool = sqlx::query_scalar(
@@ -92,7 +113,10 @@ pub async fn ensure_live_schema(
             create_schema(pool, projection, projection.name()).await?;
             Ok(SchemaState::Created)
         }
-        Some(live) if live == projection.version() => Ok(SchemaState::Current),
+        Some(live) if live == projection.version() => {
+            ensure_engine_tables(pool, projection.name()).await?;
+            Ok(SchemaState::Current)
+        }
         Some(live) => Err(ProjectionError::Outdated {
             name: projection.name(),
             live,

@@ -70,6 +70,8 @@ impl Projection for InboxProjection {
             inbound.iter().filter_map(received::message).collect();
         messages.extend(sends.iter().map(outbound::message));
         rows::record(tx, &messages).await?;
+        let sent: Vec<uuid::Uuid> = sends.iter().map(|s| s.message_id).collect();
+        outbound::apply_pending(tx, &sent).await?;
         // Our sends' outcomes first: they carry the platform ids that receipts name.
         for update in read::<DeliveryUpdate>(&of(&topics.status)) {
             outbound::apply_status(tx, &update).await?;

@@ -1,6 +1,8 @@
 //! Our own sends: a `SendMessage` command becomes a queued outbound message (an agent's reply,
 //! so the conversation's unread count resets), and its `MessageSent` / `MessageFailed` status
 //! moves it on. A platform echo of the same message (same platform id) is folded into it.
+//! An outcome read before its command (the two are on different topics) waits in
+//! `pending_statuses` until the message row exists.
 
 use crate::inbox::conversation_id;
 use crate::inbox::received::preview;
@@ -27,7 +29,7 @@ pub fn message(command: &SendMessage) -> NewMessage {
         workspace_id: command.workspace_id.to_string(),
         integration_id: command.integration_id.as_uuid(),
         channel: command.channel.to_string(),
-        contact_id: command.recipient.clone(),
+        contact_id: contact_of(&command.conversation_key).to_owned(),
         contact_name: None,
         contact_thread_id: None,
         outbound: true,
@@ -62,8 +64,60 @@ fn normalised(content: &OutboundContent) -> MessageContent {
     }
 }
 
-/// Applies a send's outcome to its message.
+/// The contact's platform id in a conversation key (`integration_id:contact_id`): a send's
+/// recipient may be a thread rather than the contact (TikTok).
+fn contact_of(conversation_key: &str) -> &str {
+    conversation_key
+        .split_once(':')
+        .map_or(conversation_key, |(_, contact)| contact)
+}
+
+/// Applies a send's outcome to its message, or keeps it for later when the message row does
+/// not exist yet.
 pub async fn apply_status(
+    tx: &mut PgConnection,
+    update: &DeliveryUpdate,
+) -> Result<(), sqlx::Error> {
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1)")
+        .bind(update.message_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !known {
+        sqlx::query(
+            "INSERT INTO pending_statuses (event_id, message_id, outcome) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(update.event_id)
+        .bind(update.message_id)
+        .bind(serde_json::to_value(update).unwrap_or_default())
+        .execute(tx)
+        .await?;
+        return Ok(());
+    }
+    apply_known_status(tx, update).await
+}
+
+/// Applies the outcomes that were waiting for the messages `ids`, and forgets them.
+pub async fn apply_pending(tx: &mut PgConnection, ids: &[uuid::Uuid]) -> Result<(), sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let waiting: Vec<serde_json::Value> = sqlx::query_scalar(
+        "DELETE FROM pending_statuses WHERE message_id = ANY($1) RETURNING outcome",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for update in waiting {
+        match serde_json::from_value::<DeliveryUpdate>(update) {
+            Ok(update) => apply_known_status(tx, &update).await?,
+            Err(error) => tracing::warn!(%error, "unreadable pending status dropped"),
+        }
+    }
+    Ok(())
+}
+
+async fn apply_known_status(
     tx: &mut PgConnection,
     update: &DeliveryUpdate,
 ) -> Result<(), sqlx::Error> {

@@ -52,3 +52,13 @@ CREATE TABLE messages (
 CREATE INDEX messages_page ON messages (conversation_id, sent_at DESC, id DESC);
 CREATE UNIQUE INDEX messages_platform_id ON messages (conversation_id, platform_message_id)
     WHERE platform_message_id IS NOT NULL;
+
+-- Outcomes of sends whose command is not applied yet (`messages.status` and
+-- `messages.outbound` are different topics, read in no fixed order): kept until the message
+-- row exists, then applied to it.
+CREATE TABLE pending_statuses (
+    event_id   uuid PRIMARY KEY,
+    message_id uuid  NOT NULL,
+    outcome    jsonb NOT NULL
+);
+CREATE INDEX pending_statuses_by_message ON pending_statuses (message_id);

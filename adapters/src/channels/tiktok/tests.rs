@@ -246,6 +246,11 @@ fn a_received_text_keeps_its_text_ids_user_and_time() {
     assert_eq!((reply_to, is_echo), (None, false));
     assert_eq!(draft.contact.platform_id, USER);
     assert_eq!(draft.contact.display_name.as_deref(), Some("jane.doe"));
+    assert_eq!(
+        draft.contact.thread_id.as_deref(),
+        Some("u5JhpselBAhoPOlnH0tZ9y07kg=="),
+        "replies are addressed to the conversation"
+    );
     assert_eq!(draft.platform_timestamp, at_millis(1_719_447_205_701));
     assert_eq!(draft.raw["event"], "im_receive_msg");
     assert!(draft.raw["content"]
