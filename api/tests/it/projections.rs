@@ -312,6 +312,39 @@ async fn a_record_postgres_refuses_is_set_aside_and_the_records_around_it_are_ap
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_follow_platform_time_whatever_the_arrival_order_or_batch_size() {
+    let at = 1_700_000_000_000;
+    for max_batch in [1, 25] {
+        let kafka = TestKafka::new();
+        let app = TestApp::new(&kafka).await;
+        let integration = IntegrationId::new();
+        // Arrival order: the reply, then a message written before it, then one after it.
+        let events = vec![
+            inbound(integration, "fay", "m-reply", "On it", at + 2_000, true),
+            inbound(integration, "fay", "m-before", "Hello?", at + 1_000, false),
+            inbound(integration, "fay", "m-after", "Thanks!", at + 4_000, false),
+        ];
+        publish(&app, &events).await;
+        let projector = spawn_projector(&app, Arc::new(InboxProjection), max_batch);
+        let pool = app.pool();
+        wait_until("all three messages", || async {
+            count(&pool, "SELECT count(*) FROM inbox.messages").await == 3
+        })
+        .await;
+        projector.abort();
+        assert_eq!(
+            count(
+                &pool,
+                "SELECT unread_count::bigint FROM inbox.conversations"
+            )
+            .await,
+            1,
+            "only the message after the reply is unread (batches of {max_batch})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_message_ten_times_is_one_row() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;

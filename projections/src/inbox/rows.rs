@@ -121,15 +121,14 @@ struct ConversationChange {
     preview: Option<String>,
     last_at: DateTime<Utc>,
     first_at: DateTime<Utc>,
-    reset_unread: bool,
-    unread_added: i32,
+    last_reply_at: Option<DateTime<Utc>>,
     messages_added: i64,
 }
 
-/// Per conversation, what `messages` change, applied in arrival (offset) order so that the
-/// result never depends on where batches happen to split: the last message is the latest by
-/// platform time (a tie goes to the later arrival), unread counts inbound messages since the
-/// last outbound one to arrive.
+/// Per conversation, what `messages` change, so that the result never depends on where
+/// batches happen to split or how the topics interleave: the last message is the latest by
+/// platform time (a tie goes to the later arrival); the latest reply (outbound message) by
+/// platform time, from which the unread count is recounted.
 fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
     let mut changes: BTreeMap<Uuid, ConversationChange> = BTreeMap::new();
     for message in messages {
@@ -146,8 +145,7 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
                 preview: None,
                 last_at: message.sent_at,
                 first_at: message.sent_at,
-                reset_unread: false,
-                unread_added: 0,
+                last_reply_at: None,
                 messages_added: 0,
             });
         if message.contact_name.is_some() {
@@ -163,10 +161,7 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
         change.first_at = change.first_at.min(message.sent_at);
         change.messages_added += 1;
         if message.outbound {
-            change.reset_unread = true;
-            change.unread_added = 0;
-        } else {
-            change.unread_added += 1;
+            change.last_reply_at = change.last_reply_at.max(Some(message.sent_at));
         }
     }
     changes
@@ -194,16 +189,15 @@ async fn upsert_conversations(
     let integrations: Vec<Uuid> = changes.values().map(|c| c.integration_id).collect();
     let last: Vec<DateTime<Utc>> = changes.values().map(|c| c.last_at).collect();
     let first: Vec<DateTime<Utc>> = changes.values().map(|c| c.first_at).collect();
-    let resets: Vec<bool> = changes.values().map(|c| c.reset_unread).collect();
-    let unread: Vec<i32> = changes.values().map(|c| c.unread_added).collect();
+    let replies: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_reply_at).collect();
     let counts: Vec<i64> = changes.values().map(|c| c.messages_added).collect();
     sqlx::query(
         "WITH input AS (
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
                                   $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
-                                  $11::bool[], $12::int[], $13::bigint[], $14::text[])
+                                  $11::timestamptz[], $12::bigint[], $13::text[])
                  AS t(id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
-                      last_at, first_at, reset_unread, unread_added, messages_added, thread_id)
+                      last_at, first_at, last_reply_at, messages_added, thread_id)
          ),
          updated AS (
              UPDATE conversations c SET
@@ -212,8 +206,11 @@ async fn upsert_conversations(
                  last_message_preview = CASE WHEN i.last_at >= c.last_message_at
                                              THEN i.preview ELSE c.last_message_preview END,
                  last_message_at = GREATEST(c.last_message_at, i.last_at),
-                 unread_count = CASE WHEN i.reset_unread THEN i.unread_added
-                                     ELSE c.unread_count + i.unread_added END,
+                 last_reply_at = GREATEST(c.last_reply_at, i.last_reply_at),
+                 unread_count = (SELECT count(*) FROM messages m
+                                 WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+                                   AND m.sent_at > COALESCE(GREATEST(c.last_reply_at, i.last_reply_at),
+                                                            '-infinity'))::int,
                  message_count = c.message_count + i.messages_added,
                  first_seen_at = LEAST(c.first_seen_at, i.first_at),
                  last_seen_at = GREATEST(c.last_seen_at, i.last_at)
@@ -223,9 +220,13 @@ async fn upsert_conversations(
          INSERT INTO conversations (id, conversation_key, workspace_id, integration_id, channel,
                                     contact_id, contact_name, last_message_preview, last_message_at,
                                     unread_count, message_count, first_seen_at, last_seen_at,
-                                    contact_thread_id)
+                                    contact_thread_id, last_reply_at)
          SELECT id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
-                last_at, unread_added, messages_added, first_at, last_at, thread_id
+                last_at,
+                (SELECT count(*) FROM messages m
+                 WHERE m.conversation_id = input.id AND m.direction = 'inbound'
+                   AND m.sent_at > COALESCE(input.last_reply_at, '-infinity'))::int,
+                messages_added, first_at, last_at, thread_id, last_reply_at
          FROM input WHERE id NOT IN (SELECT id FROM updated)",
     )
     .bind(ids)
@@ -238,8 +239,7 @@ async fn upsert_conversations(
     .bind(previews)
     .bind(last)
     .bind(first)
-    .bind(resets)
-    .bind(unread)
+    .bind(replies)
     .bind(counts)
     .bind(threads)
     .execute(tx)

@@ -26,6 +26,7 @@ CREATE TABLE conversations (
     last_message_preview text,
     last_message_at      timestamptz NOT NULL,
     unread_count         int         NOT NULL DEFAULT 0,
+    last_reply_at        timestamptz,
     message_count        bigint      NOT NULL DEFAULT 0,
     first_seen_at        timestamptz NOT NULL,
     last_seen_at         timestamptz NOT NULL
