@@ -27,7 +27,12 @@
 //! this with `KAFKA_BROKERS` and `DATABASE_URL` set to an admin connection; the benchmark creates
 //! its own database and topics with a unique prefix). Without `--bench` (as `cargo test` runs
 //! it) it only checks its workload and its ceiling client against the fake, without a broker.
+//! `SWITCHBOARD_BENCH_BROKER=mock bash deploy/bench.sh outbound` uses librdkafka's in-process
+//! mock cluster instead of the throwaway broker (tansu 0.6's group coordinator and fetch path
+//! were seen to stall under this load).
 
+#[path = "common/broker.rs"]
+mod broker;
 #[path = "outbound/fake_graph.rs"]
 mod fake_graph;
 #[path = "outbound/probes.rs"]
@@ -43,7 +48,6 @@ use rdkafka::Message;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::kafka::ensure_topics;
 use switchboard_adapters::kafka::envelope::header_value;
 use switchboard_api::app::App;
 use switchboard_api::config::Config;
@@ -88,7 +92,7 @@ fn main() -> ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|runtime| {
             if std::env::args().any(|a| a == "--bench") {
-                runtime.block_on(bench())
+                bench_on_chosen_broker(&runtime)
             } else {
                 runtime.block_on(self_check())
             }
@@ -124,6 +128,7 @@ async fn self_check() -> anyhow::Result<()> {
 
 /// Every number of one run.
 struct Results {
+    broker: &'static str,
     ceiling: f64,
     ceiling_in_flight: f64,
     lookups: f64,
@@ -135,7 +140,13 @@ struct Results {
     engine_cpu: Option<f64>,
 }
 
-async fn bench() -> anyhow::Result<()> {
+/// Runs the benchmark on the broker [`broker::chosen`] picks.
+fn bench_on_chosen_broker(runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    let mock = broker::chosen()?;
+    runtime.block_on(bench(mock.as_ref()))
+}
+
+async fn bench(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -143,7 +154,7 @@ async fn bench() -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     let fake = FakeGraph::start(settings.latency).await?;
     let (config, admin, database) = workload::config(&settings, &fake.base).await?;
-    let outcome = measure(&settings, &config, &fake).await;
+    let outcome = measure(&settings, &config, &fake, mock).await;
     // The run's database goes whatever happened; its topics stay under their unique prefix.
     let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
     if let Err(error) = sqlx::query(&drop).execute(&admin).await {
@@ -158,9 +169,11 @@ async fn measure(
     settings: &Settings,
     config: &Config,
     fake: &FakeGraph,
+    mock: Option<&broker::Mock>,
 ) -> anyhow::Result<Results> {
-    let topics = config.topics().specs(config.topic_partitions);
-    ensure_topics(&config.kafka(), &topics, 1).await?;
+    let mut topics = config.topics().specs(config.topic_partitions);
+    topics.push(probes::probe_topic(config));
+    broker::create_topics(mock, &config.kafka(), &topics).await?;
     let app = App::build(config).await?;
     let integration = workload::connect_integration(&app, config).await?;
     workload::produce(config, integration, settings).await?;
@@ -179,6 +192,7 @@ async fn measure(
         engine_phase(config, fake, total).await?;
     app.state.pool.close().await;
     Ok(Results {
+        broker: broker::describe(mock),
         ceiling,
         ceiling_in_flight,
         lookups,
@@ -287,6 +301,7 @@ fn report(settings: &Settings, r: &Results) {
     };
     println!("## Outbound benchmark\n");
     println!("| measure | value |\n|---|---|");
+    println!("| broker | {} |", r.broker);
     println!(
         "| sends | {} over {} conversations of one Messenger integration |",
         settings.sends, settings.conversations

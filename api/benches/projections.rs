@@ -14,6 +14,9 @@
 //! this with `KAFKA_BROKERS` and `DATABASE_URL` set). Without `--bench` (as `cargo test` runs
 //! it) it only checks that its events serialise as the projection reads them.
 
+#[path = "common/broker.rs"]
+mod broker;
+
 use anyhow::Context;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -22,7 +25,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use switchboard_adapters::inbound::InboundPublisher;
-use switchboard_adapters::kafka::{ensure_topics, EventProducer, KafkaSettings, Topics};
+use switchboard_adapters::kafka::{EventProducer, KafkaSettings, Topics};
 use switchboard_api::app::App;
 use switchboard_api::config::Config;
 use switchboard_api::routes::router;
@@ -46,10 +49,11 @@ fn main() -> anyhow::Result<()> {
         anyhow::ensure!(back == event, "events must round-trip");
         return Ok(());
     }
+    let mock = broker::chosen()?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run())
+        .block_on(run(mock.as_ref()))
 }
 
 /// The `n`th event of the workload.
@@ -95,14 +99,20 @@ fn event(integration: IntegrationId, n: usize) -> InboundEvent {
     )
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     let total: usize = std::env::var("SWITCHBOARD_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
     let config = config().await?;
     let topics = config.topics();
-    ensure_topics(&config.kafka(), &topics.specs(config.topic_partitions), 1).await?;
+    broker::create_topics(
+        mock,
+        &config.kafka(),
+        &topics.specs(config.topic_partitions),
+    )
+    .await?;
+    eprintln!("broker: {}", broker::describe(mock));
     let app = App::build(&config).await?;
     let pool = app.state.pool.clone();
     let api = router(app.state.clone(), config.max_body_bytes);

@@ -90,11 +90,13 @@ impl Deliverer {
                 Ok(target) => target,
                 Err(verdict) => return verdict,
             };
-            self.limiter.acquire(target.integration_id).await;
+            // The recipient first: a send waiting on one recipient must not hold a token of
+            // the integration's meanwhile.
             if let Some(pair) = sender.recipient_rate() {
                 let limiter = self.recipients.of(&command.channel, pair);
                 limiter.acquire(recipient(command)).await;
             }
+            self.limiter.acquire(target.integration_id).await;
             attempts += 1;
             let error = match sender.send(&target, command).await {
                 Ok(sent) => {
@@ -164,14 +166,16 @@ impl Deliverer {
             (SendError::RateLimited { .. }, Some(pause)) => {
                 self.limiter.hold(target.integration_id, pause)
             }
-            (SendError::RecipientThrottled { .. }, Some(pause)) => {
+            (SendError::RecipientThrottled { .. }, asked) => {
                 let pair = self
                     .channels
                     .sender(&command.channel)
                     .and_then(|s| s.recipient_rate());
                 if let Some(pair) = pair {
+                    // Meta rarely says how long: wait at least one token's refill.
+                    let refill = Duration::from_secs_f64(1.0 / pair.per_second.max(1e-3));
                     let limiter = self.recipients.of(&command.channel, pair);
-                    limiter.hold(recipient(command), pause);
+                    limiter.hold(recipient(command), asked.unwrap_or(refill).max(refill));
                 }
             }
             _ => {}

@@ -5,8 +5,11 @@
 //! one partition, in order), so message 2 is never sent before message 1 is finished. Different
 //! conversations run concurrently, so a slow, throttled or failing integration holds only its
 //! own conversations. The dispatcher owns all of this state in one loop, without locks.
-//! When `max_in_flight` records are consumed but unfinished, it pauses its partitions (and
-//! keeps polling, so the group does not evict it) until some finish.
+//! When `max_in_flight` records are consumed but unfinished, it stops taking records (they wait
+//! in librdkafka's bounded fetch queue) until one finishes. Only when that lasts
+//! `pause_after` ([`PAUSE_AFTER`] by default) does it pause its partitions and poll again, so the group does not evict it
+//! (`max.poll.interval.ms`), resuming them at half the limit: a resumed partition may take a
+//! second to fetch again, which a short wait must not pay.
 //!
 //! Pausing discards what librdkafka had prefetched, and resuming starts after the last record
 //! handed to us, or, for a partition that handed us nothing since it was assigned, after the
@@ -27,6 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
 
+/// How long the dispatcher stops taking records, by default, before it pauses its partitions.
+pub const PAUSE_AFTER: Duration = Duration::from_secs(10);
+
 /// A topic partition.
 type Partition = (String, i32);
 
@@ -45,26 +51,37 @@ pub enum DispatchError {
 pub struct Dispatcher {
     worker: Arc<Worker>,
     max_in_flight: usize,
+    pause_after: Duration,
     shutdown_grace: Duration,
     tracker: OffsetTracker,
     queues: HashMap<Vec<u8>, VecDeque<CommandRecord>>,
     tasks: JoinSet<CommandRecord>,
-    /// While consuming is held back: the partitions paused.
+    /// Since when it has stopped taking records, being full (not yet paused).
+    full_since: Option<tokio::time::Instant>,
+    /// While consuming is paused: the partitions paused.
     paused: Option<HashSet<Partition>>,
     stopping: bool,
 }
 
 impl Dispatcher {
-    /// A dispatcher with at most `max_in_flight` unfinished records, waiting up to
-    /// `shutdown_grace` for running sends when asked to stop.
-    pub fn new(worker: Arc<Worker>, max_in_flight: usize, shutdown_grace: Duration) -> Self {
+    /// A dispatcher with at most `max_in_flight` unfinished records, pausing its partitions
+    /// when it stayed full for `pause_after`, and waiting up to `shutdown_grace` for running
+    /// sends when asked to stop.
+    pub fn new(
+        worker: Arc<Worker>,
+        max_in_flight: usize,
+        pause_after: Duration,
+        shutdown_grace: Duration,
+    ) -> Self {
         Self {
             worker,
             max_in_flight: max_in_flight.max(1),
+            pause_after,
             shutdown_grace,
             tracker: OffsetTracker::default(),
             queues: HashMap::new(),
             tasks: JoinSet::new(),
+            full_since: None,
             paused: None,
             stopping: false,
         }
@@ -78,11 +95,15 @@ impl Dispatcher {
     ) -> Result<(), DispatchError> {
         let mut shutdown = std::pin::pin!(shutdown.fuse());
         loop {
+            let waiting = self.full_since;
+            let pause_at =
+                waiting.map_or_else(tokio::time::Instant::now, |since| since + self.pause_after);
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
                 Some(joined) = self.tasks.join_next() => self.finished(consumer, joined?),
-                message = consumer.recv() => {
+                _ = tokio::time::sleep_until(pause_at), if waiting.is_some() => self.pause(consumer)?,
+                message = consumer.recv(), if waiting.is_none() => {
                     let record = CommandRecord::from_message(&message?);
                     self.hold_back(consumer, &record)?;
                     self.accept(record);
@@ -149,40 +170,44 @@ impl Dispatcher {
         }
     }
 
-    /// Pauses the partitions that have a position once `max_in_flight` records are
-    /// unfinished, and resumes them once at most half as many are: librdkafka may take a
-    /// second to fetch again after a resume, and the half still in flight keeps the senders
-    /// busy meanwhile (resuming at the limit itself would stall on every record).
+    /// Stops taking records at `max_in_flight` unfinished ones and takes them again below it;
+    /// once paused (see [`Self::pause`]), resumes at half the limit.
     fn apply_backpressure(&mut self, consumer: &StreamConsumer) -> Result<(), KafkaError> {
         let in_flight = self.tracker.in_flight();
-        let full = match self.paused {
-            None => in_flight >= self.max_in_flight,
-            Some(_) => in_flight > self.max_in_flight / 2,
-        };
-        match (self.paused.is_some(), full) {
-            (false, true) => {
-                let positioned: HashSet<Partition> = consumer
-                    .position()?
-                    .elements()
-                    .iter()
-                    .filter(|e| matches!(e.offset(), Offset::Offset(_)))
-                    .map(|e| (e.topic().to_owned(), e.partition()))
-                    .collect();
-                consumer.pause(&partition_list(&positioned))?;
-                self.paused = Some(positioned);
+        match &self.paused {
+            None if in_flight >= self.max_in_flight => {
+                self.full_since
+                    .get_or_insert_with(tokio::time::Instant::now);
             }
-            (true, false) => {
-                let mut held = self.paused.take().unwrap_or_default();
-                let assigned = assigned(consumer)?;
-                held.retain(|partition| assigned.contains(partition));
+            None => self.full_since = None,
+            Some(_) if in_flight <= self.max_in_flight / 2 => {
+                // Every held partition, assigned or not: librdkafka keeps a partition's pause
+                // across a revoke and a later re-assignment, so one left out would stay paused.
+                let held = self.paused.take().unwrap_or_default();
                 consumer.resume(&partition_list(&held))?;
+                tracing::debug!(in_flight, "outbound consumer resumed");
             }
-            _ => return Ok(()),
+            Some(_) => {}
         }
-        tracing::debug!(
-            paused = full,
+        Ok(())
+    }
+
+    /// Pauses the partitions that have a position (a record handed to us since assignment)
+    /// and takes records again, so polling goes on while the sends stay stuck.
+    fn pause(&mut self, consumer: &StreamConsumer) -> Result<(), KafkaError> {
+        let positioned: HashSet<Partition> = consumer
+            .position()?
+            .elements()
+            .iter()
+            .filter(|e| matches!(e.offset(), Offset::Offset(_)))
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        consumer.pause(&partition_list(&positioned))?;
+        self.paused = Some(positioned);
+        self.full_since = None;
+        tracing::info!(
             in_flight = self.tracker.in_flight(),
-            "outbound backpressure"
+            "outbound consumer paused: sends are stuck"
         );
         Ok(())
     }
@@ -218,15 +243,6 @@ impl Dispatcher {
         }
         self.tasks.abort_all();
     }
-}
-
-fn assigned(consumer: &StreamConsumer) -> Result<HashSet<Partition>, KafkaError> {
-    Ok(consumer
-        .assignment()?
-        .elements()
-        .iter()
-        .map(|e| (e.topic().to_owned(), e.partition()))
-        .collect())
 }
 
 fn partition_list(partitions: &HashSet<Partition>) -> TopicPartitionList {

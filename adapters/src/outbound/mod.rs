@@ -62,8 +62,10 @@ pub const DEFAULT_GROUP: &str = "switchboard-adapters";
 pub struct OutboundSettings {
     /// Consumer group id.
     pub group_id: String,
-    /// Records consumed but not finished before the engine pauses consuming.
+    /// Records consumed but not finished before the engine stops taking more.
     pub max_in_flight: usize,
+    /// How long it may stay full before it pauses its partitions (and polls on).
+    pub pause_after: Duration,
     /// When to retry temporary failures.
     pub retry: RetryPolicy,
     /// Per-integration send rate.
@@ -82,6 +84,7 @@ impl OutboundSettings {
         Self {
             group_id: format!("{}{DEFAULT_GROUP}", prefix_of(topics)),
             max_in_flight: 1_000,
+            pause_after: dispatcher::PAUSE_AFTER,
             retry: RetryPolicy::default(),
             rate_limit: RateLimit::default(),
             target_ttl: target_cache::DEFAULT_TARGET_CACHE_TTL,
@@ -134,7 +137,12 @@ impl OutboundEngine {
         let worker = Arc::new(Worker::new(deliverer, producer, worker_topics));
         Ok(Self {
             consumer,
-            dispatcher: Dispatcher::new(worker, settings.max_in_flight, settings.shutdown_grace),
+            dispatcher: Dispatcher::new(
+                worker,
+                settings.max_in_flight,
+                settings.pause_after,
+                settings.shutdown_grace,
+            ),
         })
     }
 

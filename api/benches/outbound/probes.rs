@@ -11,9 +11,7 @@ use std::time::Duration;
 use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::sender::http_client;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::kafka::{
-    ensure_topics, CloudEvent, EventProducer, OutgoingRecord, TopicSpec,
-};
+use switchboard_adapters::kafka::{CloudEvent, EventProducer, OutgoingRecord, TopicSpec};
 use switchboard_adapters::outbound::targets::{SendTargets, StoreSendTargets, TargetLookup};
 use switchboard_adapters::store::XChaChaSealer;
 use switchboard_api::app::App;
@@ -99,15 +97,18 @@ pub async fn lookups(
     .await
 }
 
-/// `total` status-sized records published and acknowledged one by one, `concurrency` at once,
-/// with the engine's producer settings, to a topic of their own; records/s.
-pub async fn publishes(config: &Config, total: usize, concurrency: usize) -> anyhow::Result<f64> {
-    let topic = format!("{}bench.probe", config.topic_prefix);
-    let spec = TopicSpec {
-        name: topic.clone(),
+/// The topic of [`publishes`], made with the run's other topics.
+pub fn probe_topic(config: &Config) -> TopicSpec {
+    TopicSpec {
+        name: format!("{}bench.probe", config.topic_prefix),
         partitions: config.topic_partitions,
-    };
-    ensure_topics(&config.kafka(), &[spec], 1).await?;
+    }
+}
+
+/// `total` status-sized records published and acknowledged one by one, `concurrency` at once,
+/// with the engine's producer settings, to [`probe_topic`]; records/s.
+pub async fn publishes(config: &Config, total: usize, concurrency: usize) -> anyhow::Result<f64> {
+    let topic = probe_topic(config).name;
     let producer = EventProducer::new(&config.kafka())?;
     let body = Arc::new(serde_json::to_vec(&json!({
         "type": "MessageSent", "event_id": uuid::Uuid::new_v4(), "message_id": uuid::Uuid::new_v4(),

@@ -61,14 +61,21 @@ fn run_engine(
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<()>,
 ) {
-    run_engine_with(app, grace, app.config.outbound_max_in_flight)
+    run_engine_with(
+        app,
+        grace,
+        app.config.outbound_max_in_flight,
+        switchboard_adapters::outbound::dispatcher::PAUSE_AFTER,
+    )
 }
 
-/// [`run_engine`] pausing its consumer at `max_in_flight` unfinished records.
+/// [`run_engine`] holding back at `max_in_flight` unfinished records, and pausing its
+/// partitions when that lasts `pause_after`.
 fn run_engine_with(
     app: &TestApp,
     grace: Duration,
     max_in_flight: usize,
+    pause_after: Duration,
 ) -> (
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<()>,
@@ -76,6 +83,7 @@ fn run_engine_with(
     let state = &app.app.as_ref().unwrap().state;
     let mut settings = switchboard_api::outbound::settings(&app.config);
     settings.max_in_flight = max_in_flight;
+    settings.pause_after = pause_after;
     settings.retry = RetryPolicy {
         schedule: vec![
             Duration::from_millis(100),
@@ -420,7 +428,18 @@ async fn a_send_cut_short_by_shutdown_is_redone_after_a_restart_and_then_committ
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pausing_at_the_in_flight_limit_loses_no_command_and_keeps_each_conversations_order() {
+async fn holding_back_and_pausing_at_the_in_flight_limit_lose_no_command_and_keep_each_order() {
+    // At once: every wait at the limit pauses and resumes the partitions; by default, a short
+    // wait only stops taking records.
+    for pause_after in [
+        Duration::ZERO,
+        switchboard_adapters::outbound::dispatcher::PAUSE_AFTER,
+    ] {
+        every_command_is_sent_once_in_order_at_the_limit(pause_after).await;
+    }
+}
+
+async fn every_command_is_sent_once_in_order_at_the_limit(pause_after: Duration) {
     const CONVERSATIONS: usize = 30;
     const PER_CONVERSATION: usize = 10;
     const MAX_IN_FLIGHT: usize = 40;
@@ -435,8 +454,12 @@ async fn pausing_at_the_in_flight_limit_loses_no_command_and_keeps_each_conversa
             outbound.send(&command).await;
         }
     }
-    (outbound.stop, outbound.engine) =
-        run_engine_with(&outbound.app, Duration::from_secs(10), MAX_IN_FLIGHT);
+    (outbound.stop, outbound.engine) = run_engine_with(
+        &outbound.app,
+        Duration::from_secs(10),
+        MAX_IN_FLIGHT,
+        pause_after,
+    );
     let total = CONVERSATIONS * PER_CONVERSATION;
     let statuses = outbound.statuses(total).await;
     let sent: std::collections::HashSet<_> = statuses
@@ -444,8 +467,17 @@ async fn pausing_at_the_in_flight_limit_loses_no_command_and_keeps_each_conversa
         .filter(|(_, body)| body["type"] == "MessageSent")
         .map(|(_, body)| body["message_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(sent.len(), total, "every command ends as MessageSent once");
+    assert_eq!(
+        sent.len(),
+        total,
+        "every command ends as MessageSent once ({pause_after:?})"
+    );
     let calls = calls(&fake);
+    assert_eq!(
+        calls.len(),
+        total,
+        "one platform call per command ({pause_after:?})"
+    );
     for conversation in 0..CONVERSATIONS {
         let recipient = format!("u{conversation}");
         let mut mine: Vec<&Call> = calls.iter().filter(|c| c.recipient == recipient).collect();

@@ -8,10 +8,66 @@
 //! being down, a deadlock) is retried. A rejected record moves its partition's stored offset
 //! past it in the same transaction as its reject row, so it is rejected exactly once.
 
-use crate::engine::apply::{store_offset, stored_offset, LOCK_KEY_SQL};
-use crate::engine::projection::ProjectionError;
+use crate::engine::apply::{apply_batch, store_offset, stored_offset, BatchOutcome, LOCK_KEY_SQL};
+use crate::engine::projection::{Projection, ProjectionError};
 use sqlx::PgPool;
-use switchboard_adapters::kafka::ConsumedRecord;
+use std::collections::HashSet;
+use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+
+/// [`apply_batch`], except that when PostgreSQL refuses the batch's data the records are
+/// applied one by one and each one refused is set aside ([`reject`]). Other failures are
+/// returned for the caller to retry.
+pub async fn apply_or_set_aside(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+    topics: &Topics,
+    records: &[ConsumedRecord],
+    from_beginning: &HashSet<(String, i32)>,
+) -> Result<BatchOutcome, ProjectionError> {
+    match apply_batch(pool, projection, schema, topics, records, from_beginning).await {
+        Err(error) if is_refused_data(&error) => {
+            tracing::warn!(projection = projection.name(), %error, "PostgreSQL refused a record of this batch; applying its records one by one");
+        }
+        outcome => return outcome,
+    }
+    let mut total = BatchOutcome::default();
+    for record in records.chunks(1) {
+        let outcome =
+            match apply_batch(pool, projection, schema, topics, record, from_beginning).await {
+                Err(refusal) if is_refused_data(&refusal) => {
+                    set_aside(pool, projection.name(), schema, &record[0], &refusal).await?
+                }
+                outcome => outcome?,
+            };
+        total.applied += outcome.applied;
+        total.skipped += outcome.skipped;
+        total.seek.extend(outcome.seek);
+        total.stored.extend(outcome.stored);
+    }
+    Ok(total)
+}
+
+async fn set_aside(
+    pool: &PgPool,
+    projection: &'static str,
+    schema: &str,
+    record: &ConsumedRecord,
+    refusal: &ProjectionError,
+) -> Result<BatchOutcome, ProjectionError> {
+    let mut outcome = BatchOutcome::default();
+    if reject(pool, schema, record, &refusal.to_string()).await? {
+        tracing::warn!(projection, topic = %record.topic, partition = record.partition, offset = record.offset, error = %refusal, "record refused by PostgreSQL set aside in projection_rejects");
+        metrics::counter!("switchboard_projection_rejected_total", "projection" => projection)
+            .increment(1);
+        outcome
+            .stored
+            .push((record.topic.clone(), record.partition, record.offset + 1));
+    } else {
+        outcome.skipped = 1;
+    }
+    Ok(outcome)
+}
 
 /// Whether `error` is PostgreSQL refusing the data itself (SQLSTATE class 22), which no retry
 /// can mend.
@@ -25,9 +81,9 @@ pub fn is_refused_data(error: &ProjectionError) -> bool {
 }
 
 /// Sets `record` aside in schema `schema` with `error`, and moves its partition past it.
-/// Returns `false`, changing nothing, when the record is not its partition's next one (it was
-/// applied or rejected before).
-pub async fn reject(
+/// Returns `false`, changing nothing, when the partition's stored offset is another (the record
+/// was applied or rejected before); a partition with none yet starts at this record.
+async fn reject(
     pool: &PgPool,
     schema: &str,
     record: &ConsumedRecord,
@@ -43,7 +99,8 @@ pub async fn reject(
     .bind(schema)
     .execute(&mut *tx)
     .await?;
-    if stored_offset(&mut tx, &record.topic, record.partition).await? != Some(record.offset) {
+    let stored = stored_offset(&mut tx, &record.topic, record.partition).await?;
+    if stored.is_some_and(|next| next != record.offset) {
         return Ok(false);
     }
     sqlx::query(

@@ -9,8 +9,9 @@
 //! consumer's next batch then finds the rebuilt tables and their offsets, skips what they
 //! already hold and continues after it: no gap, no double.
 
-use crate::engine::apply::{apply_batch, SeekTo, LOCK_KEY_SQL};
+use crate::engine::apply::{SeekTo, LOCK_KEY_SQL};
 use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::rejects::apply_or_set_aside;
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{create_schema, live_version};
 use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};
@@ -157,7 +158,7 @@ impl Run {
         if batch.is_empty() {
             return Ok(());
         }
-        let outcome = apply_batch(
+        let outcome = apply_or_set_aside(
             pool,
             projection,
             schema,

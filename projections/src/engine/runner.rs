@@ -7,10 +7,10 @@
 //! already reflect are skipped and the partition is sought to the stored offset; group
 //! offsets are committed after each batch only so lag dashboards stay meaningful.
 
-use crate::engine::apply::{apply_batch, BatchOutcome};
+use crate::engine::apply::BatchOutcome;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
-use crate::engine::rejects::{is_refused_data, reject};
+use crate::engine::rejects::apply_or_set_aside;
 use crate::engine::schema::ensure_live_schema;
 use crate::engine::starts::{partition_starts, store_starts};
 use futures::FutureExt;
@@ -176,7 +176,7 @@ impl Projector {
             first.continue_trace(&span);
         }
         loop {
-            let outcome = apply_batch(
+            let outcome = apply_or_set_aside(
                 &self.pool,
                 self.projection.as_ref(),
                 self.projection.name(),
@@ -192,51 +192,10 @@ impl Projector {
                     self.after_batch(consumer, batch, outcome);
                     return stored;
                 }
-                Err(error) if is_refused_data(&error) && batch.len() > 1 => {
-                    tracing::warn!(parent: &span, %error, "PostgreSQL refused a record of this batch; applying its records one by one");
-                    let mut stored = Vec::new();
-                    for record in batch.chunks(1) {
-                        stored.extend(self.settle(consumer, record, from_beginning).await);
-                    }
-                    return stored;
-                }
-                Err(error) if is_refused_data(&error) => {
-                    if let Some(stored) = self.set_aside(&batch[0], &error).await {
-                        return stored;
-                    }
-                }
                 Err(error) => {
                     tracing::warn!(parent: &span, %error, "projection batch failed; retrying");
                     tokio::time::sleep(RETRY_AFTER_FAILURE).await;
                 }
-            }
-        }
-    }
-
-    /// Rejects a record PostgreSQL refused, returning the offset it stored (none when the record
-    /// was not its partition's next); `None` when the reject could not be written (retry).
-    async fn set_aside(
-        &self,
-        record: &ConsumedRecord,
-        refusal: &ProjectionError,
-    ) -> Option<Vec<(String, i32, i64)>> {
-        let name = self.projection.name();
-        match reject(&self.pool, name, record, &refusal.to_string()).await {
-            Ok(true) => {
-                tracing::warn!(projection = name, topic = %record.topic, partition = record.partition, offset = record.offset, error = %refusal, "record refused by PostgreSQL set aside in projection_rejects");
-                metrics::counter!("switchboard_projection_rejected_total", "projection" => name)
-                    .increment(1);
-                Some(vec![(
-                    record.topic.clone(),
-                    record.partition,
-                    record.offset + 1,
-                )])
-            }
-            Ok(false) => Some(Vec::new()),
-            Err(error) => {
-                tracing::warn!(projection = name, %error, "cannot set a refused record aside; retrying");
-                tokio::time::sleep(RETRY_AFTER_FAILURE).await;
-                None
             }
         }
     }

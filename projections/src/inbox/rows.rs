@@ -209,7 +209,7 @@ async fn upsert_conversations(
                  last_reply_at = GREATEST(c.last_reply_at, i.last_reply_at),
                  unread_count = (SELECT count(*) FROM messages m
                                  WHERE m.conversation_id = c.id AND m.direction = 'inbound'
-                                   AND m.sent_at > COALESCE(GREATEST(c.last_reply_at, i.last_reply_at),
+                                   AND m.sent_at >= COALESCE(GREATEST(c.last_reply_at, i.last_reply_at),
                                                             '-infinity'))::int,
                  message_count = c.message_count + i.messages_added,
                  first_seen_at = LEAST(c.first_seen_at, i.first_at),
@@ -225,7 +225,7 @@ async fn upsert_conversations(
                 last_at,
                 (SELECT count(*) FROM messages m
                  WHERE m.conversation_id = input.id AND m.direction = 'inbound'
-                   AND m.sent_at > COALESCE(input.last_reply_at, '-infinity'))::int,
+                   AND m.sent_at >= COALESCE(input.last_reply_at, '-infinity'))::int,
                 messages_added, first_at, last_at, thread_id, last_reply_at
          FROM input WHERE id NOT IN (SELECT id FROM updated)",
     )

@@ -1,0 +1,48 @@
+//! Which broker a benchmark runs against: `KAFKA_BROKERS` (what `deploy/bench.sh` starts), or,
+//! with `SWITCHBOARD_BENCH_BROKER=mock`, librdkafka's in-process mock cluster, a real
+//! Kafka-protocol broker without disk, for when the local broker's own limits would hide ours.
+
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
+use switchboard_adapters::kafka::{ensure_topics, KafkaSettings, TopicSpec};
+
+/// An in-process mock cluster.
+pub type Mock = MockCluster<'static, DefaultProducerContext>;
+
+/// The mock cluster when one was asked for, with `KAFKA_BROKERS` pointed at it. Keep it alive
+/// (on the main thread: it is not `Send`) for the whole run.
+pub fn chosen() -> anyhow::Result<Option<Mock>> {
+    if std::env::var("SWITCHBOARD_BENCH_BROKER").as_deref() != Ok("mock") {
+        return Ok(None);
+    }
+    let cluster = MockCluster::new(1)?;
+    std::env::set_var("KAFKA_BROKERS", cluster.bootstrap_servers());
+    Ok(Some(cluster))
+}
+
+/// Creates `specs`: in the mock cluster (it has no CreateTopics API), else through the broker.
+pub async fn create_topics(
+    mock: Option<&Mock>,
+    kafka: &KafkaSettings,
+    specs: &[TopicSpec],
+) -> anyhow::Result<()> {
+    match mock {
+        Some(cluster) => {
+            for spec in specs {
+                cluster.create_topic(&spec.name, spec.partitions, 1)?;
+            }
+        }
+        None => {
+            ensure_topics(kafka, specs, 1).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The broker, as the report names it.
+pub fn describe(mock: Option<&Mock>) -> &'static str {
+    match mock {
+        Some(_) => "librdkafka mock cluster, in process",
+        None => "KAFKA_BROKERS (deploy/bench.sh: tansu 0.6, SQLite storage)",
+    }
+}
