@@ -18,8 +18,8 @@
 //! What binds is read from those, the mean calls in flight at the fake and how busy all cores
 //! were (where the kernel tells it).
 //!
-//! `outbound_max_in_flight` keeps its default (1,000; `SWITCHBOARD_BENCH_MAX_IN_FLIGHT`
-//! overrides it), so the engine pauses and resumes its consumer as it would in production.
+//! `outbound_max_in_flight` keeps its default (10,000; `SWITCHBOARD_BENCH_MAX_IN_FLIGHT`
+//! overrides it), so the engine holds back its consumer as it would in production.
 //! A run fails rather than hang: after 180 s without a first status event (consumer-group
 //! join included), or 30 s without the next one.
 //!
@@ -80,7 +80,7 @@ impl Settings {
             sends,
             conversations: read("SWITCHBOARD_BENCH_CONVERSATIONS", 1_000)?.max(1),
             latency: Duration::from_millis(read("SWITCHBOARD_BENCH_PLATFORM_LATENCY_MS", 0)? as u64),
-            max_in_flight: read("SWITCHBOARD_BENCH_MAX_IN_FLIGHT", 1_000)?,
+            max_in_flight: read("SWITCHBOARD_BENCH_MAX_IN_FLIGHT", 10_000)?,
         })
     }
 }

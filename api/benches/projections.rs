@@ -123,7 +123,13 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     let small = queries(&api).await?;
     eprintln!("loading {} more events", total - SMALL);
     produce(&config, integration, SMALL..total).await?;
-    let raw = raw_consume(&config.kafka(), &topics.received, total).await?;
+    let raw = raw_consume(
+        &config.kafka(),
+        &topics.received,
+        config.topic_partitions,
+        total,
+    )
+    .await?;
     let full = rebuild(&config, &pool, &topics).await?;
     let large = queries(&api).await?;
     report(total, raw, small_rebuild, full, &small, &large);
@@ -183,17 +189,23 @@ async fn produce(
 }
 
 /// Reads `total` records from the start of `topic` without processing them; records/s.
-async fn raw_consume(kafka: &KafkaSettings, topic: &str, total: usize) -> anyhow::Result<f64> {
+async fn raw_consume(
+    kafka: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    total: usize,
+) -> anyhow::Result<f64> {
     let consumer: StreamConsumer = kafka
         .client_config()
         .set("group.id", format!("bench-raw-{}", uuid::Uuid::new_v4()))
-        .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
-        .set("fetch.max.bytes", "52428800")
-        .set("max.partition.fetch.bytes", "10485760")
-        .set("queued.min.messages", "200000")
         .create()?;
-    consumer.subscribe(&[topic])?;
+    // Assigned like the rebuild's consumer, every partition from its beginning: no group join.
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment.add_partition_offset(topic, partition, rdkafka::Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
     let first = consumer.recv().await?;
     drop(first);
     let started = Instant::now();
@@ -201,7 +213,7 @@ async fn raw_consume(kafka: &KafkaSettings, topic: &str, total: usize) -> anyhow
     while seen < total {
         let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
             .await
-            .context("raw consumer stalled")??;
+            .with_context(|| format!("raw consumer stalled after {seen} of {total} records"))??;
         drop(message);
         seen += 1;
     }

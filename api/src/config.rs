@@ -86,7 +86,7 @@ impl Default for Config {
             outbound_adapters: false,
             outbound_rate_per_second: 20,
             outbound_rate_burst: 40,
-            outbound_max_in_flight: 1_000,
+            outbound_max_in_flight: 10_000,
             otel_endpoint: None,
             log_format: "json".into(),
         }

@@ -83,7 +83,7 @@ impl OutboundSettings {
     pub fn for_topics(topics: &Topics) -> Self {
         Self {
             group_id: format!("{}{DEFAULT_GROUP}", prefix_of(topics)),
-            max_in_flight: 1_000,
+            max_in_flight: 10_000,
             pause_after: dispatcher::PAUSE_AFTER,
             retry: RetryPolicy::default(),
             rate_limit: RateLimit::default(),
