@@ -84,16 +84,7 @@ async fn apply_batch_inner(
     records: &[ConsumedRecord],
     from_beginning: &HashSet<(String, i32)>,
 ) -> Result<BatchOutcome, ProjectionError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\", public"))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(&format!(
-        "SELECT pg_advisory_xact_lock_shared({LOCK_KEY_SQL})"
-    ))
-    .bind(schema)
-    .execute(&mut *tx)
-    .await?;
+    let mut tx = begin_batch(pool, schema).await?;
     let mut outcome = BatchOutcome::default();
     let mut accepted = vec![false; records.len()];
     let mut next_offsets = BTreeMap::new();
@@ -142,6 +133,25 @@ async fn apply_batch_inner(
     tx.commit().await?;
     outcome.applied = owned.len();
     Ok(outcome)
+}
+
+/// A transaction on schema `schema` (first on the `search_path`) holding the projection's
+/// advisory lock shared, as every write of a live batch or a rebuild does.
+pub async fn begin_batch<'a>(
+    pool: &'a PgPool,
+    schema: &str,
+) -> Result<sqlx::Transaction<'a, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\", public"))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!(
+        "SELECT pg_advisory_xact_lock_shared({LOCK_KEY_SQL})"
+    ))
+    .bind(schema)
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
 }
 
 /// The indices of each partition's records, in offset order, without repeated offsets.

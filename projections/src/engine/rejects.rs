@@ -8,7 +8,7 @@
 //! being down, a deadlock) is retried. A rejected record moves its partition's stored offset
 //! past it in the same transaction as its reject row, so it is rejected exactly once.
 
-use crate::engine::apply::{apply_batch, store_offset, stored_offset, BatchOutcome, LOCK_KEY_SQL};
+use crate::engine::apply::{apply_batch, begin_batch, store_offset, stored_offset, BatchOutcome};
 use crate::engine::projection::{Projection, ProjectionError};
 use sqlx::PgPool;
 use std::collections::HashSet;
@@ -89,16 +89,7 @@ async fn reject(
     record: &ConsumedRecord,
     error: &str,
 ) -> Result<bool, ProjectionError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\", public"))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(&format!(
-        "SELECT pg_advisory_xact_lock_shared({LOCK_KEY_SQL})"
-    ))
-    .bind(schema)
-    .execute(&mut *tx)
-    .await?;
+    let mut tx = begin_batch(pool, schema).await?;
     let stored = stored_offset(&mut tx, &record.topic, record.partition).await?;
     if stored.is_some_and(|next| next != record.offset) {
         return Ok(false);
