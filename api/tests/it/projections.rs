@@ -404,18 +404,19 @@ async fn snapshot(pool: &PgPool) -> Vec<String> {
     conversations.into_iter().chain(messages).collect()
 }
 
+/// `n` messages over 17 conversations; the last 20 are redeliveries of the first 20 (the same
+/// message of the same contact, as a platform redelivers it).
 fn workload(integration: IntegrationId, n: usize) -> Vec<InboundEvent> {
     (0..n)
         .map(|i| {
-            let contact = format!("c{}", i % 17);
-            let echo = i % 5 == 4;
+            let m = i % (n - 20);
             inbound(
                 integration,
-                &contact,
-                &format!("m{}", i % (n - 20)),
-                &format!("text {i}"),
-                1_700_000_000_000 + (i as i64 * 7919) % 100_000,
-                echo,
+                &format!("c{}", m % 17),
+                &format!("m{m}"),
+                &format!("text {m}"),
+                1_700_000_000_000 + (m as i64 * 7919) % 100_000,
+                m % 5 == 4,
             )
         })
         .collect()
