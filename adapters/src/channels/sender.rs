@@ -165,6 +165,12 @@ pub trait ChannelSender: Send + Sync {
         message: &SendMessage,
     ) -> Result<SentMessage, SendError>;
 
+    /// Whether replies are addressed to the platform's thread (the contact's `thread_id`)
+    /// rather than to the person (TikTok); `false` by default.
+    fn addresses_threads(&self) -> bool {
+        false
+    }
+
     /// How fast one recipient may be written to, where the platform limits it per recipient
     /// (WhatsApp's pair rate); `None` (the default) when only the integration's rate applies.
     fn recipient_rate(&self) -> Option<RateLimit> {

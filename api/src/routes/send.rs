@@ -106,10 +106,18 @@ pub async fn send(
     let channel = ChannelKind::parse(&conversation.channel)
         .ok_or_else(|| Problem::not_found("no such conversation"))?;
     check_integration(&state, conversation.integration_id.into()).await?;
-    if state.channels.sender(&channel).is_none() {
+    let Some(sender) = state.channels.sender(&channel) else {
         return Err(rule(
             "channel-cannot-send",
             format!("the {channel} channel cannot send messages yet"),
+        ));
+    };
+    if sender.addresses_threads() && conversation.contact_thread_id.is_none() {
+        return Err(rule(
+            "thread-unknown",
+            format!(
+                "{channel} replies go to the platform's conversation, which this conversation does not know yet: it is recorded with the contact's next message"
+            ),
         ));
     }
     let content = OutboundContent {

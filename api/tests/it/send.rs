@@ -325,24 +325,18 @@ async fn replies_that_break_a_rule_are_refused_with_the_rule_named() {
     live.abort();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tiktok_reply_is_addressed_to_the_conversation_the_user_wrote_in() {
-    let kafka = TestKafka::new();
-    let app = TestApp::new(&kafka).await;
-    let live = projector(&app);
-    let id = app
-        .connected(
-            "acme",
-            "tiktok",
-            json!({"business_id": "b-acme", "access_token": "act.tiktok"}),
-        )
-        .await;
+/// A signed TikTok `im_receive_msg` from `user`, in the platform conversation `thread` (none:
+/// a payload without `conversation_id`).
+async fn tiktok_webhook(app: &TestApp, id: &str, user: &str, thread: Option<&str>) {
     let now_ms = chrono::Utc::now().timestamp_millis();
-    let content = json!({"from": "jane.doe", "to": "acme.store",
-        "from_user": {"id": "u-jane", "role": "personal_account"},
+    let mut content = json!({"from": user, "to": "acme.store",
+        "from_user": {"id": user, "role": "personal_account"},
         "to_user": {"id": "b-acme", "role": "business_account"},
-        "conversation_id": "conv-42==", "message_id": "m-1", "timestamp": now_ms,
+        "message_id": format!("m-{user}"), "timestamp": now_ms,
         "type": "text", "text": {"body": "Do you ship to Hanoi?"}});
+    if let Some(thread) = thread {
+        content["conversation_id"] = json!(thread);
+    }
     let body = json!({"client_key": "ck", "event": "im_receive_msg", "create_time": now_ms / 1000,
         "user_openid": "b-acme", "content": content.to_string()})
     .to_string();
@@ -358,11 +352,35 @@ async fn a_tiktok_reply_is_addressed_to_the_conversation_the_user_wrote_in() {
         .body(axum::body::Body::from(body))
         .unwrap();
     assert_eq!(app.send(request).await.0, StatusCode::OK);
-    let list = eventually(&app, "/v1/workspaces/acme/conversations", |b| {
-        b["items"][0]["contact_id"] == "u-jane"
+}
+
+/// The id of `contact`'s conversation, once the inbox shows it.
+async fn conversation_of(app: &TestApp, contact: &str) -> String {
+    let list = eventually(app, "/v1/workspaces/acme/conversations", |b| {
+        b["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|c| c["contact_id"] == contact))
     })
     .await;
-    let conversation = list["items"][0]["id"].as_str().unwrap();
+    let items = list["items"].as_array().unwrap();
+    let found = items.iter().find(|c| c["contact_id"] == contact).unwrap();
+    found["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiktok_reply_is_addressed_to_the_conversation_the_user_wrote_in() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let live = projector(&app);
+    let id = app
+        .connected(
+            "acme",
+            "tiktok",
+            json!({"business_id": "b-acme", "access_token": "act.tiktok"}),
+        )
+        .await;
+    tiktok_webhook(&app, &id, "u-jane", Some("conv-42==")).await;
+    let conversation = conversation_of(&app, "u-jane").await;
     let (status, accepted) = app
         .call(
             "POST",
@@ -379,6 +397,18 @@ async fn a_tiktok_reply_is_addressed_to_the_conversation_the_user_wrote_in() {
         "TikTok replies go to the conversation"
     );
     assert_eq!(command.conversation_key, format!("{id}:u-jane"));
+
+    tiktok_webhook(&app, &id, "u-kim", None).await;
+    let unknown = conversation_of(&app, "u-kim").await;
+    let (status, problem) = app
+        .call(
+            "POST",
+            &format!("/v1/workspaces/acme/conversations/{unknown}/messages"),
+            Some(json!({"text": "Hello"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["type"], "/problems/thread-unknown");
     live.abort();
 }
 

@@ -64,6 +64,10 @@ impl ChannelSender for TikTokSender {
         DEFAULT_API_BASE
     }
 
+    fn addresses_threads(&self) -> bool {
+        true
+    }
+
     async fn send(
         &self,
         target: &SendTarget,
