@@ -6,7 +6,7 @@
 use crate::channels::sender::{SendError, SendTarget};
 use crate::channels::ChannelRegistry;
 use crate::outbound::auth::{AuthRecovery, Recovery};
-use crate::outbound::rate_limit::{RateLimiter, RecipientLimits};
+use crate::outbound::rate_limit::{RateLimit, RateLimiter, RecipientLimits};
 use crate::outbound::retry::{Backoff, RetryPolicy};
 use crate::outbound::target_cache::TargetCache;
 use crate::outbound::targets::{SendTargets, TargetLookup};
@@ -114,8 +114,9 @@ impl Deliverer {
                 SendError::Retryable { .. }
                 | SendError::RateLimited { .. }
                 | SendError::RecipientThrottled { .. } => {
-                    if let Some(verdict) =
-                        self.wait_to_retry(command, &target, &error, attempts).await
+                    if let Some(verdict) = self
+                        .wait_to_retry(command, &target, sender.recipient_rate(), &error, attempts)
+                        .await
                     {
                         return verdict;
                     }
@@ -147,6 +148,7 @@ impl Deliverer {
         &self,
         command: &SendMessage,
         target: &SendTarget,
+        recipient_rate: Option<RateLimit>,
         error: &SendError,
         attempts: u32,
     ) -> Option<Verdict> {
@@ -167,11 +169,7 @@ impl Deliverer {
                 self.limiter.hold(target.integration_id, pause)
             }
             (SendError::RecipientThrottled { .. }, asked) => {
-                let pair = self
-                    .channels
-                    .sender(&command.channel)
-                    .and_then(|s| s.recipient_rate());
-                if let Some(pair) = pair {
+                if let Some(pair) = recipient_rate {
                     // Meta rarely says how long: wait at least one token's refill.
                     let refill = Duration::from_secs_f64(1.0 / pair.per_second.max(1e-3));
                     let limiter = self.recipients.of(&command.channel, pair);

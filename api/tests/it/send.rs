@@ -83,19 +83,8 @@ async fn conversation(app: &TestApp, psid: &str, ago_ms: i64) -> (String, String
         chrono::Utc::now().timestamp_millis() - ago_ms,
     )
     .await;
-    let list = eventually(app, "/v1/workspaces/acme/conversations", |b| {
-        b["items"]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|c| c["contact_id"] == psid))
-    })
-    .await;
-    let conversation = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["contact_id"] == psid)
-        .unwrap();
-    (id, conversation["id"].as_str().unwrap().to_owned())
+    let conversation = conversation_of(app, psid).await;
+    (id, conversation)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
