@@ -59,10 +59,13 @@ case "${1:-ingest}" in
   ingest) ;;
   projections | outbound)
     broker_port="$(free_port)"
-    pushd "$work" >/dev/null
-    start_tansu "$broker_port" "sqlite://broker.db" "$work/broker.log"
-    children+=("$!")
-    popd >/dev/null
+    # With SWITCHBOARD_BENCH_BROKER=mock the benchmark brings its own in-process broker.
+    if [ "${SWITCHBOARD_BENCH_BROKER:-}" != mock ]; then
+      pushd "$work" >/dev/null
+      start_tansu "$broker_port" "sqlite://broker.db" "$work/broker.log"
+      children+=("$!")
+      popd >/dev/null
+    fi
     KAFKA_BROKERS="127.0.0.1:$broker_port" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres" \
     RUST_LOG="${RUST_LOG:-warn}" \

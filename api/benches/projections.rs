@@ -104,7 +104,7 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let config = config().await?;
+    let config = config(mock.is_some()).await?;
     let topics = config.topics();
     broker::create_topics(
         mock,
@@ -123,6 +123,7 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     let small = queries(&api).await?;
     eprintln!("loading {} more events", total - SMALL);
     produce(&config, integration, SMALL..total).await?;
+    check_nothing_dropped(&config.kafka(), &topics.received, config.topic_partitions, total)?;
     let raw = raw_consume(
         &config.kafka(),
         &topics.received,
@@ -136,7 +137,12 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn config() -> anyhow::Result<Config> {
+/// Partitions of each topic on the mock cluster: it keeps at most 5 MB per partition and drops
+/// the oldest batches beyond that, so the workload (about 170 MB as lz4 batches) is spread wide
+/// enough that nothing is dropped; `produce` checks it.
+const MOCK_PARTITIONS: i32 = 64;
+
+async fn config(mock: bool) -> anyhow::Result<Config> {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("sb_bench_{}", uuid::Uuid::new_v4().simple());
@@ -152,7 +158,8 @@ async fn config() -> anyhow::Result<Config> {
         database_url: format!("{base}/{name}"),
         kafka_brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
         topic_prefix: format!("bench{}.", uuid::Uuid::new_v4().simple()),
-        topic_partitions: 6,
+        topic_partitions: if mock { MOCK_PARTITIONS } else { 6 },
+        kafka_properties: mock.then(|| SecretString::new("compression.type=lz4")),
         kafka_delivery_timeout_ms: 60_000,
         secret_keys: Some(SecretString::new(
             switchboard_adapters::store::XChaChaSealer::generate_entry("bench"),
@@ -185,6 +192,28 @@ async fn produce(
         "produced {count} events in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Fails unless every partition of `topic` still starts at offset 0 and they hold `total`
+/// records between them: a broker that dropped old batches would make both rates meaningless.
+fn check_nothing_dropped(
+    kafka: &KafkaSettings,
+    topic: &str,
+    partitions: i32,
+    total: usize,
+) -> anyhow::Result<()> {
+    let consumer: rdkafka::consumer::BaseConsumer = kafka.client_config().create()?;
+    let mut held = 0;
+    for partition in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+        anyhow::ensure!(
+            low == 0,
+            "the broker dropped the first {low} records of partition {partition}: raise the partitions"
+        );
+        held += high as usize;
+    }
+    anyhow::ensure!(held == total, "the topic holds {held} records, not {total}");
     Ok(())
 }
 

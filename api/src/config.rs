@@ -7,6 +7,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use switchboard_adapters::kafka::settings::{parse_properties, MalformedProperty};
 use switchboard_adapters::kafka::{KafkaSettings, Topics};
 use switchboard_domain::SecretString;
 
@@ -37,6 +38,8 @@ pub struct Config {
     pub topic_replication_factor: i32,
     /// How long a produced record may wait for the broker's acknowledgement.
     pub kafka_delivery_timeout_ms: u64,
+    /// Extra librdkafka properties for every client, `key=value[;…]` (TLS, SASL, compression).
+    pub kafka_properties: Option<SecretString>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Keyring for secrets at rest: `id:base64(32 bytes)[,…]`; the first key seals.
@@ -76,6 +79,7 @@ impl Default for Config {
             topic_partitions: 6,
             topic_replication_factor: 1,
             kafka_delivery_timeout_ms: 5_000,
+            kafka_properties: None,
             max_body_bytes: 1024 * 1024,
             secret_keys: None,
             platform_credentials: None,
@@ -102,6 +106,9 @@ pub enum ConfigError {
     /// The file or an environment variable holds a bad value.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] toml::de::Error),
+    /// `kafka_properties` holds an entry that is not `key=value`.
+    #[error("invalid configuration: {0}")]
+    KafkaProperties(#[from] MalformedProperty),
 }
 
 impl Config {
@@ -128,7 +135,11 @@ impl Config {
                 table.insert((*field).to_owned(), env_value(&value));
             }
         }
-        Ok(Self::deserialize(toml::Value::Table(table))?)
+        let config = Self::deserialize(toml::Value::Table(table))?;
+        if let Some(properties) = &config.kafka_properties {
+            parse_properties(properties.expose())?;
+        }
+        Ok(config)
     }
 
     const FIELDS: &'static [&'static str] = &[
@@ -140,6 +151,7 @@ impl Config {
         "topic_partitions",
         "topic_replication_factor",
         "kafka_delivery_timeout_ms",
+        "kafka_properties",
         "max_body_bytes",
         "secret_keys",
         "platform_credentials",
@@ -159,6 +171,10 @@ impl Config {
     pub fn kafka(&self) -> KafkaSettings {
         let mut settings = KafkaSettings::new(&self.kafka_brokers);
         settings.delivery_timeout = Duration::from_millis(self.kafka_delivery_timeout_ms);
+        if let Some(properties) = &self.kafka_properties {
+            // Checked by `load`; a struct built in code with a malformed entry gets none.
+            settings.extra = parse_properties(properties.expose()).unwrap_or_default();
+        }
         settings
     }
 
@@ -205,6 +221,15 @@ mod tests {
         assert!(!format!("{config:?}").contains("k:abc"));
         std::fs::write(&dir, "max_body_byte = 1\n").unwrap();
         assert!(Config::load(Some(&dir)).is_err());
+        std::fs::write(&dir, "kafka_properties = \"sasl.password\"\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&dir)),
+            Err(ConfigError::KafkaProperties(MalformedProperty(0)))
+        ));
+        std::fs::write(&dir, "kafka_properties = \"sasl.password=hunter2\"\n").unwrap();
+        let config = Config::load(Some(&dir)).unwrap();
+        assert_eq!(config.kafka().client_config().get("sasl.password"), Some("hunter2"));
+        assert!(!format!("{config:?}").contains("hunter2"));
         std::fs::remove_file(dir).unwrap();
     }
 }

@@ -12,6 +12,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use sqlx::{Postgres, QueryBuilder};
 use switchboard_domain::WorkspaceId;
 use uuid::Uuid;
 
@@ -60,27 +61,32 @@ pub async fn conversations(
     let limit =
         page_size(query.limit).ok_or_else(|| Problem::bad_request("limit must be 1-200"))?;
     let cursor = decode(query.cursor.as_deref())?;
-    let mut items = sqlx::query_as::<_, ConversationView>(
+    // Only the filters given are written into the statement, so each shape gets its own plan
+    // with the cursor as an index condition (a catch-all `$n IS NULL OR …` made the generic
+    // plan filter every row before the cursor).
+    let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT id, integration_id AS inbox_id, channel, contact_id, contact_name, status,
                 last_message_preview, last_message_at, unread_count, message_count,
                 first_seen_at, last_seen_at
-         FROM inbox.conversations
-         WHERE workspace_id = $1
-           AND ($2::uuid IS NULL OR integration_id = $2)
-           AND ($3::text IS NULL OR status = $3)
-           AND ($4::timestamptz IS NULL OR (last_message_at, id) < ($4, $5))
-         ORDER BY last_message_at DESC, id DESC
-         LIMIT $6",
-    )
-    .bind(ws.as_str())
-    .bind(query.inbox)
-    .bind(query.status)
-    .bind(cursor.map(|c| c.at))
-    .bind(cursor.map(|c| c.id))
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(Problem::from)?;
+         FROM inbox.conversations WHERE workspace_id = ",
+    );
+    sql.push_bind(ws.as_str());
+    if let Some(inbox) = query.inbox {
+        sql.push(" AND integration_id = ").push_bind(inbox);
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND status = ").push_bind(status);
+    }
+    if let Some(cursor) = cursor {
+        push_cursor(&mut sql, "last_message_at", cursor);
+    }
+    sql.push(" ORDER BY last_message_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let mut items = sql
+        .build_query_as::<ConversationView>()
+        .fetch_all(&state.pool)
+        .await
+        .map_err(Problem::from)?;
     let next_cursor = next(&mut items, limit, |c| Cursor {
         at: c.last_message_at,
         id: c.id,
@@ -111,27 +117,35 @@ pub async fn messages(
     if !exists {
         return Err(Problem::not_found("no such conversation"));
     }
-    let mut items = sqlx::query_as::<_, MessageView>(
+    let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT id, direction, platform_message_id, content, reply_to, is_echo, sent_at, status
-         FROM inbox.messages
-         WHERE conversation_id = $1 AND workspace_id = $2
-           AND ($3::timestamptz IS NULL OR (sent_at, id) < ($3, $4))
-         ORDER BY sent_at DESC, id DESC
-         LIMIT $5",
-    )
-    .bind(id)
-    .bind(ws.as_str())
-    .bind(cursor.map(|c| c.at))
-    .bind(cursor.map(|c| c.id))
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(Problem::from)?;
+         FROM inbox.messages WHERE conversation_id = ",
+    );
+    sql.push_bind(id).push(" AND workspace_id = ").push_bind(ws.as_str());
+    if let Some(cursor) = cursor {
+        push_cursor(&mut sql, "sent_at", cursor);
+    }
+    sql.push(" ORDER BY sent_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let mut items = sql
+        .build_query_as::<MessageView>()
+        .fetch_all(&state.pool)
+        .await
+        .map_err(Problem::from)?;
     let next_cursor = next(&mut items, limit, |m| Cursor {
         at: m.sent_at,
         id: m.id,
     });
     Ok(Json(MessagePage { items, next_cursor }))
+}
+
+/// Adds the keyset condition: rows strictly after `cursor` in `(time_column DESC, id DESC)`.
+fn push_cursor(sql: &mut QueryBuilder<'_, Postgres>, time_column: &str, cursor: Cursor) {
+    sql.push(format_args!(" AND ({time_column}, id) < ("))
+        .push_bind(cursor.at)
+        .push(", ")
+        .push_bind(cursor.id)
+        .push(")");
 }
 
 fn decode(cursor: Option<&str>) -> Result<Option<Cursor>, Problem> {

@@ -13,7 +13,7 @@ use crate::engine::apply::{SeekTo, LOCK_KEY_SQL};
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rejects::apply_or_set_aside;
 use crate::engine::runner::ProjectorSettings;
-use crate::engine::schema::{create_schema, live_version};
+use crate::engine::schema::{create_schema, live_version, vacuum_analyze};
 use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -99,6 +99,7 @@ pub async fn replay(
         }
         run.maybe_report(lag(&positions, &ends), &mut report);
     }
+    vacuum_analyze(pool, &rebuild).await?;
     let mut lock = pool.acquire().await?;
     advisory(&mut lock, "pg_advisory_lock", name).await?;
     let handed_over = async {
