@@ -20,7 +20,7 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 /// One consumed record, owned so handlers can hold it across awaits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConsumedRecord {
     /// Source topic.
     pub topic: String,

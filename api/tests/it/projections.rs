@@ -34,6 +34,7 @@ fn spawn_projector(
         ProjectorSettings {
             max_batch,
             max_wait: Duration::from_millis(5),
+            ..ProjectorSettings::default()
         },
     );
     tokio::spawn(async move {
@@ -672,6 +673,7 @@ async fn a_replay_rebuilds_and_hands_over_without_a_gap_or_a_double() {
     let settings = ProjectorSettings {
         max_batch: 64,
         max_wait: Duration::from_millis(5),
+        ..ProjectorSettings::default()
     };
     let kafka_settings = KafkaSettings::new(app.config.kafka_brokers.clone());
     let topics = app.config.topics();
@@ -898,6 +900,7 @@ async fn an_interrupted_replay_resumes_from_its_own_offsets() {
     let settings = ProjectorSettings {
         max_batch: 5,
         max_wait: Duration::from_millis(2),
+        ..ProjectorSettings::default()
     };
     let kafka_settings = KafkaSettings::new(app.config.kafka_brokers.clone());
     let topics = app.config.topics();

@@ -29,6 +29,7 @@ fn projector(app: &TestApp) -> JoinHandle<()> {
         ProjectorSettings {
             max_batch: 50,
             max_wait: Duration::from_millis(5),
+            ..ProjectorSettings::default()
         },
     );
     tokio::spawn(async move { projector.run(std::future::pending()).await.unwrap() })

@@ -31,6 +31,16 @@ pub struct BatchOutcome {
     pub stored: Vec<(String, i32, i64)>,
 }
 
+impl BatchOutcome {
+    /// Adds what `other`, a part of the same batch, did.
+    pub fn absorb(&mut self, other: BatchOutcome) {
+        self.applied += other.applied;
+        self.skipped += other.skipped;
+        self.seek.extend(other.seek);
+        self.stored.extend(other.stored);
+    }
+}
+
 /// Where a partition must be read from next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeekTo {

@@ -2,6 +2,7 @@
 //! application of a batch together with its offsets, the live consumer loop, and rebuilds.
 
 mod apply;
+mod lanes;
 mod projection;
 mod rebalance;
 mod rejects;

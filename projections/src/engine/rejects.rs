@@ -40,10 +40,7 @@ pub async fn apply_or_set_aside(
                 }
                 outcome => outcome?,
             };
-        total.applied += outcome.applied;
-        total.skipped += outcome.skipped;
-        total.seek.extend(outcome.seek);
-        total.stored.extend(outcome.stored);
+        total.absorb(outcome);
     }
     Ok(total)
 }

@@ -11,7 +11,7 @@
 
 use crate::engine::apply::{SeekTo, LOCK_KEY_SQL};
 use crate::engine::projection::{Projection, ProjectionError};
-use crate::engine::rejects::apply_or_set_aside;
+use crate::engine::lanes::apply_in_lanes;
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{create_schema, live_version, vacuum_analyze};
 use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};
@@ -159,13 +159,14 @@ impl Run {
         if batch.is_empty() {
             return Ok(());
         }
-        let outcome = apply_or_set_aside(
+        let outcome = apply_in_lanes(
             pool,
             projection,
             schema,
             topics,
             &batch,
             &self.from_beginning,
+            settings.lanes,
         )
         .await?;
         for record in &batch {

@@ -10,7 +10,7 @@
 use crate::engine::apply::BatchOutcome;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
-use crate::engine::rejects::apply_or_set_aside;
+use crate::engine::lanes::apply_in_lanes;
 use crate::engine::schema::ensure_live_schema;
 use crate::engine::starts::{partition_starts, store_starts};
 use futures::FutureExt;
@@ -34,6 +34,8 @@ pub struct ProjectorSettings {
     pub max_batch: usize,
     /// How long to wait for more records once one arrived.
     pub max_wait: Duration,
+    /// Transactions a batch is applied in at once, split by partition (see `lanes.rs`).
+    pub lanes: usize,
 }
 
 impl Default for ProjectorSettings {
@@ -41,6 +43,7 @@ impl Default for ProjectorSettings {
         Self {
             max_batch: 1000,
             max_wait: Duration::from_millis(20),
+            lanes: 2,
         }
     }
 }
@@ -176,13 +179,14 @@ impl Projector {
             first.continue_trace(&span);
         }
         loop {
-            let outcome = apply_or_set_aside(
+            let outcome = apply_in_lanes(
                 &self.pool,
                 self.projection.as_ref(),
                 self.projection.name(),
                 &self.topics,
                 batch,
                 from_beginning,
+                self.settings.lanes,
             )
             .instrument(span.clone())
             .await;

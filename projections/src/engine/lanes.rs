@@ -1,0 +1,96 @@
+//! Applying one batch on several connections at once, a lane per group of partitions.
+//!
+//! A projection's work is mostly PostgreSQL's, and one transaction at a time keeps one
+//! backend (one core) busy. Records are split by partition number modulo the lane count, so a
+//! partition's records stay in one lane in their order and every partition's offsets are
+//! written by one transaction. The topics are keyed by conversation (or integration) and
+//! created with the same partition count, so a conversation's records of every topic share a
+//! partition number, hence a lane: two lanes never write the same row.
+//!
+//! Each lane commits alone. When one fails after another committed, the caller retries the
+//! whole batch, and the committed lane's records are skipped by their stored offsets.
+
+use crate::engine::apply::BatchOutcome;
+use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::rejects::apply_or_set_aside;
+use sqlx::PgPool;
+use std::collections::HashSet;
+use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+
+/// [`apply_or_set_aside`] over `lanes` concurrent transactions (at least one).
+pub async fn apply_in_lanes(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+    topics: &Topics,
+    records: &[ConsumedRecord],
+    from_beginning: &HashSet<(String, i32)>,
+    lanes: usize,
+) -> Result<BatchOutcome, ProjectionError> {
+    if lanes <= 1 {
+        return apply_or_set_aside(pool, projection, schema, topics, records, from_beginning).await;
+    }
+    let split = split_by_partition(records, lanes);
+    let outcomes = futures::future::join_all(split.iter().filter(|l| !l.is_empty()).map(|lane| {
+        apply_or_set_aside(pool, projection, schema, topics, lane, from_beginning)
+    }))
+    .await;
+    let mut total = BatchOutcome::default();
+    for outcome in outcomes {
+        total.absorb(outcome?);
+    }
+    Ok(total)
+}
+
+/// `records` in `lanes` groups by partition number, each in its original order.
+fn split_by_partition(records: &[ConsumedRecord], lanes: usize) -> Vec<Vec<ConsumedRecord>> {
+    let lanes = lanes.max(1);
+    let mut split = vec![Vec::new(); lanes];
+    for record in records {
+        split[record.partition.unsigned_abs() as usize % lanes].push(record.clone());
+    }
+    split
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(topic: &str, partition: i32, offset: i64) -> ConsumedRecord {
+        ConsumedRecord {
+            topic: topic.into(),
+            partition,
+            offset,
+            ..ConsumedRecord::default()
+        }
+    }
+
+    #[test]
+    fn a_partition_stays_in_one_lane_in_order_whatever_the_topic() {
+        let records = vec![
+            record("a", 0, 5),
+            record("b", 2, 1),
+            record("a", 1, 7),
+            record("a", 0, 6),
+            record("b", 0, 3),
+            record("a", 3, 9),
+        ];
+        let lanes = split_by_partition(&records, 2);
+        let seen = |lane: &Vec<ConsumedRecord>| -> Vec<(String, i32, i64)> {
+            lane.iter()
+                .map(|r| (r.topic.clone(), r.partition, r.offset))
+                .collect()
+        };
+        assert_eq!(
+            seen(&lanes[0]),
+            vec![
+                ("a".into(), 0, 5),
+                ("b".into(), 2, 1),
+                ("a".into(), 0, 6),
+                ("b".into(), 0, 3)
+            ]
+        );
+        assert_eq!(seen(&lanes[1]), vec![("a".into(), 1, 7), ("a".into(), 3, 9)]);
+        assert_eq!(split_by_partition(&records, 0).len(), 1);
+    }
+}
