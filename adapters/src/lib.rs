@@ -3,6 +3,7 @@
 //! engine that sends messages through the channels.
 #![forbid(unsafe_code)]
 
+pub mod activity;
 pub mod channels;
 pub mod inbound;
 pub mod kafka;

@@ -123,7 +123,12 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     let small = queries(&api).await?;
     eprintln!("loading {} more events", total - SMALL);
     produce(&config, integration, SMALL..total).await?;
-    check_nothing_dropped(&config.kafka(), &topics.received, config.topic_partitions, total)?;
+    check_nothing_dropped(
+        &config.kafka(),
+        &topics.received,
+        config.topic_partitions,
+        total,
+    )?;
     let raw = raw_consume(
         &config.kafka(),
         &topics.received,

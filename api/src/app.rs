@@ -107,7 +107,7 @@ impl App {
             producer,
             webhook_targets,
             inbound,
-            outbound_topic: config.topics().outbound,
+            topics: config.topics(),
             metrics: metrics_handle(),
         };
         Ok(Self {

@@ -228,7 +228,10 @@ mod tests {
         ));
         std::fs::write(&dir, "kafka_properties = \"sasl.password=hunter2\"\n").unwrap();
         let config = Config::load(Some(&dir)).unwrap();
-        assert_eq!(config.kafka().client_config().get("sasl.password"), Some("hunter2"));
+        assert_eq!(
+            config.kafka().client_config().get("sasl.password"),
+            Some("hunter2")
+        );
         assert!(!format!("{config:?}").contains("hunter2"));
         std::fs::remove_file(dir).unwrap();
     }

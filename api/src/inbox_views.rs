@@ -52,14 +52,17 @@ pub struct ConversationView {
     pub contact_id: String,
     /// The contact's display name, when a platform gave one.
     pub contact_name: Option<String>,
-    /// `open` (the only status for now).
+    /// `open`, or `resolved` (set with `POST …/status`; a later message from the contact opens
+    /// it again).
     pub status: String,
     /// A short text of the last message.
     pub last_message_preview: Option<String>,
     /// When the last message was sent, per the platform.
     pub last_message_at: DateTime<Utc>,
-    /// Inbound messages since the last reply.
+    /// Inbound messages after both the last reply and the agents' read mark.
     pub unread_count: i32,
+    /// Platform time up to which agents have read it (`POST …/read`), if they have.
+    pub last_read_at: Option<DateTime<Utc>>,
     /// Messages in it.
     pub message_count: i64,
     /// The contact's first message.
@@ -114,7 +117,7 @@ pub struct MessagePage {
 pub struct ConversationQuery {
     /// Only this inbox.
     pub inbox: Option<Uuid>,
-    /// Only this status.
+    /// Only this status: `open` or `resolved`.
     pub status: Option<String>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,

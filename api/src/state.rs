@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
-use switchboard_adapters::kafka::EventProducer;
+use switchboard_adapters::kafka::{EventProducer, Topics};
 use switchboard_adapters::store::IntegrationStore;
 
 /// Shared handles, cheap to clone.
@@ -23,8 +23,8 @@ pub struct AppState {
     pub webhook_targets: WebhookTargets,
     /// Publishes verified webhook items.
     pub inbound: InboundPublisher,
-    /// Where send commands go (`messages.outbound`).
-    pub outbound_topic: String,
+    /// Topic names (send commands go to `outbound`, agents' actions to `activity`).
+    pub topics: Topics,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
 }

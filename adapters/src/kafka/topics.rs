@@ -18,6 +18,8 @@ pub struct Topics {
     pub status: String,
     /// The Integration aggregate's events, from the outbox.
     pub lifecycle: String,
+    /// Agents' actions on conversations (read, resolved, reopened).
+    pub activity: String,
 }
 
 impl Topics {
@@ -28,6 +30,7 @@ impl Topics {
             outbound: format!("{prefix}messages.outbound"),
             status: format!("{prefix}messages.status"),
             lifecycle: format!("{prefix}integrations.lifecycle"),
+            activity: format!("{prefix}conversations.activity"),
         }
     }
 
@@ -45,6 +48,7 @@ impl Topics {
             &self.outbound,
             &self.status,
             &self.lifecycle,
+            &self.activity,
         ]
         .into_iter()
         .flat_map(|name| [name.clone(), format!("{name}.dlq")])

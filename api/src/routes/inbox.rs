@@ -66,8 +66,8 @@ pub async fn conversations(
     // plan filter every row before the cursor).
     let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT id, integration_id AS inbox_id, channel, contact_id, contact_name, status,
-                last_message_preview, last_message_at, unread_count, message_count,
-                first_seen_at, last_seen_at
+                last_message_preview, last_message_at, unread_count, last_read_at,
+                message_count, first_seen_at, last_seen_at
          FROM inbox.conversations WHERE workspace_id = ",
     );
     sql.push_bind(ws.as_str());
@@ -75,6 +75,9 @@ pub async fn conversations(
         sql.push(" AND integration_id = ").push_bind(inbox);
     }
     if let Some(status) = query.status {
+        if status != "open" && status != "resolved" {
+            return Err(Problem::bad_request("status must be 'open' or 'resolved'"));
+        }
         sql.push(" AND status = ").push_bind(status);
     }
     if let Some(cursor) = cursor {
@@ -121,7 +124,9 @@ pub async fn messages(
         "SELECT id, direction, platform_message_id, content, reply_to, is_echo, sent_at, status
          FROM inbox.messages WHERE conversation_id = ",
     );
-    sql.push_bind(id).push(" AND workspace_id = ").push_bind(ws.as_str());
+    sql.push_bind(id)
+        .push(" AND workspace_id = ")
+        .push_bind(ws.as_str());
     if let Some(cursor) = cursor {
         push_cursor(&mut sql, "sent_at", cursor);
     }

@@ -2,6 +2,7 @@
 
 pub mod asyncapi;
 pub mod channels;
+pub mod conversation_actions;
 pub mod health;
 pub mod inbox;
 pub mod integrations;
@@ -25,6 +26,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(inbox::routes())
         .merge(settings::routes())
         .merge(send::routes())
+        .merge(conversation_actions::routes())
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(asyncapi::routes())

@@ -1,7 +1,9 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description, generated from the handlers.
 
 use crate::error::Problem;
-use crate::routes::{channels, health, inbox, integrations, send, settings, webhooks};
+use crate::routes::{
+    channels, conversation_actions, health, inbox, integrations, send, settings, webhooks,
+};
 use crate::state::AppState;
 use crate::views;
 use axum::routing::get;
@@ -30,6 +32,8 @@ use utoipa::OpenApi;
         inbox::messages,
         settings::list,
         send::send,
+        conversation_actions::read,
+        conversation_actions::status,
         health::healthz,
         health::readyz,
         health::metrics,
@@ -48,6 +52,9 @@ use utoipa::OpenApi;
         settings::SettingsList,
         send::SendRequest,
         send::SendAccepted,
+        conversation_actions::ReadRequest,
+        conversation_actions::StatusRequest,
+        conversation_actions::ActionAccepted,
         views::CreateIntegration,
         views::ConnectIntegration,
         views::UpdateIntegration,

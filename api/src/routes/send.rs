@@ -327,7 +327,7 @@ fn idempotency_key(headers: &HeaderMap, request: &SendRequest) -> Result<Option<
 }
 
 async fn produce(state: &AppState, command: &SendMessage) -> Result<(), Problem> {
-    let record = command_record(command, &state.outbound_topic, current_traceparent());
+    let record = command_record(command, &state.topics.outbound, current_traceparent());
     state.producer.publish(&record).await.map_err(|error| {
         tracing::warn!(%error, "send command not acknowledged by the broker");
         Problem::unavailable("the message broker did not acknowledge the command; retry with the same idempotency key")

@@ -5,6 +5,7 @@ mod api_errors;
 mod api_lifecycle;
 mod asyncapi;
 mod concurrency;
+mod conversation_actions;
 mod e2e;
 mod helpers;
 mod outbound;

@@ -21,7 +21,7 @@ use switchboard_projections::{Projection, Projector};
 use tokio::task::JoinHandle;
 
 /// Runs the live projector of `projection` until the returned handle is aborted.
-fn spawn_projector(
+pub(crate) fn spawn_projector(
     app: &TestApp,
     projection: Arc<dyn Projection>,
     max_batch: usize,
@@ -42,7 +42,7 @@ fn spawn_projector(
     })
 }
 
-async fn wait_until<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -57,11 +57,11 @@ where
     }
 }
 
-async fn count(pool: &PgPool, sql: &str) -> i64 {
+pub(crate) async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
-fn inbound(
+pub(crate) fn inbound(
     integration: IntegrationId,
     contact: &str,
     mid: &str,
@@ -110,7 +110,7 @@ fn receipt(
     )
 }
 
-async fn publish(app: &TestApp, events: &[InboundEvent]) {
+pub(crate) async fn publish(app: &TestApp, events: &[InboundEvent]) {
     let producer = EventProducer::new(&app.config.kafka()).unwrap();
     let publisher = InboundPublisher::new(
         producer,

@@ -1,9 +1,11 @@
 //! Messages as the platform sees them: normalised content, contacts, conversation keys, and the
 //! immutable inbound events (`MessageReceived` and inbound receipts) published to Kafka.
 
+mod activity;
 mod content;
 mod inbound;
 
+pub use activity::{ConversationAction, ConversationActivity};
 pub use content::{Attachment, AttachmentKind, MessageContent};
 pub use inbound::{
     conversation_key, Contact, InboundDraft, InboundEvent, InboundKind, PlatformError,

@@ -31,10 +31,11 @@ pub async fn apply_in_lanes(
         return apply_or_set_aside(pool, projection, schema, topics, records, from_beginning).await;
     }
     let split = split_by_partition(records, lanes);
-    let outcomes = futures::future::join_all(split.iter().filter(|l| !l.is_empty()).map(|lane| {
-        apply_or_set_aside(pool, projection, schema, topics, lane, from_beginning)
-    }))
-    .await;
+    let outcomes =
+        futures::future::join_all(split.iter().filter(|l| !l.is_empty()).map(|lane| {
+            apply_or_set_aside(pool, projection, schema, topics, lane, from_beginning)
+        }))
+        .await;
     let mut total = BatchOutcome::default();
     for outcome in outcomes {
         total.absorb(outcome?);
@@ -90,7 +91,10 @@ mod tests {
                 ("b".into(), 0, 3)
             ]
         );
-        assert_eq!(seen(&lanes[1]), vec![("a".into(), 1, 7), ("a".into(), 3, 9)]);
+        assert_eq!(
+            seen(&lanes[1]),
+            vec![("a".into(), 1, 7), ("a".into(), 3, 9)]
+        );
         assert_eq!(split_by_partition(&records, 0).len(), 1);
     }
 }

@@ -10,8 +10,8 @@
 //! already hold and continues after it: no gap, no double.
 
 use crate::engine::apply::{SeekTo, LOCK_KEY_SQL};
-use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::lanes::apply_in_lanes;
+use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{create_schema, live_version, vacuum_analyze};
 use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};

@@ -8,9 +8,9 @@
 //! offsets are committed after each batch only so lag dashboards stay meaningful.
 
 use crate::engine::apply::BatchOutcome;
+use crate::engine::lanes::apply_in_lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
-use crate::engine::lanes::apply_in_lanes;
 use crate::engine::schema::ensure_live_schema;
 use crate::engine::starts::{partition_starts, store_starts};
 use futures::FutureExt;

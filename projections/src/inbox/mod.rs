@@ -1,12 +1,14 @@
 //! The inbox read model: one inbox per integration, conversations (inbox x contact) with
 //! their last message, unread count and first/last seen, and messages with their delivery
 //! status. Built from `integrations.lifecycle`, `messages.received`, `messages.outbound` (our
-//! sends, queued) and `messages.status` (their outcomes).
+//! sends, queued), `messages.status` (their outcomes) and `conversations.activity` (agents'
+//! read marks, resolve and reopen).
 //!
 //! Idempotent on event ids: a message row's id is its event id (inbound), and a platform's
 //! message id is unique per conversation, so a redelivered webhook adds nothing; counters move
 //! only for rows actually inserted.
 
+mod activity;
 mod lifecycle;
 mod outbound;
 mod received;
@@ -38,7 +40,7 @@ impl Projection for InboxProjection {
     }
 
     fn version(&self) -> i32 {
-        2
+        3
     }
 
     fn topics(&self, topics: &Topics) -> Vec<String> {
@@ -47,6 +49,7 @@ impl Projection for InboxProjection {
             topics.received.clone(),
             topics.outbound.clone(),
             topics.status.clone(),
+            topics.activity.clone(),
         ]
     }
 
@@ -79,6 +82,7 @@ impl Projection for InboxProjection {
         for event in &inbound {
             received::apply_receipt(tx, event).await?;
         }
+        activity::apply(tx, &read(&of(&topics.activity))).await?;
         Ok(())
     }
 }

@@ -122,6 +122,7 @@ struct ConversationChange {
     last_at: DateTime<Utc>,
     first_at: DateTime<Utc>,
     last_reply_at: Option<DateTime<Utc>>,
+    last_inbound_at: Option<DateTime<Utc>>,
     messages_added: i64,
 }
 
@@ -146,6 +147,7 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
                 last_at: message.sent_at,
                 first_at: message.sent_at,
                 last_reply_at: None,
+                last_inbound_at: None,
                 messages_added: 0,
             });
         if message.contact_name.is_some() {
@@ -162,6 +164,8 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
         change.messages_added += 1;
         if message.outbound {
             change.last_reply_at = change.last_reply_at.max(Some(message.sent_at));
+        } else {
+            change.last_inbound_at = change.last_inbound_at.max(Some(message.sent_at));
         }
     }
     changes
@@ -190,14 +194,15 @@ async fn upsert_conversations(
     let last: Vec<DateTime<Utc>> = changes.values().map(|c| c.last_at).collect();
     let first: Vec<DateTime<Utc>> = changes.values().map(|c| c.first_at).collect();
     let replies: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_reply_at).collect();
+    let inbound: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_inbound_at).collect();
     let counts: Vec<i64> = changes.values().map(|c| c.messages_added).collect();
     sqlx::query(
         "WITH input AS (
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
                                   $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
-                                  $11::timestamptz[], $12::bigint[], $13::text[])
+                                  $11::timestamptz[], $12::bigint[], $13::text[], $14::timestamptz[])
                  AS t(id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
-                      last_at, first_at, last_reply_at, messages_added, thread_id)
+                      last_at, first_at, last_reply_at, messages_added, thread_id, last_inbound_at)
          ),
          updated AS (
              UPDATE conversations c SET
@@ -207,10 +212,12 @@ async fn upsert_conversations(
                                              THEN i.preview ELSE c.last_message_preview END,
                  last_message_at = GREATEST(c.last_message_at, i.last_at),
                  last_reply_at = GREATEST(c.last_reply_at, i.last_reply_at),
+                 last_inbound_at = GREATEST(c.last_inbound_at, i.last_inbound_at),
                  unread_count = (SELECT count(*) FROM messages m
                                  WHERE m.conversation_id = c.id AND m.direction = 'inbound'
                                    AND m.sent_at >= COALESCE(GREATEST(c.last_reply_at, i.last_reply_at),
-                                                            '-infinity'))::int,
+                                                            '-infinity')
+                                   AND m.sent_at > COALESCE(c.last_read_at, '-infinity'))::int,
                  message_count = c.message_count + i.messages_added,
                  first_seen_at = LEAST(c.first_seen_at, i.first_at),
                  last_seen_at = GREATEST(c.last_seen_at, i.last_at)
@@ -220,14 +227,18 @@ async fn upsert_conversations(
          INSERT INTO conversations (id, conversation_key, workspace_id, integration_id, channel,
                                     contact_id, contact_name, last_message_preview, last_message_at,
                                     unread_count, message_count, first_seen_at, last_seen_at,
-                                    contact_thread_id, last_reply_at)
-         SELECT id, key, workspace_id, integration_id, channel, contact_id, contact_name, preview,
-                last_at,
+                                    contact_thread_id, last_reply_at, last_inbound_at,
+                                    last_read_at, resolved_at, reopened_at)
+         SELECT input.id, key, workspace_id, integration_id, channel, contact_id, contact_name,
+                preview, last_at,
                 (SELECT count(*) FROM messages m
                  WHERE m.conversation_id = input.id AND m.direction = 'inbound'
-                   AND m.sent_at >= COALESCE(input.last_reply_at, '-infinity'))::int,
-                messages_added, first_at, last_at, thread_id, last_reply_at
-         FROM input WHERE id NOT IN (SELECT id FROM updated)",
+                   AND m.sent_at >= COALESCE(input.last_reply_at, '-infinity')
+                   AND m.sent_at > COALESCE(mk.read_up_to, '-infinity'))::int,
+                messages_added, first_at, last_at, thread_id, last_reply_at, last_inbound_at,
+                mk.read_up_to, mk.resolved_at, mk.reopened_at
+         FROM input LEFT JOIN conversation_marks mk ON mk.conversation_id = input.id
+         WHERE input.id NOT IN (SELECT id FROM updated)",
     )
     .bind(ids)
     .bind(keys)
@@ -242,6 +253,7 @@ async fn upsert_conversations(
     .bind(replies)
     .bind(counts)
     .bind(threads)
+    .bind(inbound)
     .execute(tx)
     .await?;
     Ok(())

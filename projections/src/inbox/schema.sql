@@ -1,4 +1,4 @@
--- The inbox read model (version 2: conversations carry the contact's thread id). Created in the projection's own schema; names unqualified.
+-- The inbox read model (version 3: agents' read marks and open/resolved status). Created in the projection's own schema; names unqualified.
 
 -- One inbox per integration.
 CREATE TABLE inboxes (
@@ -22,17 +22,37 @@ CREATE TABLE conversations (
     contact_id           text        NOT NULL,
     contact_name         text,
     contact_thread_id    text,
-    status               text        NOT NULL DEFAULT 'open',
     last_message_preview text,
     last_message_at      timestamptz NOT NULL,
+    -- Inbound messages after the latest reply and after the agents' read mark.
     unread_count         int         NOT NULL DEFAULT 0,
     last_reply_at        timestamptz,
+    last_inbound_at      timestamptz,
+    -- Copies of the conversation's marks (see conversation_marks).
+    last_read_at         timestamptz,
+    resolved_at          timestamptz,
+    reopened_at          timestamptz,
+    -- Resolved until reopened by hand or by a message from the contact sent after it.
+    status               text GENERATED ALWAYS AS (
+        CASE WHEN resolved_at > COALESCE(reopened_at, '-infinity'::timestamptz)
+              AND resolved_at >= COALESCE(last_inbound_at, '-infinity'::timestamptz)
+             THEN 'resolved' ELSE 'open' END) STORED,
     message_count        bigint      NOT NULL DEFAULT 0,
     first_seen_at        timestamptz NOT NULL,
     last_seen_at         timestamptz NOT NULL
 );
 CREATE INDEX conversations_by_workspace ON conversations (workspace_id, last_message_at DESC, id DESC);
 CREATE INDEX conversations_by_inbox ON conversations (integration_id, last_message_at DESC, id DESC);
+CREATE INDEX conversations_by_status ON conversations (workspace_id, status, last_message_at DESC, id DESC);
+
+-- Agents' marks on a conversation (from `conversations.activity`), kept apart from the
+-- conversation row because they may be read before the conversation's first message is.
+CREATE TABLE conversation_marks (
+    conversation_id uuid PRIMARY KEY,
+    read_up_to      timestamptz,
+    resolved_at     timestamptz,
+    reopened_at     timestamptz
+);
 
 -- Messages in platform time order, id as the stable tiebreak. Delivery status is monotonic:
 -- queued(0) < sent(1) < delivered(2) < read(3); failed is terminal for a send.

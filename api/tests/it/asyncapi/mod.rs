@@ -16,6 +16,7 @@ use rdkafka::message::Headers;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
+use switchboard_adapters::activity::activity_record;
 use switchboard_adapters::channels::webhook::hmac_sha256;
 use switchboard_adapters::inbound::InboundPublisher;
 use switchboard_adapters::kafka::{
@@ -27,9 +28,10 @@ use switchboard_api::config::Config;
 use switchboard_domain::auth::{StoredAuth, StoredValue};
 use switchboard_domain::integration::{AccountInfo, Integration, IntegrationEvent};
 use switchboard_domain::message::{
-    conversation_key, Attachment, AttachmentKind, Contact, DeliveryOutcome, DeliveryUpdate,
-    FailureReason, InboundDraft, InboundEvent, InboundKind, MessageContent, OutboundAttachment,
-    OutboundContent, PlatformError, QuickReplyOption, SendMessage,
+    conversation_key, Attachment, AttachmentKind, Contact, ConversationAction,
+    ConversationActivity, DeliveryOutcome, DeliveryUpdate, FailureReason, InboundDraft,
+    InboundEvent, InboundKind, MessageContent, OutboundAttachment, OutboundContent, PlatformError,
+    QuickReplyOption, SendMessage,
 };
 use switchboard_domain::{ChannelKind, IntegrationId, SecretSealer, SecretString};
 use uuid::Uuid;
@@ -42,6 +44,7 @@ const RECEIVED: &str = "messages.received";
 const OUTBOUND: &str = "messages.outbound";
 const STATUS: &str = "messages.status";
 const LIFECYCLE: &str = "integrations.lifecycle";
+const ACTIVITY: &str = "conversations.activity";
 const OUTBOUND_DLQ: &str = "messages.outbound.dlq";
 
 // ---------------------------------------------------------------------------------------------

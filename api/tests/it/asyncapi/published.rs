@@ -297,3 +297,36 @@ async fn commands_their_outcomes_and_dead_letters_validate_against_their_message
         "the value is kept as it was"
     );
 }
+
+#[test]
+fn agents_actions_validate_against_their_messages() {
+    let doc = Doc::load();
+    let mut types = BTreeSet::new();
+    for action in [
+        ConversationAction::Read {
+            up_to: Utc::now() - chrono::Duration::seconds(5),
+        },
+        ConversationAction::Resolved,
+        ConversationAction::Reopened,
+    ] {
+        let activity = ConversationActivity {
+            event_id: Uuid::new_v4(),
+            workspace_id: "acme".parse().unwrap(),
+            conversation_key: conversation_key(IntegrationId::new(), "1254477777772919"),
+            at: Utc::now(),
+            action,
+        };
+        let record = activity_record(&activity, ACTIVITY, Some(TRACEPARENT.into()));
+        assert_valid(
+            &format!("{activity:?}"),
+            doc.check_record(
+                ACTIVITY,
+                Some(&record.key),
+                &headers_of(&record),
+                &record.body,
+            ),
+        );
+        types.insert(record.event.event_type);
+    }
+    assert_eq!(types, doc.ce_types(ACTIVITY), "every action is documented");
+}

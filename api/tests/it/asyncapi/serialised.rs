@@ -251,6 +251,9 @@ fn every_example_in_the_document_validates_and_reads_as_the_codes_type() {
                 }
                 "status" => serde_json::from_value::<DeliveryUpdate>(payload.clone()).map(drop),
                 "outbound" => serde_json::from_value::<SendMessage>(payload.clone()).map(drop),
+                "activity" => {
+                    serde_json::from_value::<ConversationActivity>(payload.clone()).map(drop)
+                }
                 other => panic!("{name}: unknown topic group {other}"),
             };
             read.unwrap_or_else(|e| panic!("{name}: the example is not the code's type: {e}"));
