@@ -256,9 +256,17 @@ async fn raw_consume(
 
 /// Rebuilds the inbox from offset 0 with the replay command's settings; events/s.
 async fn rebuild(config: &Config, pool: &sqlx::PgPool, topics: &Topics) -> anyhow::Result<f64> {
+    let replay_settings = ProjectorSettings::for_replay();
+    let read = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     let settings = ProjectorSettings {
-        max_batch: 5_000,
-        ..ProjectorSettings::default()
+        lanes: read("SWITCHBOARD_BENCH_LANES", replay_settings.lanes),
+        max_batch: read("SWITCHBOARD_BENCH_BATCH", replay_settings.max_batch),
+        ..replay_settings
     };
     let done = replay(
         pool,

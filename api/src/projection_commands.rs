@@ -51,10 +51,7 @@ pub async fn run(config: &Config, name: &str) -> anyhow::Result<()> {
     })?;
     let pool = connect_lazy(&config.database_url, 8)?;
     migrate(&pool).await?;
-    let settings = ProjectorSettings {
-        max_batch: 5_000,
-        ..ProjectorSettings::default()
-    };
+    let settings = ProjectorSettings::for_replay();
     let done = replay(
         &pool,
         projection.as_ref(),
