@@ -16,6 +16,8 @@
 
 #[path = "common/broker.rs"]
 mod broker;
+#[path = "projections/pg_ceiling.rs"]
+mod pg_ceiling;
 
 use anyhow::Context;
 use axum::body::Body;
@@ -138,7 +140,18 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     .await?;
     let full = rebuild(&config, &pool, &topics).await?;
     let large = queries(&api).await?;
-    report(total, raw, small_rebuild, full, &small, &large);
+    let postgres = pg_ceiling::rate(&pool, integration, total, replay_settings().lanes).await?;
+    report(
+        total,
+        Rates {
+            raw,
+            postgres,
+            small_rebuild,
+            full,
+        },
+        &small,
+        &large,
+    );
     Ok(())
 }
 
@@ -254,20 +267,26 @@ async fn raw_consume(
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Rebuilds the inbox from offset 0 with the replay command's settings; events/s.
-async fn rebuild(config: &Config, pool: &sqlx::PgPool, topics: &Topics) -> anyhow::Result<f64> {
-    let replay_settings = ProjectorSettings::for_replay();
+/// The replay command's settings, with `SWITCHBOARD_BENCH_LANES` and `SWITCHBOARD_BENCH_BATCH`
+/// overriding its lanes and batch size.
+fn replay_settings() -> ProjectorSettings {
+    let defaults = ProjectorSettings::for_replay();
     let read = |name: &str, default: usize| {
         std::env::var(name)
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let settings = ProjectorSettings {
-        lanes: read("SWITCHBOARD_BENCH_LANES", replay_settings.lanes),
-        max_batch: read("SWITCHBOARD_BENCH_BATCH", replay_settings.max_batch),
-        ..replay_settings
-    };
+    ProjectorSettings {
+        lanes: read("SWITCHBOARD_BENCH_LANES", defaults.lanes),
+        max_batch: read("SWITCHBOARD_BENCH_BATCH", defaults.max_batch),
+        ..defaults
+    }
+}
+
+/// Rebuilds the inbox from offset 0 with the replay command's settings; events/s.
+async fn rebuild(config: &Config, pool: &sqlx::PgPool, topics: &Topics) -> anyhow::Result<f64> {
+    let settings = replay_settings();
     let done = replay(
         pool,
         &InboxProjection,
@@ -365,20 +384,40 @@ fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-fn report(
-    total: usize,
+/// The rates one run measured, events/s.
+struct Rates {
     raw: f64,
+    postgres: f64,
     small_rebuild: f64,
     full: f64,
-    small: &Latencies,
-    large: &Latencies,
-) {
+}
+
+fn report(total: usize, rates: Rates, small: &Latencies, large: &Latencies) {
+    let Rates {
+        raw,
+        postgres,
+        small_rebuild,
+        full,
+    } = rates;
+    let binding = if postgres < raw {
+        "PostgreSQL"
+    } else {
+        "the broker"
+    };
     println!("## Projection benchmark\n");
     println!("| measure | value |\n|---|---|");
     println!("| events | {total} over {CONVERSATIONS} conversations |");
-    println!("| raw consumer (ceiling) | {raw:.0} events/s |");
+    println!("| raw consumer (broker ceiling) | {raw:.0} events/s |");
+    println!(
+        "| bare inserts of the same message rows (PostgreSQL ceiling) | {postgres:.0} rows/s |"
+    );
     println!("| inbox rebuild, {total} events | {full:.0} events/s |");
     println!("| **rebuild / raw consumer** | **{:.2}** |", full / raw);
+    println!(
+        "| **rebuild / PostgreSQL ceiling** | **{:.2}** |",
+        full / postgres
+    );
+    println!("| ceiling that binds | {binding} |");
     println!("| inbox rebuild, first {SMALL} events | {small_rebuild:.0} events/s |\n");
     println!("| query | p50 at {SMALL} (ms) | p99 at {SMALL} (ms) | p50 at {total} (ms) | p99 at {total} (ms) | p99 ratio |");
     println!("|---|---|---|---|---|---|");

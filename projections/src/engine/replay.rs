@@ -13,7 +13,7 @@ use crate::engine::apply::{SeekTo, LOCK_KEY_SQL};
 use crate::engine::lanes::apply_in_lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
-use crate::engine::schema::{create_schema, live_version, vacuum_analyze};
+use crate::engine::schema::{analyze, create_schema, live_version, vacuum_analyze};
 use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Records applied before the rebuilt tables' statistics are first refreshed; then again each
+/// time the count doubles.
+const FIRST_ANALYZE_AFTER: u64 = 10_000;
 
 /// Where a rebuild stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,6 +101,7 @@ pub async fn replay(
             ends = end_offsets(&watermarks, &positions)?;
         }
         run.maybe_report(lag(&positions, &ends), &mut report);
+        run.maybe_analyze(pool, &rebuild).await?;
     }
     vacuum_analyze(pool, &rebuild).await?;
     let mut lock = pool.acquire().await?;
@@ -132,6 +136,7 @@ struct Run {
     started: Instant,
     last_report: Instant,
     applied: u64,
+    next_analyze: u64,
 }
 
 impl Run {
@@ -141,6 +146,7 @@ impl Run {
             started: Instant::now(),
             last_report: Instant::now(),
             applied: 0,
+            next_analyze: FIRST_ANALYZE_AFTER,
         }
     }
 
@@ -198,6 +204,15 @@ impl Run {
             eta,
             swapped,
         }
+    }
+
+    /// Refreshes the statistics of the tables being filled as their size doubles.
+    async fn maybe_analyze(&mut self, pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+        if self.applied >= self.next_analyze {
+            self.next_analyze = self.applied * 2;
+            analyze(pool, schema).await?;
+        }
+        Ok(())
     }
 
     fn maybe_report(&mut self, lag: i64, report: &mut impl FnMut(&ReplayProgress)) {

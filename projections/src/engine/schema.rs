@@ -130,14 +130,25 @@ pub async fn ensure_live_schema(
 /// queries from bitmap scans over them (seen: 13 ms instead of 0.03 ms for a page) until
 /// autovacuum came round.
 pub async fn vacuum_analyze(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    maintain(pool, schema, "VACUUM (ANALYZE)").await
+}
+
+/// Refreshes the planner's statistics of every table of `schema`. A rebuild fills fresh
+/// tables faster than autovacuum samples them, and without statistics the conversation upsert
+/// was planned 4x slower (750 ms instead of 180 ms a batch) until autovacuum's first analyze.
+pub async fn analyze(pool: &PgPool, schema: &str) -> Result<(), sqlx::Error> {
+    maintain(pool, schema, "ANALYZE").await
+}
+
+async fn maintain(pool: &PgPool, schema: &str, command: &str) -> Result<(), sqlx::Error> {
     let tables: Vec<String> =
         sqlx::query_scalar("SELECT tablename FROM pg_tables WHERE schemaname = $1")
             .bind(schema)
             .fetch_all(pool)
             .await?;
     for table in tables {
-        // VACUUM cannot run in a transaction: a plain statement on a pooled connection.
-        pool.execute(format!("VACUUM (ANALYZE) \"{schema}\".\"{table}\"").as_str())
+        // Neither may run in a transaction block: a plain statement on a pooled connection.
+        pool.execute(format!("{command} \"{schema}\".\"{table}\"").as_str())
             .await?;
     }
     Ok(())
