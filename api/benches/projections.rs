@@ -309,6 +309,7 @@ struct Latencies {
     first_page: (f64, f64),
     deep_page: (f64, f64),
     messages: (f64, f64),
+    latest_message: (f64, f64),
 }
 
 async fn get(api: &axum::Router, uri: &str) -> anyhow::Result<(f64, Value)> {
@@ -330,7 +331,8 @@ async fn get(api: &axum::Router, uri: &str) -> anyhow::Result<(f64, Value)> {
 }
 
 async fn queries(api: &axum::Router) -> anyhow::Result<Latencies> {
-    let (mut first, mut deep, mut messages) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut first, mut deep) = (Vec::new(), Vec::new());
+    let (mut messages, mut latest) = (Vec::new(), Vec::new());
     let (_, page) = get(api, "/v1/workspaces/bench/conversations?limit=50").await?;
     let ids: Vec<String> = page["items"]
         .as_array()
@@ -370,11 +372,20 @@ async fn queries(api: &axum::Router) -> anyhow::Result<Latencies> {
             .await?
             .0,
         );
+        latest.push(
+            get(
+                api,
+                &format!("/v1/workspaces/bench/conversations/{id}/messages?limit=1"),
+            )
+            .await?
+            .0,
+        );
     }
     Ok(Latencies {
         first_page: percentiles(first),
         deep_page: percentiles(deep),
         messages: percentiles(messages),
+        latest_message: percentiles(latest),
     })
 }
 
@@ -432,7 +443,16 @@ fn report(total: usize, rates: Rates, small: &Latencies, large: &Latencies) {
             small.deep_page,
             large.deep_page,
         ),
-        ("messages of a conversation", small.messages, large.messages),
+        (
+            "messages of a conversation, page of 50 (one message per conversation at the small size)",
+            small.messages,
+            large.messages,
+        ),
+        (
+            "messages of a conversation, page of 1",
+            small.latest_message,
+            large.latest_message,
+        ),
     ] {
         println!(
             "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
