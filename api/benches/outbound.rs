@@ -55,6 +55,11 @@ use switchboard_domain::message::SendMessage;
 use switchboard_domain::IntegrationId;
 use workload::{command, messenger};
 
+/// The allocator the `switchboard` binary runs with (see `api/src/main.rs`), so the engine is
+/// measured as deployed; the ceiling client shares the process and gets it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PAGE_ID: &str = "1122334455";
 const PAGE_TOKEN: &str = "EAAB-bench-page-token";
 const UNBOUNDED_RATE: u32 = 1_000_000;

@@ -39,6 +39,10 @@ use switchboard_projections::engine::{replay, ProjectorSettings};
 use switchboard_projections::inbox::InboxProjection;
 use tower::ServiceExt;
 
+/// The allocator the `switchboard` binary runs with (see `api/src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CONVERSATIONS: usize = 10_000;
 const SMALL: usize = 10_000;
 const QUERY_SAMPLES: usize = 300;
@@ -155,11 +159,6 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Partitions of each topic on the mock cluster: it keeps at most 5 MB per partition and drops
-/// the oldest batches beyond that, so the workload (about 170 MB as lz4 batches) is spread wide
-/// enough that nothing is dropped; `produce` checks it.
-const MOCK_PARTITIONS: i32 = 64;
-
 async fn config(mock: bool) -> anyhow::Result<Config> {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -176,7 +175,9 @@ async fn config(mock: bool) -> anyhow::Result<Config> {
         database_url: format!("{base}/{name}"),
         kafka_brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
         topic_prefix: format!("bench{}.", uuid::Uuid::new_v4().simple()),
-        topic_partitions: if mock { MOCK_PARTITIONS } else { 6 },
+        // On the mock cluster the workload (about 170 MB as lz4 batches) is spread so that no
+        // partition exceeds its 5 MB; `check_nothing_dropped` verifies it.
+        topic_partitions: if mock { broker::MOCK_PARTITIONS } else { 6 },
         kafka_properties: mock.then(|| SecretString::new("compression.type=lz4")),
         kafka_delivery_timeout_ms: 60_000,
         secret_keys: Some(SecretString::new(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
-use switchboard_adapters::kafka::EventProducer;
+use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::OutboundEngine;
 use switchboard_adapters::store::{
     connect_lazy, migrate, IntegrationStore, OutboxRelay, XChaChaSealer,
@@ -94,8 +94,9 @@ impl App {
         };
         let outbound = if config.outbound_adapters {
             let settings = crate::outbound::settings(config);
-            let engine =
-                crate::outbound::engine(config, integrations.clone(), producer.clone(), settings)?;
+            // Outcomes have no caller waiting on them: a producer of their own batches longer.
+            let outcomes = EventProducer::with_linger(&config.kafka(), BATCHING_LINGER)?;
+            let engine = crate::outbound::engine(config, integrations.clone(), outcomes, settings)?;
             Some(engine)
         } else {
             None

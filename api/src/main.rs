@@ -3,6 +3,12 @@
 
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: the outbound engine spent about a fifth of its
+/// time in glibc's malloc and free (per-record buffers freed on other threads), and ran about
+/// 1.5x faster with mimalloc in `api/benches/outbound.rs`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match switchboard_api::cli::Cli::parse().run().await {

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::Arc;
 use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::kafka::EventProducer;
+use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::dlq::{
     AT_HEADER, ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER,
 };
@@ -69,7 +69,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
         clock: Arc::new(SystemClock),
     };
     let integrations = IntegrationStore::new(pool, services);
-    let producer = EventProducer::new(&config.kafka())?;
+    let producer = EventProducer::with_linger(&config.kafka(), BATCHING_LINGER)?;
     let engine = engine(config, integrations, producer.clone(), settings(config))?;
     engine.run(shutdown).await?;
     let _ = producer.flush(std::time::Duration::from_secs(5));

@@ -13,6 +13,6 @@ pub mod trace_context;
 
 pub use consumer::{consume, to_record, ConsumedRecord, HandlerError};
 pub use envelope::CloudEvent;
-pub use producer::{EventProducer, OutgoingRecord, PublishError, RawRecord};
+pub use producer::{EventProducer, OutgoingRecord, PublishError, RawRecord, BATCHING_LINGER};
 pub use settings::KafkaSettings;
 pub use topics::{ensure_topics, TopicSpec, Topics};

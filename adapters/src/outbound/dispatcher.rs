@@ -33,6 +33,10 @@ use tokio::task::JoinSet;
 /// How long the dispatcher stops taking records, by default, before it pauses its partitions.
 pub const PAUSE_AFTER: Duration = Duration::from_secs(10);
 
+/// Most records taken from the consumer's queue in one go once one arrived (those already
+/// fetched; it never waits for more), so the loop's other work is paid per burst.
+const RECORDS_PER_TURN: usize = 256;
+
 /// A topic partition.
 type Partition = (String, i32);
 
@@ -60,6 +64,8 @@ pub struct Dispatcher {
     full_since: Option<tokio::time::Instant>,
     /// While consuming is paused: the partitions paused.
     paused: Option<HashSet<Partition>>,
+    /// Commit points reached since offsets were last stored.
+    to_store: HashMap<Partition, i64>,
     stopping: bool,
 }
 
@@ -83,6 +89,7 @@ impl Dispatcher {
             tasks: JoinSet::new(),
             full_since: None,
             paused: None,
+            to_store: HashMap::new(),
             stopping: false,
         }
     }
@@ -101,22 +108,50 @@ impl Dispatcher {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break,
-                Some(joined) = self.tasks.join_next() => self.finished(consumer, joined?),
+                Some(joined) = self.tasks.join_next() => {
+                    self.finished(joined?);
+                    // Every other send that finished meanwhile, then one offset store.
+                    while let Some(joined) = self.tasks.try_join_next() {
+                        self.finished(joined?);
+                    }
+                    self.store_offsets(consumer);
+                }
                 _ = tokio::time::sleep_until(pause_at), if waiting.is_some() => self.pause(consumer)?,
                 message = consumer.recv(), if waiting.is_none() => {
-                    let record = CommandRecord::from_message(&message?);
-                    self.hold_back(consumer, &record)?;
-                    self.accept(record);
+                    self.take(consumer, message?)?;
+                    // The records already fetched, without waiting, up to the limit.
+                    for _ in 1..RECORDS_PER_TURN {
+                        if self.tracker.in_flight() >= self.max_in_flight {
+                            break;
+                        }
+                        match consumer.recv().now_or_never() {
+                            Some(message) => self.take(consumer, message?)?,
+                            None => break,
+                        }
+                    }
                 }
             }
             self.apply_backpressure(consumer)?;
         }
-        self.drain(consumer).await;
+        self.drain().await;
+        self.store_offsets(consumer);
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(())
             | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(error) => Err(error.into()),
         }
+    }
+
+    fn take(
+        &mut self,
+        consumer: &StreamConsumer,
+        message: rdkafka::message::BorrowedMessage<'_>,
+    ) -> Result<(), KafkaError> {
+        let record = CommandRecord::from_message(&message);
+        drop(message);
+        self.hold_back(consumer, &record)?;
+        self.accept(record);
+        Ok(())
     }
 
     fn accept(&mut self, record: CommandRecord) {
@@ -149,12 +184,13 @@ impl Dispatcher {
         });
     }
 
-    fn finished(&mut self, consumer: &StreamConsumer, record: CommandRecord) {
+    fn finished(&mut self, record: CommandRecord) {
         if let Some(next) = self
             .tracker
             .finish(&record.topic, record.partition, record.offset)
         {
-            store_offset(consumer, &record.topic, record.partition, next);
+            self.to_store
+                .insert((record.topic.clone(), record.partition), next);
         }
         let conversation = record.conversation();
         let Some(waiting) = self.queues.get_mut(&conversation) else {
@@ -231,12 +267,12 @@ impl Dispatcher {
 
     /// Lets running sends finish for up to the grace period, then abandons the rest: their
     /// offsets stay uncommitted, so they are redelivered after a restart.
-    async fn drain(&mut self, consumer: &StreamConsumer) {
+    async fn drain(&mut self) {
         self.stopping = true;
         let deadline = tokio::time::Instant::now() + self.shutdown_grace;
         while !self.tasks.is_empty() {
             match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
-                Ok(Some(Ok(record))) => self.finished(consumer, record),
+                Ok(Some(Ok(record))) => self.finished(record),
                 Ok(Some(Err(_))) | Ok(None) => {}
                 Err(_) => break,
             }
@@ -253,12 +289,33 @@ fn partition_list(partitions: &HashSet<Partition>) -> TopicPartitionList {
     list
 }
 
-fn store_offset(consumer: &StreamConsumer, topic: &str, partition: i32, next: i64) {
-    let mut offsets = TopicPartitionList::new();
-    let stored = offsets
-        .add_partition_offset(topic, partition, Offset::Offset(next))
-        .and_then(|()| consumer.store_offsets(&offsets));
-    if let Err(error) = stored {
-        tracing::debug!(%error, partition, "offset not stored (partition no longer assigned?)");
+impl Dispatcher {
+    /// Stores the commit points reached since the last call, one call for all partitions (the
+    /// consumer's auto-commit sends them).
+    fn store_offsets(&mut self, consumer: &StreamConsumer) {
+        if self.to_store.is_empty() {
+            return;
+        }
+        let mut offsets = TopicPartitionList::new();
+        for ((topic, partition), next) in self.to_store.drain() {
+            if let Err(error) =
+                offsets.add_partition_offset(&topic, partition, Offset::Offset(next))
+            {
+                tracing::debug!(%error, partition, "offset not listed");
+            }
+        }
+        if let Err(error) = consumer.store_offsets(&offsets) {
+            // One partition no longer assigned fails the whole call: store them one by one.
+            tracing::debug!(%error, "offsets not stored together; storing them one by one");
+            for element in offsets.elements() {
+                let mut one = TopicPartitionList::new();
+                let stored = one
+                    .add_partition_offset(element.topic(), element.partition(), element.offset())
+                    .and_then(|()| consumer.store_offsets(&one));
+                if let Err(error) = stored {
+                    tracing::debug!(%error, partition = element.partition(), "offset not stored (partition no longer assigned?)");
+                }
+            }
+        }
     }
 }

@@ -6,13 +6,23 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use switchboard_adapters::kafka::{ensure_topics, KafkaSettings, TopicSpec};
 
+/// Partitions of each topic on the mock cluster. It keeps at most 5 MB per partition and drops
+/// a partition's oldest batches beyond that (as retention would), so a workload must be spread
+/// wide enough to stay whole; the benchmarks check that nothing was dropped.
+pub const MOCK_PARTITIONS: i32 = 64;
+
+/// Whether `SWITCHBOARD_BENCH_BROKER=mock` asks for the mock cluster.
+pub fn is_mock() -> bool {
+    std::env::var("SWITCHBOARD_BENCH_BROKER").as_deref() == Ok("mock")
+}
+
 /// An in-process mock cluster.
 pub type Mock = MockCluster<'static, DefaultProducerContext>;
 
 /// The mock cluster when one was asked for, with `KAFKA_BROKERS` pointed at it. Keep it alive
 /// (on the main thread: it is not `Send`) for the whole run.
 pub fn chosen() -> anyhow::Result<Option<Mock>> {
-    if std::env::var("SWITCHBOARD_BENCH_BROKER").as_deref() != Ok("mock") {
+    if !is_mock() {
         return Ok(None);
     }
     let cluster = MockCluster::new(1)?;

@@ -62,6 +62,12 @@ pub async fn config(
         database_url: format!("{base}/{name}"),
         kafka_brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
         topic_prefix: format!("bench{}.", uuid::Uuid::new_v4().simple()),
+        // The mock cluster keeps 5 MB a partition: spread the commands so that none is dropped.
+        topic_partitions: if crate::broker::is_mock() {
+            crate::broker::MOCK_PARTITIONS
+        } else {
+            defaults.topic_partitions
+        },
         kafka_delivery_timeout_ms: 60_000,
         secret_keys: Some(SecretString::new(
             switchboard_adapters::store::XChaChaSealer::generate_entry("bench"),
