@@ -45,7 +45,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const CONVERSATIONS: usize = 10_000;
 const SMALL: usize = 10_000;
-const QUERY_SAMPLES: usize = 300;
+const QUERY_SAMPLES: usize = 1_000;
 
 fn main() -> anyhow::Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
@@ -126,7 +126,7 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
 
     produce(&config, integration, 0..SMALL).await?;
     let small_rebuild = rebuild(&config, &pool, &topics).await?;
-    let small = queries(&api).await?;
+    let small = queries(&api, &pool).await?;
     eprintln!("loading {} more events", total - SMALL);
     produce(&config, integration, SMALL..total).await?;
     check_nothing_dropped(
@@ -143,7 +143,7 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     )
     .await?;
     let full = rebuild(&config, &pool, &topics).await?;
-    let large = queries(&api).await?;
+    let large = queries(&api, &pool).await?;
     let postgres = pg_ceiling::rate(&pool, integration, total, replay_settings().lanes).await?;
     report(
         total,
@@ -331,7 +331,10 @@ async fn get(api: &axum::Router, uri: &str) -> anyhow::Result<(f64, Value)> {
     ))
 }
 
-async fn queries(api: &axum::Router) -> anyhow::Result<Latencies> {
+/// Query latencies on a settled database: a checkpoint first, so the writes of the rebuild
+/// just finished are not flushed in the middle of the samples.
+async fn queries(api: &axum::Router, pool: &sqlx::PgPool) -> anyhow::Result<Latencies> {
+    sqlx::query("CHECKPOINT").execute(pool).await?;
     let (mut first, mut deep) = (Vec::new(), Vec::new());
     let (mut messages, mut latest) = (Vec::new(), Vec::new());
     let (_, page) = get(api, "/v1/workspaces/bench/conversations?limit=50").await?;

@@ -129,7 +129,14 @@ pub async fn produce(
     integration: IntegrationId,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let producer = EventProducer::new(&config.kafka())?;
+    // Commands arrive one HTTP request at a time, so the broker holds them in small batches;
+    // a bulk load in 1 MB batches would hand the engine a whole partition's backlog (a few
+    // conversations) per fetch, which no deployment sees.
+    let mut kafka = config.kafka();
+    kafka
+        .extra
+        .insert("batch.num.messages".into(), SecretString::new("20"));
+    let producer = EventProducer::new(&kafka)?;
     let topic = config.topics().outbound;
     let started = Instant::now();
     let commands: Vec<usize> = (0..settings.sends).collect();
