@@ -9,6 +9,7 @@
 
 use crate::error::Problem;
 use crate::extract::{Json, Path};
+use crate::routes::conversation_lookup::conversation_row;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -109,16 +110,7 @@ async fn conversation(
     ws: &WorkspaceId,
     id: Uuid,
 ) -> Result<(String, DateTime<Utc>), Problem> {
-    sqlx::query_as(
-        "SELECT conversation_key, last_message_at FROM inbox.conversations
-         WHERE id = $1 AND workspace_id = $2",
-    )
-    .bind(id)
-    .bind(ws.as_str())
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(Problem::from)?
-    .ok_or_else(|| Problem::not_found("no such conversation"))
+    conversation_row(&state.pool, ws, id, "conversation_key, last_message_at").await
 }
 
 async fn publish(

@@ -8,6 +8,7 @@ use crate::inbox_views::{
     page_size, ConversationPage, ConversationQuery, ConversationView, Cursor, InboxList, InboxView,
     MessagePage, MessageView, PageQuery,
 };
+use crate::routes::conversation_lookup::conversation_row;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::get;
@@ -109,17 +110,7 @@ pub async fn messages(
     let limit =
         page_size(query.limit).ok_or_else(|| Problem::bad_request("limit must be 1-200"))?;
     let cursor = decode(query.cursor.as_deref())?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM inbox.conversations WHERE id = $1 AND workspace_id = $2)",
-    )
-    .bind(id)
-    .bind(ws.as_str())
-    .fetch_one(&state.pool)
-    .await
-    .map_err(Problem::from)?;
-    if !exists {
-        return Err(Problem::not_found("no such conversation"));
-    }
+    let _: (Uuid,) = conversation_row(&state.pool, &ws, id, "id").await?;
     let mut sql = QueryBuilder::<Postgres>::new(
         "SELECT id, direction, platform_message_id, content, reply_to, is_echo, sent_at, status
          FROM inbox.messages WHERE conversation_id = ",

@@ -3,6 +3,7 @@
 pub mod asyncapi;
 pub mod channels;
 pub mod conversation_actions;
+pub mod conversation_lookup;
 pub mod health;
 pub mod inbox;
 pub mod integrations;

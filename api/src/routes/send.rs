@@ -13,6 +13,7 @@
 
 use crate::error::Problem;
 use crate::extract::{Json, Path};
+use crate::routes::conversation_lookup::conversation_row;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -251,16 +252,13 @@ async fn conversation(
     ws: &WorkspaceId,
     id: Uuid,
 ) -> Result<Conversation, Problem> {
-    sqlx::query_as::<_, Conversation>(
-        "SELECT integration_id, channel, contact_id, contact_thread_id, conversation_key
-         FROM inbox.conversations WHERE id = $1 AND workspace_id = $2",
+    conversation_row(
+        &state.pool,
+        ws,
+        id,
+        "integration_id, channel, contact_id, contact_thread_id, conversation_key",
     )
-    .bind(id)
-    .bind(ws.as_str())
-    .fetch_optional(&state.pool)
     .await
-    .map_err(Problem::from)?
-    .ok_or_else(|| Problem::not_found("no such conversation"))
 }
 
 async fn check_integration(state: &AppState, id: IntegrationId) -> Result<(), Problem> {
