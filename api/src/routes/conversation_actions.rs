@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// What the agent has read.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadRequest {
     /// Platform time of the last message the agent saw (`sent_at` of a message); every

@@ -8,6 +8,7 @@
 //! when the conversation row is created (see `rows.rs`).
 
 use crate::inbox::conversation_id;
+use crate::inbox::rows::unread_count_sql;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use std::collections::BTreeMap;
@@ -46,7 +47,8 @@ pub async fn apply(
     let column = |f: fn(&Marks) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {
         marks.values().map(f).collect()
     };
-    sqlx::query(
+    let unread = unread_count_sql("c.id", "c.last_reply_at", "marks.read_up_to");
+    sqlx::query(&format!(
         "WITH marks AS (
              INSERT INTO conversation_marks AS mk (conversation_id, read_up_to, resolved_at, reopened_at)
              SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[])
@@ -60,12 +62,9 @@ pub async fn apply(
              last_read_at = marks.read_up_to,
              resolved_at = marks.resolved_at,
              reopened_at = marks.reopened_at,
-             unread_count = (SELECT count(*) FROM messages m
-                             WHERE m.conversation_id = c.id AND m.direction = 'inbound'
-                               AND m.sent_at >= COALESCE(c.last_reply_at, '-infinity')
-                               AND m.sent_at > COALESCE(marks.read_up_to, '-infinity'))::int
-         FROM marks WHERE c.id = marks.conversation_id",
-    )
+             unread_count = {unread}
+         FROM marks WHERE c.id = marks.conversation_id"
+    ))
     .bind(ids)
     .bind(column(|m| m.read_up_to))
     .bind(column(|m| m.resolved_at))

@@ -46,6 +46,19 @@ pub struct NewMessage {
     pub status: Option<(&'static str, i16)>,
 }
 
+/// The SQL of a conversation's unread count, one rule wherever it is recounted: inbound
+/// messages sent (platform time) at or after its latest reply and after the agents' read mark.
+/// The arguments are SQL expressions for the conversation id, the latest reply time and the
+/// read mark.
+pub fn unread_count_sql(conversation: &str, last_reply: &str, read_up_to: &str) -> String {
+    format!(
+        "(SELECT count(*) FROM messages m
+          WHERE m.conversation_id = {conversation} AND m.direction = 'inbound'
+            AND m.sent_at >= COALESCE({last_reply}, '-infinity')
+            AND m.sent_at > COALESCE({read_up_to}, '-infinity'))::int"
+    )
+}
+
 /// Records `messages` (duplicates by id dropped) and updates their conversations.
 pub async fn record(tx: &mut PgConnection, messages: &[NewMessage]) -> Result<(), sqlx::Error> {
     let mut seen = HashSet::new();
@@ -196,7 +209,13 @@ async fn upsert_conversations(
     let replies: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_reply_at).collect();
     let inbound: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_inbound_at).collect();
     let counts: Vec<i64> = changes.values().map(|c| c.messages_added).collect();
-    sqlx::query(
+    let unread_updated = unread_count_sql(
+        "c.id",
+        "GREATEST(c.last_reply_at, i.last_reply_at)",
+        "c.last_read_at",
+    );
+    let unread_inserted = unread_count_sql("input.id", "input.last_reply_at", "mk.read_up_to");
+    sqlx::query(&format!(
         "WITH input AS (
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
                                   $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
@@ -213,11 +232,7 @@ async fn upsert_conversations(
                  last_message_at = GREATEST(c.last_message_at, i.last_at),
                  last_reply_at = GREATEST(c.last_reply_at, i.last_reply_at),
                  last_inbound_at = GREATEST(c.last_inbound_at, i.last_inbound_at),
-                 unread_count = (SELECT count(*) FROM messages m
-                                 WHERE m.conversation_id = c.id AND m.direction = 'inbound'
-                                   AND m.sent_at >= COALESCE(GREATEST(c.last_reply_at, i.last_reply_at),
-                                                            '-infinity')
-                                   AND m.sent_at > COALESCE(c.last_read_at, '-infinity'))::int,
+                 unread_count = {unread_updated},
                  message_count = c.message_count + i.messages_added,
                  first_seen_at = LEAST(c.first_seen_at, i.first_at),
                  last_seen_at = GREATEST(c.last_seen_at, i.last_at)
@@ -231,15 +246,12 @@ async fn upsert_conversations(
                                     last_read_at, resolved_at, reopened_at)
          SELECT input.id, key, workspace_id, integration_id, channel, contact_id, contact_name,
                 preview, last_at,
-                (SELECT count(*) FROM messages m
-                 WHERE m.conversation_id = input.id AND m.direction = 'inbound'
-                   AND m.sent_at >= COALESCE(input.last_reply_at, '-infinity')
-                   AND m.sent_at > COALESCE(mk.read_up_to, '-infinity'))::int,
+                {unread_inserted},
                 messages_added, first_at, last_at, thread_id, last_reply_at, last_inbound_at,
                 mk.read_up_to, mk.resolved_at, mk.reopened_at
          FROM input LEFT JOIN conversation_marks mk ON mk.conversation_id = input.id
-         WHERE input.id NOT IN (SELECT id FROM updated)",
-    )
+         WHERE input.id NOT IN (SELECT id FROM updated)"
+    ))
     .bind(ids)
     .bind(keys)
     .bind(workspaces)
