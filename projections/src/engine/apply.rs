@@ -17,6 +17,20 @@ use switchboard_adapters::kafka::{ConsumedRecord, Topics};
 /// hand-over exclusively (see `replay.rs`). One definition, so the two can never drift apart.
 pub const LOCK_KEY_SQL: &str = "hashtext('switchboard.projection.' || $1)";
 
+/// Where batches of a projection are applied: its pool, its code, the schema holding its
+/// tables (also the advisory lock's name), and its topics' names.
+#[derive(Clone, Copy)]
+pub struct BatchTarget<'a> {
+    /// The database.
+    pub pool: &'a PgPool,
+    /// The projection's code.
+    pub projection: &'a dyn Projection,
+    /// The schema written: the live one, or the rebuild's.
+    pub schema: &'a str,
+    /// The topic names, to tell records apart.
+    pub topics: &'a Topics,
+}
+
 /// What a batch did, and where its partitions must be read from next when that is not simply
 /// "after the last record".
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -69,31 +83,24 @@ impl From<SeekTo> for rdkafka::Offset {
 /// The future is boxed and `Send` so that callers spawned on the runtime stay `Send` (the
 /// compiler cannot prove it through sqlx's higher-ranked executor bounds otherwise).
 pub fn apply_batch<'a>(
-    pool: &'a PgPool,
-    projection: &'a dyn Projection,
-    schema: &'a str,
-    topics: &'a Topics,
+    target: BatchTarget<'a>,
     records: &'a [ConsumedRecord],
     from_beginning: &'a HashSet<(String, i32)>,
 ) -> BoxFuture<'a, Result<BatchOutcome, ProjectionError>> {
-    Box::pin(apply_batch_inner(
+    Box::pin(apply_batch_inner(target, records, from_beginning))
+}
+
+async fn apply_batch_inner(
+    target: BatchTarget<'_>,
+    records: &[ConsumedRecord],
+    from_beginning: &HashSet<(String, i32)>,
+) -> Result<BatchOutcome, ProjectionError> {
+    let BatchTarget {
         pool,
         projection,
         schema,
         topics,
-        records,
-        from_beginning,
-    ))
-}
-
-async fn apply_batch_inner(
-    pool: &PgPool,
-    projection: &dyn Projection,
-    schema: &str,
-    topics: &Topics,
-    records: &[ConsumedRecord],
-    from_beginning: &HashSet<(String, i32)>,
-) -> Result<BatchOutcome, ProjectionError> {
+    } = target;
     let mut tx = begin_batch(pool, schema).await?;
     let mut outcome = BatchOutcome::default();
     let mut accepted = vec![false; records.len()];

@@ -10,32 +10,30 @@
 //! Each lane commits alone. When one fails after another committed, the caller retries the
 //! whole batch, and the committed lane's records are skipped by their stored offsets.
 
-use crate::engine::apply::BatchOutcome;
-use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::apply::{BatchOutcome, BatchTarget};
+use crate::engine::projection::ProjectionError;
 use crate::engine::rejects::apply_or_set_aside;
-use sqlx::PgPool;
 use std::collections::HashSet;
-use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+use switchboard_adapters::kafka::ConsumedRecord;
 
 /// [`apply_or_set_aside`] over `lanes` concurrent transactions (at least one).
 pub async fn apply_in_lanes(
-    pool: &PgPool,
-    projection: &dyn Projection,
-    schema: &str,
-    topics: &Topics,
+    target: BatchTarget<'_>,
     records: &[ConsumedRecord],
     from_beginning: &HashSet<(String, i32)>,
     lanes: usize,
 ) -> Result<BatchOutcome, ProjectionError> {
     if lanes <= 1 {
-        return apply_or_set_aside(pool, projection, schema, topics, records, from_beginning).await;
+        return apply_or_set_aside(target, records, from_beginning).await;
     }
     let split = split_by_partition(records, lanes);
-    let outcomes =
-        futures::future::join_all(split.iter().filter(|l| !l.is_empty()).map(|lane| {
-            apply_or_set_aside(pool, projection, schema, topics, lane, from_beginning)
-        }))
-        .await;
+    let outcomes = futures::future::join_all(
+        split
+            .iter()
+            .filter(|lane| !lane.is_empty())
+            .map(|lane| apply_or_set_aside(target, lane, from_beginning)),
+    )
+    .await;
     let mut total = BatchOutcome::default();
     for outcome in outcomes {
         total.absorb(outcome?);

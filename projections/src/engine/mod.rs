@@ -11,7 +11,7 @@ mod runner;
 mod schema;
 mod starts;
 
-pub use apply::{apply_batch, BatchOutcome, SeekTo};
+pub use apply::{apply_batch, BatchOutcome, BatchTarget, SeekTo};
 pub use projection::{Projection, ProjectionError};
 pub use replay::{replay, ReplayProgress};
 pub use runner::{Projector, ProjectorSettings};

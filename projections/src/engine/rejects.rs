@@ -8,38 +8,37 @@
 //! being down, a deadlock) is retried. A rejected record moves its partition's stored offset
 //! past it in the same transaction as its reject row, so it is rejected exactly once.
 
-use crate::engine::apply::{apply_batch, begin_batch, store_offset, stored_offset, BatchOutcome};
-use crate::engine::projection::{Projection, ProjectionError};
+use crate::engine::apply::{
+    apply_batch, begin_batch, store_offset, stored_offset, BatchOutcome, BatchTarget,
+};
+use crate::engine::projection::ProjectionError;
 use sqlx::PgPool;
 use std::collections::HashSet;
-use switchboard_adapters::kafka::{ConsumedRecord, Topics};
+use switchboard_adapters::kafka::ConsumedRecord;
 
 /// [`apply_batch`], except that when PostgreSQL refuses the batch's data the records are
 /// applied one by one and each one refused is set aside ([`reject`]). Other failures are
 /// returned for the caller to retry.
 pub async fn apply_or_set_aside(
-    pool: &PgPool,
-    projection: &dyn Projection,
-    schema: &str,
-    topics: &Topics,
+    target: BatchTarget<'_>,
     records: &[ConsumedRecord],
     from_beginning: &HashSet<(String, i32)>,
 ) -> Result<BatchOutcome, ProjectionError> {
-    match apply_batch(pool, projection, schema, topics, records, from_beginning).await {
+    let name = target.projection.name();
+    match apply_batch(target, records, from_beginning).await {
         Err(error) if is_refused_data(&error) => {
-            tracing::warn!(projection = projection.name(), %error, "PostgreSQL refused a record of this batch; applying its records one by one");
+            tracing::warn!(projection = name, %error, "PostgreSQL refused a record of this batch; applying its records one by one");
         }
         outcome => return outcome,
     }
     let mut total = BatchOutcome::default();
     for record in records.chunks(1) {
-        let outcome =
-            match apply_batch(pool, projection, schema, topics, record, from_beginning).await {
-                Err(refusal) if is_refused_data(&refusal) => {
-                    set_aside(pool, projection.name(), schema, &record[0], &refusal).await?
-                }
-                outcome => outcome?,
-            };
+        let outcome = match apply_batch(target, record, from_beginning).await {
+            Err(refusal) if is_refused_data(&refusal) => {
+                set_aside(target.pool, name, target.schema, &record[0], &refusal).await?
+            }
+            outcome => outcome?,
+        };
         total.absorb(outcome);
     }
     Ok(total)

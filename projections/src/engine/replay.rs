@@ -9,7 +9,7 @@
 //! consumer's next batch then finds the rebuilt tables and their offsets, skips what they
 //! already hold and continues after it: no gap, no double.
 
-use crate::engine::apply::{SeekTo, LOCK_KEY_SQL};
+use crate::engine::apply::{BatchTarget, SeekTo, LOCK_KEY_SQL};
 use crate::engine::lanes::apply_in_lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
@@ -83,19 +83,17 @@ pub async fn replay(
         .create()?;
     let mut positions =
         assign_from_stored(pool, kafka, &consumer, &rebuild, &projection.topics(topics)).await?;
+    let target = BatchTarget {
+        pool,
+        projection,
+        schema: &rebuild,
+        topics,
+    };
     let mut run = Run::new(HashSet::new());
     let mut ends = end_offsets(&watermarks, &positions)?;
     while lag(&positions, &ends) > 0 {
-        run.step(
-            pool,
-            projection,
-            &consumer,
-            &rebuild,
-            topics,
-            settings,
-            &mut positions,
-        )
-        .await?;
+        run.step(target, &consumer, settings, &mut positions)
+            .await?;
         if lag(&positions, &ends) == 0 {
             // Caught up with the ends seen last: look again (records may have arrived since).
             ends = end_offsets(&watermarks, &positions)?;
@@ -109,16 +107,8 @@ pub async fn replay(
     let handed_over = async {
         let ends = end_offsets(&watermarks, &positions)?;
         while lag(&positions, &ends) > 0 {
-            run.step(
-                pool,
-                projection,
-                &consumer,
-                &rebuild,
-                topics,
-                settings,
-                &mut positions,
-            )
-            .await?;
+            run.step(target, &consumer, settings, &mut positions)
+                .await?;
         }
         swap(&mut lock, name, &rebuild).await
     }
@@ -150,14 +140,10 @@ impl Run {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn step(
         &mut self,
-        pool: &PgPool,
-        projection: &dyn Projection,
+        target: BatchTarget<'_>,
         consumer: &StreamConsumer,
-        schema: &str,
-        topics: &Topics,
         settings: &ProjectorSettings,
         positions: &mut Positions,
     ) -> Result<(), ProjectionError> {
@@ -165,16 +151,7 @@ impl Run {
         if batch.is_empty() {
             return Ok(());
         }
-        let outcome = apply_in_lanes(
-            pool,
-            projection,
-            schema,
-            topics,
-            &batch,
-            &self.from_beginning,
-            settings.lanes,
-        )
-        .await?;
+        let outcome = apply_in_lanes(target, &batch, &self.from_beginning, settings.lanes).await?;
         for record in &batch {
             let position = positions
                 .entry((record.topic.clone(), record.partition))

@@ -7,7 +7,7 @@
 //! already reflect are skipped and the partition is sought to the stored offset; group
 //! offsets are committed after each batch only so lag dashboards stay meaningful.
 
-use crate::engine::apply::BatchOutcome;
+use crate::engine::apply::{BatchOutcome, BatchTarget};
 use crate::engine::lanes::apply_in_lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
@@ -191,17 +191,15 @@ impl Projector {
             first.continue_trace(&span);
         }
         loop {
-            let outcome = apply_in_lanes(
-                &self.pool,
-                self.projection.as_ref(),
-                self.projection.name(),
-                &self.topics,
-                batch,
-                from_beginning,
-                self.settings.lanes,
-            )
-            .instrument(span.clone())
-            .await;
+            let target = BatchTarget {
+                pool: &self.pool,
+                projection: self.projection.as_ref(),
+                schema: self.projection.name(),
+                topics: &self.topics,
+            };
+            let outcome = apply_in_lanes(target, batch, from_beginning, self.settings.lanes)
+                .instrument(span.clone())
+                .await;
             match outcome {
                 Ok(outcome) => {
                     let stored = outcome.stored.clone();
