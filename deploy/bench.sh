@@ -59,12 +59,21 @@ case "${1:-ingest}" in
   ingest) ;;
   projections | outbound)
     broker_port="$(free_port)"
-    # With SWITCHBOARD_BENCH_BROKER=mock the benchmark brings its own in-process broker.
+    # With SWITCHBOARD_BENCH_BROKER=mock the benchmark brings its own in-process broker;
+    # otherwise tansu, on SQLite (SWITCHBOARD_BENCH_STORAGE=sqlite, the default) or in
+    # memory (SWITCHBOARD_BENCH_STORAGE=memory).
     if [ "${SWITCHBOARD_BENCH_BROKER:-}" != mock ]; then
+      case "${SWITCHBOARD_BENCH_STORAGE:-sqlite}" in
+        sqlite) storage="sqlite://broker.db"; label="tansu $TANSU_VERSION, SQLite storage" ;;
+        memory) storage="memory://tansu/"; label="tansu $TANSU_VERSION, in-memory storage" ;;
+        *) log "SWITCHBOARD_BENCH_STORAGE: sqlite or memory"; exit 2 ;;
+      esac
       pushd "$work" >/dev/null
-      start_tansu "$broker_port" "sqlite://broker.db" "$work/broker.log"
+      start_tansu "$broker_port" "$storage" "$work/broker.log"
       children+=("$!")
       popd >/dev/null
+      export SWITCHBOARD_BENCH_BROKER_LABEL="$label, over loopback"
+      export SWITCHBOARD_BENCH_BROKER_PID="${children[-1]}"
     fi
     KAFKA_BROKERS="127.0.0.1:$broker_port" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres" \

@@ -133,7 +133,7 @@ async fn self_check() -> anyhow::Result<()> {
 
 /// Every number of one run.
 struct Results {
-    broker: &'static str,
+    broker: String,
     ceiling: f64,
     ceiling_in_flight: f64,
     lookups: f64,

@@ -49,10 +49,12 @@ pub async fn create_topics(
     Ok(())
 }
 
-/// The broker, as the report names it.
-pub fn describe(mock: Option<&Mock>) -> &'static str {
+/// The broker, as the report names it (`deploy/bench.sh` names the broker it started in
+/// `SWITCHBOARD_BENCH_BROKER_LABEL`).
+pub fn describe(mock: Option<&Mock>) -> String {
     match mock {
-        Some(_) => "librdkafka mock cluster, in process",
-        None => "KAFKA_BROKERS (deploy/bench.sh: tansu 0.6, SQLite storage)",
+        Some(_) => "librdkafka mock cluster, in process".into(),
+        None => std::env::var("SWITCHBOARD_BENCH_BROKER_LABEL")
+            .unwrap_or_else(|_| "KAFKA_BROKERS".into()),
     }
 }

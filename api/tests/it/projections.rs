@@ -656,6 +656,8 @@ async fn a_replay_rebuilds_and_hands_over_without_a_gap_or_a_double() {
         .execute(&pool)
         .await
         .unwrap();
+    let live_indexes = index_definitions(&pool, "inbox").await;
+    assert!(live_indexes.len() >= 8, "{live_indexes:?}");
 
     let more: Vec<InboundEvent> = (0..200)
         .map(|i| {
@@ -747,6 +749,20 @@ async fn a_replay_rebuilds_and_hands_over_without_a_gap_or_a_double() {
         0,
         "no leftover schema"
     );
+    assert_eq!(
+        index_definitions(&pool, "inbox").await,
+        live_indexes,
+        "the rebuild builds the read indexes it started without"
+    );
+}
+
+/// Every index of `schema`, as its definition.
+async fn index_definitions(pool: &PgPool, schema: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname")
+        .bind(schema)
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

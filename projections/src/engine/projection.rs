@@ -45,6 +45,14 @@ pub trait Projection: Send + Sync + 'static {
     /// Creates its tables (unqualified names).
     fn ddl(&self) -> &'static str;
 
+    /// Creates the indexes only its readers use (`IF NOT EXISTS`; none of its own writes
+    /// looks rows up by them). Live tables get them with [`Projection::ddl`]; a rebuild
+    /// creates them once it has caught up, instead of maintaining them row by row while it
+    /// replays history.
+    fn read_indexes_ddl(&self) -> &'static str {
+        ""
+    }
+
     /// Applies records (in offset order per partition, already de-duplicated by offset) in
     /// the caller's transaction. Applying the same event id twice must change nothing.
     async fn apply(

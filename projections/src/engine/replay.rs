@@ -8,12 +8,18 @@
 //! partitions' end and renames its schema to the live name in one transaction. The live
 //! consumer's next batch then finds the rebuilt tables and their offsets, skips what they
 //! already hold and continues after it: no gap, no double.
+//!
+//! The rebuild's tables start without the indexes only queries use
+//! ([`Projection::read_indexes_ddl`]); they are built once it has caught up, before the
+//! hand-over, so the swapped-in tables have every index the live ones had.
 
 use crate::engine::apply::{BatchTarget, SeekTo, LOCK_KEY_SQL};
 use crate::engine::lanes::apply_in_lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
-use crate::engine::schema::{analyze, create_schema, live_version, vacuum_analyze};
+use crate::engine::schema::{
+    analyze, create_read_indexes, create_schema, live_version, vacuum_analyze, Indexes,
+};
 use crate::engine::starts::{partition_starts, store_starts, METADATA_TIMEOUT};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
@@ -62,7 +68,7 @@ pub async fn replay(
     {
         drop_schema(pool, &rebuild).await?;
     }
-    create_schema(pool, projection, &rebuild).await?;
+    create_schema(pool, projection, &rebuild, Indexes::WritesOnly).await?;
     let consumer: StreamConsumer = kafka
         .client_config()
         .set(
@@ -101,6 +107,7 @@ pub async fn replay(
         run.maybe_report(lag(&positions, &ends), &mut report);
         run.maybe_analyze(pool, &rebuild).await?;
     }
+    create_read_indexes(pool, projection, &rebuild).await?;
     vacuum_analyze(pool, &rebuild).await?;
     let mut lock = pool.acquire().await?;
     advisory(&mut lock, "pg_advisory_lock", name).await?;

@@ -37,20 +37,32 @@ CREATE TABLE IF NOT EXISTS projection_meta (
     created_at timestamptz NOT NULL DEFAULT now()
 );";
 
+/// Which indexes a new schema gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexes {
+    /// All of them: live tables.
+    All,
+    /// Only those the projection's writes use: a rebuild, which adds the others with
+    /// [`create_read_indexes`] once it has caught up.
+    WritesOnly,
+}
+
 /// Creates schema `schema` with the projection's tables at its version; a schema that already
 /// has them (a live one, or a rebuild being resumed) is left as it is.
 pub fn create_schema<'a>(
     pool: &'a PgPool,
     projection: &'a dyn Projection,
     schema: &'a str,
+    indexes: Indexes,
 ) -> futures::future::BoxFuture<'a, Result<(), ProjectionError>> {
-    Box::pin(create_schema_inner(pool, projection, schema))
+    Box::pin(create_schema_inner(pool, projection, schema, indexes))
 }
 
 async fn create_schema_inner(
     pool: &PgPool,
     projection: &dyn Projection,
     schema: &str,
+    indexes: Indexes,
 ) -> Result<(), ProjectionError> {
     if live_version(pool, schema).await?.is_some() {
         return Ok(());
@@ -64,10 +76,28 @@ async fn create_schema_inner(
         .await?;
     (&mut *tx).execute(ENGINE_DDL).await?;
     (&mut *tx).execute(projection.ddl()).await?;
+    if indexes == Indexes::All {
+        (&mut *tx).execute(projection.read_indexes_ddl()).await?;
+    }
     sqlx::query("INSERT INTO projection_meta (version) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(projection.version())
         .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the projection's read indexes in `schema` (those it lacks).
+pub async fn create_read_indexes(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), ProjectionError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    (&mut *tx).execute(projection.read_indexes_ddl()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -110,7 +140,7 @@ pub async fn ensure_live_schema(
 ) -> Result<SchemaState, ProjectionError> {
     match live_version(pool, projection.name()).await? {
         None => {
-            create_schema(pool, projection, projection.name()).await?;
+            create_schema(pool, projection, projection.name(), Indexes::All).await?;
             Ok(SchemaState::Created)
         }
         Some(live) if live == projection.version() => {

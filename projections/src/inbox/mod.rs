@@ -57,6 +57,10 @@ impl Projection for InboxProjection {
         include_str!("schema.sql")
     }
 
+    fn read_indexes_ddl(&self) -> &'static str {
+        include_str!("read_indexes.sql")
+    }
+
     async fn apply(
         &self,
         tx: &mut PgConnection,

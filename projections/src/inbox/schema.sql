@@ -1,4 +1,5 @@
 -- The inbox read model (version 3: agents' read marks and open/resolved status). Created in the projection's own schema; names unqualified.
+-- The indexes only queries use are in read_indexes.sql.
 
 -- One inbox per integration.
 CREATE TABLE inboxes (
@@ -10,12 +11,12 @@ CREATE TABLE inboxes (
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL
 );
-CREATE INDEX inboxes_by_workspace ON inboxes (workspace_id, created_at, integration_id);
 
 -- One conversation per inbox x contact.
 CREATE TABLE conversations (
     id                   uuid PRIMARY KEY,
-    conversation_key     text        NOT NULL UNIQUE,
+    -- Unique as the id is derived from it (conversation_key_unique in read_indexes.sql).
+    conversation_key     text        NOT NULL,
     workspace_id         text        NOT NULL,
     integration_id       uuid        NOT NULL,
     channel              text        NOT NULL,
@@ -40,10 +41,9 @@ CREATE TABLE conversations (
     message_count        bigint      NOT NULL DEFAULT 0,
     first_seen_at        timestamptz NOT NULL,
     last_seen_at         timestamptz NOT NULL
-);
-CREATE INDEX conversations_by_workspace ON conversations (workspace_id, last_message_at DESC, id DESC);
-CREATE INDEX conversations_by_inbox ON conversations (integration_id, last_message_at DESC, id DESC);
-CREATE INDEX conversations_by_status ON conversations (workspace_id, status, last_message_at DESC, id DESC);
+-- Room on each page for the row's next version: updated in place (HOT) when no indexed
+-- column changes, as while a rebuild replays history without the read indexes.
+) WITH (fillfactor = 70);
 
 -- Agents' marks on a conversation (from `conversations.activity`), kept apart from the
 -- conversation row because they may be read before the conversation's first message is.
