@@ -35,7 +35,7 @@ use switchboard_domain::message::{
     Attachment, AttachmentKind, Contact, InboundDraft, InboundEvent, InboundKind, MessageContent,
 };
 use switchboard_domain::{ChannelKind, IntegrationId, SecretString};
-use switchboard_projections::engine::{replay, ProjectorSettings};
+use switchboard_projections::engine::{replay, ProjectorSettings, CATCH_UP_PARTITION_FETCH_BYTES};
 use switchboard_projections::inbox::InboxProjection;
 use tower::ServiceExt;
 
@@ -261,6 +261,8 @@ async fn raw_consume(
         .client_config()
         .set("group.id", format!("bench-raw-{}", uuid::Uuid::new_v4()))
         .set("enable.auto.commit", "false")
+        // Tuned as the rebuild's consumer is: large fetches.
+        .set("max.partition.fetch.bytes", CATCH_UP_PARTITION_FETCH_BYTES)
         .create()?;
     // Assigned like the rebuild's consumer, every partition from its beginning: no group join.
     let mut assignment = rdkafka::TopicPartitionList::new();

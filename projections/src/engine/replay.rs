@@ -30,6 +30,12 @@ use std::time::{Duration, Instant};
 use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// librdkafka's `max.partition.fetch.bytes` for a consumer catching up from offset 0 (unless
+/// `kafka_properties` sets it): 8 MiB per partition and fetch instead of 1, so a broker whose
+/// cost grows with each fetch (tansu's SQLite engine scans from the offset to the end) is asked
+/// an eighth as often.
+pub const CATCH_UP_PARTITION_FETCH_BYTES: &str = "8388608";
 /// Records applied before the rebuilt tables' statistics are first refreshed; then again each
 /// time the count doubles.
 const FIRST_ANALYZE_AFTER: u64 = 10_000;
@@ -77,6 +83,13 @@ pub async fn replay(
         )
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
+        .set(
+            "max.partition.fetch.bytes",
+            kafka
+                .extra
+                .get("max.partition.fetch.bytes")
+                .map_or(CATCH_UP_PARTITION_FETCH_BYTES, |v| v.expose()),
+        )
         .create()?;
     // Metadata and watermarks come from a plain client: the stream consumer's synchronous
     // calls were seen to time out while it had not been polled yet.
