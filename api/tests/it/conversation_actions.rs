@@ -206,16 +206,18 @@ async fn marks_read_before_the_messages_they_mark_still_apply() {
         .await;
         publish_activity(&app, &hal, AT + 1_500, ConversationAction::Resolved).await;
         publish_activity(&app, &ida, AT + 5_000, ConversationAction::Resolved).await;
-        publish(
-            &app,
-            &[
-                inbound(integration, "hal", "h1", "a", AT, false),
-                inbound(integration, "hal", "h2", "b", AT + 1_000, false),
-                inbound(integration, "hal", "h3", "c", AT + 2_000, false),
-                inbound(integration, "ida", "i1", "d", AT, false),
-            ],
-        )
-        .await;
+        // Received (our clock, what resolving compares with) when the platform sent them.
+        let messages = [
+            inbound(integration, "hal", "h1", "a", AT, false),
+            inbound(integration, "hal", "h2", "b", AT + 1_000, false),
+            inbound(integration, "hal", "h3", "c", AT + 2_000, false),
+            inbound(integration, "ida", "i1", "d", AT, false),
+        ]
+        .map(|mut event| {
+            event.received_at = Some(event.platform_timestamp);
+            event
+        });
+        publish(&app, &messages).await;
         let projector = spawn_projector(&app, Arc::new(InboxProjection), max_batch);
         let pool = app.pool();
         wait_until("every message and mark", || async {
@@ -239,4 +241,55 @@ async fn marks_read_before_the_messages_they_mark_still_apply() {
             "batches of {max_batch}: hal read up to h2 and wrote after resolving; ida did not"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolving_compares_with_when_messages_reached_us_not_the_platforms_clock() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    // The platform's clock runs ten minutes ahead of ours.
+    let skewed = || Utc::now().timestamp_millis() + 600_000;
+    publish(
+        &app,
+        &[inbound(integration, "kim", "k1", "Hi", skewed(), false)],
+    )
+    .await;
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 50);
+    let pool = app.pool();
+    wait_until("the message", || async {
+        count(&pool, "SELECT count(*) FROM inbox.messages").await == 1
+    })
+    .await;
+    let id = field(&app, "id").await.as_str().unwrap().to_owned();
+    let (status, answer) = app
+        .call(
+            "POST",
+            &format!("/v1/workspaces/acme/conversations/{id}/status"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    wait_until("resolved after the message reached us", || async {
+        field(&app, "status").await == "resolved"
+    })
+    .await;
+
+    publish(
+        &app,
+        &[inbound(
+            integration,
+            "kim",
+            "k2",
+            "Still there?",
+            skewed(),
+            false,
+        )],
+    )
+    .await;
+    wait_until("opened by a message that reached us after it", || async {
+        field(&app, "status").await == "open"
+    })
+    .await;
+    projector.abort();
 }

@@ -181,6 +181,10 @@ pub struct InboundEvent {
     pub contact: Contact,
     /// When it happened, per the platform.
     pub platform_timestamp: DateTime<Utc>,
+    /// When Switchboard verified it, by our clock (absent on events recorded before this
+    /// field existed): what our own times, such as an agent's resolving, compare against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
     /// What happened.
     #[serde(flatten)]
     pub kind: InboundKind,
@@ -194,7 +198,7 @@ pub fn conversation_key(integration_id: IntegrationId, contact_platform_id: &str
 }
 
 impl InboundEvent {
-    /// Assigns ids to a parsed draft.
+    /// Assigns ids to a parsed draft, received now.
     pub fn from_draft(
         integration_id: IntegrationId,
         workspace_id: WorkspaceId,
@@ -210,6 +214,7 @@ impl InboundEvent {
             channel,
             contact: draft.contact,
             platform_timestamp: draft.platform_timestamp,
+            received_at: Some(Utc::now()),
             kind: draft.kind,
             raw: draft.raw,
         }

@@ -39,6 +39,7 @@ pub fn message(command: &SendMessage) -> NewMessage {
         reply_to: None,
         is_echo: false,
         sent_at: command.requested_at,
+        received_at: None,
         status: Some(("queued", 0)),
     }
 }

@@ -35,6 +35,7 @@ pub fn message(event: &InboundEvent) -> Option<NewMessage> {
         reply_to: reply_to.clone(),
         is_echo: *is_echo,
         sent_at: event.platform_timestamp,
+        received_at: event.received_at,
         status: is_echo.then_some(("sent", 1)),
     })
 }

@@ -42,6 +42,8 @@ pub struct NewMessage {
     pub is_echo: bool,
     /// When it was sent.
     pub sent_at: DateTime<Utc>,
+    /// When an inbound message reached us, by our clock (unknown for older events).
+    pub received_at: Option<DateTime<Utc>>,
     /// Delivery status of an outbound message and its rank (queued 0, sent 1).
     pub status: Option<(&'static str, i16)>,
 }
@@ -142,7 +144,8 @@ struct ConversationChange {
 /// Per conversation, what `messages` change, so that the result never depends on where
 /// batches happen to split or how the topics interleave: the last message is the latest by
 /// platform time (a tie goes to the later arrival); the latest reply (outbound message) by
-/// platform time, from which the unread count is recounted.
+/// platform time, from which the unread count is recounted; the latest inbound message by
+/// when it reached us, which reopens a conversation resolved before it.
 fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
     let mut changes: BTreeMap<Uuid, ConversationChange> = BTreeMap::new();
     for message in messages {
@@ -178,7 +181,10 @@ fn changes(messages: &[&NewMessage]) -> BTreeMap<Uuid, ConversationChange> {
         if message.outbound {
             change.last_reply_at = change.last_reply_at.max(Some(message.sent_at));
         } else {
-            change.last_inbound_at = change.last_inbound_at.max(Some(message.sent_at));
+            // Compared with agents' actions, which are on our clock: the platform's only
+            // for events recorded before receive times were.
+            let arrived = message.received_at.unwrap_or(message.sent_at);
+            change.last_inbound_at = change.last_inbound_at.max(Some(arrived));
         }
     }
     changes

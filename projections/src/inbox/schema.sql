@@ -28,6 +28,8 @@ CREATE TABLE conversations (
     -- Inbound messages after the latest reply and after the agents' read mark.
     unread_count         int         NOT NULL DEFAULT 0,
     last_reply_at        timestamptz,
+    -- When the contact's latest message reached us (our clock, as agents' marks are; the
+    -- platform's time for events recorded before receive times were).
     last_inbound_at      timestamptz,
     -- Copies of the conversation's marks (see conversation_marks).
     last_read_at         timestamptz,
