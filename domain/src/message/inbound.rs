@@ -269,11 +269,21 @@ mod tests {
     #[test]
     fn events_serialise_flat_with_their_type() {
         let integration = IntegrationId::new();
-        let value = serde_json::to_value(event(integration, "m1")).unwrap();
+        let original = event(integration, "m1");
+        let value = serde_json::to_value(&original).unwrap();
         assert_eq!(value["type"], "MessageReceived");
         assert_eq!(value["content"], json!({"type": "text", "text": "hi"}));
         assert_eq!(value["conversation_key"], format!("{integration}:u1"));
+        assert!(value["received_at"].is_string());
         let back: InboundEvent = serde_json::from_value(value).unwrap();
-        assert_eq!(back, event(integration, "m1"));
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn events_recorded_before_receive_times_still_read() {
+        let mut value = serde_json::to_value(event(IntegrationId::new(), "m1")).unwrap();
+        value.as_object_mut().unwrap().remove("received_at");
+        let back: InboundEvent = serde_json::from_value(value).unwrap();
+        assert_eq!(back.received_at, None);
     }
 }
