@@ -76,7 +76,7 @@ async fn create_schema_inner(
         .await?;
     (&mut *tx).execute(ENGINE_DDL).await?;
     (&mut *tx).execute(projection.ddl()).await?;
-    if indexes == Indexes::All {
+    if indexes == Indexes::All && !projection.read_indexes_ddl().is_empty() {
         (&mut *tx).execute(projection.read_indexes_ddl()).await?;
     }
     sqlx::query("INSERT INTO projection_meta (version) VALUES ($1) ON CONFLICT DO NOTHING")
@@ -93,6 +93,9 @@ pub async fn create_read_indexes(
     projection: &dyn Projection,
     schema: &str,
 ) -> Result<(), ProjectionError> {
+    if projection.read_indexes_ddl().is_empty() {
+        return Ok(());
+    }
     let mut tx = pool.begin().await?;
     sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\""))
         .execute(&mut *tx)
