@@ -74,6 +74,9 @@ start_tansu() {
 # scans every header it holds (quadratic: 155 records/s once it held 100,000). Adds the
 # index to the database file $1 (idempotent; once the broker has created its schema).
 index_tansu_headers() {
+  if ! command -v python3 >/dev/null 2>&1; then
+    log "no python3 here: tansu's header index not added (large topics will be slow)"; return 0
+  fi
   python3 - "$1" <<'PY'
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], timeout=30)
