@@ -15,7 +15,7 @@ CREATE TABLE inboxes (
 -- One conversation per inbox x contact.
 CREATE TABLE conversations (
     id                   uuid PRIMARY KEY,
-    -- Unique as the id is derived from it (conversation_key_unique in read_indexes.sql).
+    -- Unique as the id is derived from it (the index is in read_indexes.sql).
     conversation_key     text        NOT NULL,
     workspace_id         text        NOT NULL,
     integration_id       uuid        NOT NULL,
@@ -35,7 +35,7 @@ CREATE TABLE conversations (
     last_read_at         timestamptz,
     resolved_at          timestamptz,
     reopened_at          timestamptz,
-    -- Resolved until reopened by hand or by a message from the contact sent after it.
+    -- Resolved until reopened by hand or by a message from the contact that reached us after it.
     status               text GENERATED ALWAYS AS (
         CASE WHEN resolved_at > COALESCE(reopened_at, '-infinity'::timestamptz)
               AND resolved_at >= COALESCE(last_inbound_at, '-infinity'::timestamptz)
@@ -43,8 +43,8 @@ CREATE TABLE conversations (
     message_count        bigint      NOT NULL DEFAULT 0,
     first_seen_at        timestamptz NOT NULL,
     last_seen_at         timestamptz NOT NULL
--- Room on each page for the row's next version: updated in place (HOT) when no indexed
--- column changes, as while a rebuild replays history without the read indexes.
+-- Room on each page for a row's next version, for a rebuild: replaying without the read
+-- indexes, it updates conversations in place (HOT). Live updates change indexed columns.
 ) WITH (fillfactor = 70);
 
 -- Agents' marks on a conversation (from `conversations.activity`), kept apart from the
