@@ -106,11 +106,22 @@ fn event(integration: IntegrationId, n: usize) -> InboundEvent {
 }
 
 async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
+    let (config, admin, database) = config(mock.is_some()).await?;
+    let outcome = measure(mock, &config).await;
+    // The run's database goes whatever happened; its topics stay under their unique prefix.
+    let drop = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+    if let Err(error) = sqlx::query(&drop).execute(&admin).await {
+        eprintln!("could not drop {database}: {error}");
+    }
+    outcome
+}
+
+/// Loads the workload, rebuilds, queries and reports.
+async fn measure(mock: Option<&broker::Mock>, config: &Config) -> anyhow::Result<()> {
     let total: usize = std::env::var("SWITCHBOARD_BENCH_EVENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let config = config(mock.is_some()).await?;
     let topics = config.topics();
     broker::create_topics(
         mock,
@@ -120,16 +131,16 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     .await?;
     let broker_label = broker::describe(mock);
     eprintln!("broker: {broker_label}");
-    let app = App::build(&config).await?;
+    let app = App::build(config).await?;
     let pool = app.state.pool.clone();
     let api = router(app.state.clone(), config.max_body_bytes);
     let integration = IntegrationId::new();
 
-    produce(&config, integration, 0..SMALL).await?;
-    let small_rebuild = rebuild(&config, &pool, &topics).await?;
+    produce(config, integration, 0..SMALL).await?;
+    let small_rebuild = rebuild(config, &pool, &topics).await?;
     let small = queries(&api, &pool).await?;
     eprintln!("loading {} more events", total - SMALL);
-    produce(&config, integration, SMALL..total).await?;
+    produce(config, integration, SMALL..total).await?;
     check_nothing_dropped(
         &config.kafka(),
         &topics.received,
@@ -143,7 +154,7 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
         total,
     )
     .await?;
-    let full = rebuild(&config, &pool, &topics).await?;
+    let full = rebuild(config, &pool, &topics).await?;
     let large = queries(&api, &pool).await?;
     let postgres = pg_ceiling::rate(&pool, integration, total, replay_settings().lanes).await?;
     report(
@@ -161,7 +172,8 @@ async fn run(mock: Option<&broker::Mock>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn config(mock: bool) -> anyhow::Result<Config> {
+/// The run's configuration, the admin connection and the name of the database it created.
+async fn config(mock: bool) -> anyhow::Result<(Config, sqlx::PgPool, String)> {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("sb_bench_{}", uuid::Uuid::new_v4().simple());
@@ -173,7 +185,7 @@ async fn config(mock: bool) -> anyhow::Result<Config> {
         .rsplit_once('/')
         .map(|(b, _)| b.to_owned())
         .unwrap_or(admin.clone());
-    Ok(Config {
+    let config = Config {
         database_url: format!("{base}/{name}"),
         kafka_brokers: std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
         topic_prefix: format!("bench{}.", uuid::Uuid::new_v4().simple()),
@@ -191,7 +203,8 @@ async fn config(mock: bool) -> anyhow::Result<Config> {
         outbox_relay: false,
         projections: false,
         ..Config::default()
-    })
+    };
+    Ok((config, pool, name))
 }
 
 async fn produce(
