@@ -11,9 +11,12 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use switchboard_adapters::activity::activity_record;
 use switchboard_adapters::kafka::EventProducer;
-use switchboard_domain::message::{conversation_key, ConversationAction, ConversationActivity};
+use switchboard_domain::message::{
+    conversation_key, ConversationAction, ConversationActivity, InboundEvent,
+};
 use switchboard_domain::IntegrationId;
 use switchboard_projections::inbox::InboxProjection;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 const AT: i64 = 1_700_000_000_000;
@@ -38,24 +41,30 @@ async fn field(app: &TestApp, name: &str) -> Value {
     conversation(app, "").await[0][name].clone()
 }
 
+/// Publishes `messages`, starts the inbox projector and waits until it holds them all.
+async fn projected(app: &TestApp, messages: &[InboundEvent]) -> JoinHandle<()> {
+    publish(app, messages).await;
+    let projector = spawn_projector(app, Arc::new(InboxProjection), 50);
+    let pool = app.pool();
+    wait_until("every message", || async {
+        count(&pool, "SELECT count(*) FROM inbox.messages").await == messages.len() as i64
+    })
+    .await;
+    projector
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_resolving_and_reopening_show_in_the_inbox() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;
     let integration = IntegrationId::new();
-    publish(
+    let projector = projected(
         &app,
         &[
             inbound(integration, "gil", "m1", "Hi", AT, false),
             inbound(integration, "gil", "m2", "Anyone?", AT + 1_000, false),
         ],
     )
-    .await;
-    let projector = spawn_projector(&app, Arc::new(InboxProjection), 50);
-    let pool = app.pool();
-    wait_until("both messages", || async {
-        count(&pool, "SELECT count(*) FROM inbox.messages").await == 2
-    })
     .await;
     let id = field(&app, "id").await.as_str().unwrap().to_owned();
     assert_eq!(field(&app, "unread_count").await, 2);
@@ -250,16 +259,10 @@ async fn resolving_compares_with_when_messages_reached_us_not_the_platforms_cloc
     let integration = IntegrationId::new();
     // The platform's clock runs ten minutes ahead of ours.
     let skewed = || Utc::now().timestamp_millis() + 600_000;
-    publish(
+    let projector = projected(
         &app,
         &[inbound(integration, "kim", "k1", "Hi", skewed(), false)],
     )
-    .await;
-    let projector = spawn_projector(&app, Arc::new(InboxProjection), 50);
-    let pool = app.pool();
-    wait_until("the message", || async {
-        count(&pool, "SELECT count(*) FROM inbox.messages").await == 1
-    })
     .await;
     let id = field(&app, "id").await.as_str().unwrap().to_owned();
     let (status, answer) = app
