@@ -3,8 +3,8 @@
 # `switchboard serve` into a real Kafka-protocol broker, next to three ceilings (bare axum,
 # HMAC + JSON only, the producer alone) measured in the same run; see api/benches/ingest.rs.
 #
-# It starts PostgreSQL if needed and creates a fresh database, starts a throwaway tansu broker
-# on a free port with SQLite storage in a temporary directory (what `deploy/run.sh` users run),
+# It starts PostgreSQL if needed and creates a fresh database, starts a throwaway Apache Kafka
+# node on free ports with its data in a temporary directory (what `deploy/run.sh` users run),
 # builds the release binary, applies migrations, creates the topics, starts `switchboard serve`
 # (its default configuration, RUST_LOG=warn, JSON logs; other SWITCHBOARD_* settings in the
 # environment reach it), runs the benchmark and stops and deletes everything at the end.
@@ -35,21 +35,12 @@ cleanup() {
       if [ -s "$work/$file" ]; then log "last lines of $file:"; tail -n 20 "$work/$file" >&2; fi
     done
   fi
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$database\"" >/dev/null 2>&1 || true
+  psql -w -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$database\"" >/dev/null 2>&1 || true
   if [ -n "${SWITCHBOARD_BENCH_KEEP:-}" ]; then log "logs and broker data kept in $work"; else rm -rf "$work"; fi
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Prints a TCP port nothing listens on.
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 40000))
-    if ! port_open 127.0.0.1 "$port"; then echo "$port"; return 0; fi
-  done
-}
 
 ensure_postgres
 
@@ -60,20 +51,12 @@ case "${1:-ingest}" in
   projections | outbound)
     broker_port="$(free_port)"
     # With SWITCHBOARD_BENCH_BROKER=mock the benchmark brings its own in-process broker;
-    # otherwise tansu, on SQLite (SWITCHBOARD_BENCH_STORAGE=sqlite, the default) or in
-    # memory (SWITCHBOARD_BENCH_STORAGE=memory).
+    # otherwise a throwaway Apache Kafka node.
     if [ "${SWITCHBOARD_BENCH_BROKER:-}" != mock ]; then
-      case "${SWITCHBOARD_BENCH_STORAGE:-sqlite}" in
-        sqlite) storage="sqlite://broker.db"; label="tansu $TANSU_VERSION, SQLite storage" ;;
-        memory) storage="memory://tansu/"; label="tansu $TANSU_VERSION, in-memory storage" ;;
-        *) log "SWITCHBOARD_BENCH_STORAGE: sqlite or memory"; exit 2 ;;
-      esac
-      pushd "$work" >/dev/null
-      start_tansu "$broker_port" "$storage" "$work/broker.log"
-      children+=("$!")
-      popd >/dev/null
-      export SWITCHBOARD_BENCH_BROKER_LABEL="$label, over loopback"
-      export SWITCHBOARD_BENCH_BROKER_PID="${children[-1]}"
+      start_kafka "$broker_port" "$(free_port)" "$work/kafka" "$work/broker.log"
+      children+=("$KAFKA_PID")
+      export SWITCHBOARD_BENCH_BROKER_LABEL="Apache Kafka $KAFKA_VERSION, one KRaft node, over loopback"
+      export SWITCHBOARD_BENCH_BROKER_PID="$KAFKA_PID"
     fi
     KAFKA_BROKERS="127.0.0.1:$broker_port" \
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres" \
@@ -84,20 +67,17 @@ case "${1:-ingest}" in
   *) log "usage: deploy/bench.sh [ingest|projections|outbound]"; exit 2 ;;
 esac
 
-psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$database\""
+psql -w -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$database\""
 
 log "building the release binary and the benchmark"
 cargo build -q --release -p switchboard-api --bin switchboard
 cargo bench -q -p switchboard-api --bench ingest --no-run
 bin="$REPO_ROOT/target/release/switchboard"
 
-# tansu resolves a sqlite:// URL against its working directory.
 broker_port="$(free_port)"
-pushd "$work" >/dev/null
-start_tansu "$broker_port" "sqlite://broker.db" "$work/broker.log"
-broker_pid=$!
+start_kafka "$broker_port" "$(free_port)" "$work/kafka" "$work/broker.log"
+broker_pid=$KAFKA_PID
 children+=("$broker_pid")
-popd >/dev/null
 
 http_port="$(free_port)"
 app_secret="bench-app-secret-$RANDOM$RANDOM"
@@ -114,7 +94,7 @@ serve_env=(
 )
 # The service settings this run takes from the environment, named in the report.
 serve_settings="$(env | grep -E '^SWITCHBOARD_' \
-  | grep -vE '^SWITCHBOARD_(BENCH_|SECRET_KEYS|PLATFORM_CREDENTIALS|HTTP_ADDR|TOPIC_PREFIX|LOG_FORMAT|TOOLS_DIR|TANSU)' \
+  | grep -vE '^SWITCHBOARD_(BENCH_|SECRET_KEYS|PLATFORM_CREDENTIALS|HTTP_ADDR|TOPIC_PREFIX|LOG_FORMAT|TOOLS_DIR|CACHE_DIR|KAFKA_HEAP)' \
   | sort | paste -sd ' ' - || true)"
 env "${serve_env[@]}" "$bin" migrate >&2
 env "${serve_env[@]}" "$bin" topics ensure >&2
@@ -128,10 +108,10 @@ SWITCHBOARD_BENCH_ADDR="127.0.0.1:$http_port" \
 SWITCHBOARD_BENCH_SERVER_PID="$serve_pid" \
 SWITCHBOARD_BENCH_BROKER_PID="$broker_pid" \
 SWITCHBOARD_BENCH_APP_SECRET="$app_secret" \
-SWITCHBOARD_BENCH_BROKER="tansu $TANSU_VERSION, SQLite storage in a temporary directory" \
+SWITCHBOARD_BENCH_BROKER="Apache Kafka $KAFKA_VERSION, one KRaft node, data in a temporary directory" \
 SWITCHBOARD_BENCH_SERVE_SETTINGS="${serve_settings:-defaults}" \
 KAFKA_BROKERS="127.0.0.1:$broker_port" \
   cargo bench -q -p switchboard-api --bench ingest
 
 log "the service logged $(grep -c . "$work/serve.log" || true) lines at warn or above during the run"
-log "the broker logged $(grep -c 'panicked at' "$work/broker.log" || true) panics during the run"
+log "the broker logged $(grep -c ' ERROR ' "$work/broker.log" || true) errors during the run"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Shared helpers for deploy/run.sh and deploy/test.sh: make PostgreSQL and a local
-# Kafka-protocol broker available on a fresh machine, installing what is missing.
+# Shared helpers for the deploy scripts: make PostgreSQL and a local Apache Kafka broker
+# available on a fresh machine, installing and configuring what is missing.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS_DIR="${SWITCHBOARD_TOOLS_DIR:-$HOME/.cache/switchboard/tools}"
-TANSU_VERSION="0.6.0"
+CACHE_DIR="${SWITCHBOARD_CACHE_DIR:-$HOME/.cache/switchboard}"
+TOOLS_DIR="${SWITCHBOARD_TOOLS_DIR:-$CACHE_DIR/tools}"
+# The broker's version is pinned in deploy/kafka/pom.xml; this names its cache folder.
+KAFKA_VERSION="4.1.1"
+KAFKA_LIBS="$TOOLS_DIR/kafka-$KAFKA_VERSION/libs"
 
 log() { printf '[switchboard] %s\n' "$*" >&2; }
 
@@ -22,72 +25,99 @@ wait_for_port() {
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-# Starts the machine's PostgreSQL cluster if nothing listens on 127.0.0.1:5432.
+# Prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    if ! port_open 127.0.0.1 "$port"; then echo "$port"; return 0; fi
+  done
+}
+
+postgres_answers() {
+  PGCONNECT_TIMEOUT=5 psql -w -h 127.0.0.1 -U postgres -d postgres -tAc 'SELECT 1' >/dev/null 2>&1
+}
+
+# Makes postgres://postgres@127.0.0.1:5432 work: starts the machine's PostgreSQL cluster if
+# nothing listens there, and, if the server asks that URL for a password, lets loopback
+# connections in without one (lines marked "switchboard" at the top of the cluster's
+# pg_hba.conf, then a reload). Sockets on 127.0.0.1/::1 only: nothing off the machine.
 ensure_postgres() {
-  if port_open 127.0.0.1 5432; then return 0; fi
-  log "PostgreSQL is not running; starting it"
-  if command -v pg_ctlcluster >/dev/null 2>&1; then
-    local version
-    version=$(ls /etc/postgresql | sort -V | tail -n 1)
-    pg_ctlcluster --skip-systemctl-redirect "$version" main start
-  else
-    log "no pg_ctlcluster here: start PostgreSQL yourself or set DATABASE_URL"; return 1
+  if postgres_answers; then return 0; fi
+  if ! command -v pg_lsclusters >/dev/null 2>&1; then
+    log "PostgreSQL does not answer on 127.0.0.1:5432 and this machine has no Debian cluster tools: start it yourself or set DATABASE_URL"
+    return 1
   fi
-  wait_for_port 127.0.0.1 5432 60
+  local version cluster hba
+  read -r version cluster < <(pg_lsclusters -h | sort -V | tail -n 1 | awk '{print $1, $2}')
+  if [ -z "${version:-}" ]; then log "no PostgreSQL cluster on this machine (pg_createcluster makes one)"; return 1; fi
+  if ! port_open 127.0.0.1 5432; then
+    log "starting PostgreSQL $version/$cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
+    wait_for_port 127.0.0.1 5432 60
+  fi
+  if postgres_answers; then return 0; fi
+  hba="/etc/postgresql/$version/$cluster/pg_hba.conf"
+  if ! grep -q '# switchboard' "$hba" 2>/dev/null; then
+    if [ ! -w "$hba" ]; then
+      log "PostgreSQL asks for a password on 127.0.0.1 and $hba is not writable here: run this as root once, or set DATABASE_URL"
+      return 1
+    fi
+    log "letting loopback connections into PostgreSQL without a password ($hba)"
+    local rules
+    rules=$'# switchboard: local development, loopback only, no password\nhost all all 127.0.0.1/32 trust # switchboard\nhost all all ::1/128 trust # switchboard\n'
+    printf '%s%s' "$rules" "$(cat "$hba")" >"$hba.switchboard" && cat "$hba.switchboard" >"$hba" && rm -f "$hba.switchboard"
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload
+  for _ in $(seq 1 50); do if postgres_answers; then return 0; fi; sleep 0.2; done
+  log "PostgreSQL still refuses postgres@127.0.0.1 without a password"
+  return 1
 }
 
 # Creates database $1 on the local server if it does not exist.
 ensure_database() {
   local name=$1
-  if ! psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
-    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$name\""
+  if ! psql -w -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" | grep -q 1; then
+    psql -w -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$name\""
   fi
 }
 
-# Prints the path of a tansu binary, installing it from crates.io once (cached in TOOLS_DIR).
-ensure_tansu() {
-  if [ -n "${SWITCHBOARD_TANSU:-}" ] && [ -x "$SWITCHBOARD_TANSU" ]; then echo "$SWITCHBOARD_TANSU"; return 0; fi
-  local bin="$TOOLS_DIR/bin/tansu"
-  if [ ! -x "$bin" ]; then
-    log "installing the tansu $TANSU_VERSION broker (once; about 10 minutes on 2 cores)"
-    cargo install tansu --version "$TANSU_VERSION" --locked --features libsql,dynostore --root "$TOOLS_DIR" >&2
-  fi
-  echo "$bin"
+# Prints the folder of the Apache Kafka jars, copying them from Maven Central once
+# (deploy/kafka/pom.xml; the Maven repository is kept in CACHE_DIR/m2 too). Concurrent
+# callers wait for one install.
+ensure_kafka() {
+  if [ -f "$KAFKA_LIBS/.complete" ]; then echo "$KAFKA_LIBS"; return 0; fi
+  mkdir -p "$TOOLS_DIR"
+  (
+    flock 9
+    if [ ! -f "$KAFKA_LIBS/.complete" ]; then
+      log "installing Apache Kafka $KAFKA_VERSION from Maven Central (once, into $TOOLS_DIR)"
+      rm -rf "$KAFKA_LIBS"
+      mvn -B -q --no-transfer-progress -Dstyle.color=never -f "$REPO_ROOT/deploy/kafka/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" \
+        dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" >&2
+      touch "$KAFKA_LIBS/.complete"
+    fi
+  ) 9>"$TOOLS_DIR/kafka.lock"
+  echo "$KAFKA_LIBS"
 }
 
-# Starts tansu on 127.0.0.1:$1 with storage URL $2, logging to $3, unless the port is taken.
-start_tansu() {
-  local port=$1 storage=$2 logfile=$3 bin
+# Starts a Kafka node on 127.0.0.1:$1 (controller on $2) with its data in $3, logging to $4,
+# unless something already listens on $1; waits until it serves. KAFKA_PID is its pid.
+start_kafka() {
+  local port=$1 controller_port=$2 dir=$3 logfile=$4
+  KAFKA_PID=
   if port_open 127.0.0.1 "$port"; then log "a broker already listens on 127.0.0.1:$port"; return 0; fi
-  bin=$(ensure_tansu)
-  log "starting tansu on 127.0.0.1:$port ($storage)"
-  env -u OTEL_EXPORTER_OTLP_ENDPOINT -u CLUSTER_ID -u LISTENER_URL -u ADVERTISED_LISTENER_URL -u STORAGE_ENGINE \
-    nohup "$bin" broker \
-      --listener-url "tcp://127.0.0.1:$port" \
-      --advertised-listener-url "tcp://127.0.0.1:$port" \
-      --storage-engine "$storage" >"$logfile" 2>&1 &
-  wait_for_port 127.0.0.1 "$port" 60
-  if [[ $storage == sqlite://* ]]; then
-    index_tansu_headers "${storage#sqlite://}" || log "tansu's header index could not be added (large topics will be slow)"
-  fi
-}
-
-# tansu 0.6's SQLite schema has no index on its records' headers, so each record it serves
-# scans every header it holds (quadratic: 155 records/s once it held 100,000). Adds the
-# index to the database file $1 (idempotent; once the broker has created its schema). The
-# first time on a large existing file, the broker's writes wait while the index is built.
-index_tansu_headers() {
-  if ! command -v python3 >/dev/null 2>&1; then
-    log "no python3 here: tansu's header index not added (large topics will be slow)"; return 0
-  fi
-  python3 - "$1" <<'PY'
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], timeout=30)
-for _ in range(300):
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'header'").fetchone():
-        break
-    time.sleep(0.1)
-db.execute("CREATE INDEX IF NOT EXISTS header_by_record ON header (topition, offset_id)")
-db.commit()
-PY
+  ensure_kafka >/dev/null
+  log "starting Apache Kafka $KAFKA_VERSION on 127.0.0.1:$port (data in $dir)"
+  nohup bash "$REPO_ROOT/deploy/kafka/node.sh" "$dir" "$port" "$controller_port" >"$logfile" 2>&1 &
+  KAFKA_PID=$!
+  for _ in $(seq 1 600); do
+    if grep -q 'Kafka Server started' "$logfile" 2>/dev/null && port_open 127.0.0.1 "$port"; then return 0; fi
+    if ! kill -0 "$KAFKA_PID" 2>/dev/null; then
+      log "the broker exited; the last lines of $logfile:"; tail -n 20 "$logfile" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  log "the broker did not start within 120 s; see $logfile"
+  return 1
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs Switchboard locally from a fresh clone: PostgreSQL (started if needed), a durable local
-# Kafka-protocol broker (tansu with SQLite storage, installed once) unless KAFKA_BROKERS is
-# set, a secret key (generated once into var/), migrations, topics, then `switchboard serve`.
+# Runs Switchboard locally from a fresh clone: PostgreSQL (started and opened to loopback if
+# needed), a durable local Apache Kafka node (installed once from Maven Central, data in
+# var/kafka) unless KAFKA_BROKERS is set, a secret key (generated once into var/), migrations,
+# topics, then `switchboard serve`.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 mkdir -p var
@@ -13,7 +14,9 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 
 if [ -z "${KAFKA_BROKERS:-}" ]; then
-  start_tansu 9092 "sqlite://var/broker.db" var/broker.log
+  # The broker outlives this script (stop it with: kill "$(cat var/kafka.pid)").
+  start_kafka 9092 9093 var/kafka var/kafka.log
+  if [ -n "$KAFKA_PID" ]; then echo "$KAFKA_PID" >var/kafka.pid; fi
   export KAFKA_BROKERS="127.0.0.1:9092"
 fi
 

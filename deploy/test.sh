@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: unit tests, given/when/then aggregate tests, and integration
-# tests against real PostgreSQL and Kafka (librdkafka's mock cluster in-process, plus an
-# end-to-end test against a real tansu broker process that the tests start themselves).
+# tests against real PostgreSQL and Kafka (librdkafka's mock cluster in-process, plus
+# end-to-end and fault tests against real Apache Kafka nodes that the tests start, kill and
+# restart themselves through deploy/kafka/node.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
 ensure_postgres
-SWITCHBOARD_TANSU="$(ensure_tansu)"
-export SWITCHBOARD_TANSU
+ensure_kafka >/dev/null
 export SWITCHBOARD_TEST_DATABASE_URL="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 cargo test --workspace --all-targets "$@"

@@ -1046,13 +1046,18 @@ mod producer {
         let (mut sent, mut acked, mut failed) = (0usize, 0u64, 0u64);
         loop {
             if Instant::now() < end && in_flight.len() < window {
-                in_flight.push(producer.enqueue(&records[sent % records.len()]).await?);
+                in_flight.push(
+                    producer
+                        .enqueue(&records[sent % records.len()])
+                        .await?
+                        .settle(),
+                );
                 sent += 1;
                 continue;
             }
             match in_flight.next().await {
                 None => break,
-                Some(Ok(Ok(_))) => {
+                Some(Ok(_)) => {
                     let now = Instant::now();
                     acked += u64::from(now >= measure_from && now < end);
                 }

@@ -181,12 +181,15 @@ async fn tail(
         }
     };
     consume(&consumer, shutdown, |record| {
+        if max.is_some_and(|m| printed >= m) {
+            return std::future::ready(Ok(()));
+        }
         print_record(&record);
         printed += 1;
         if max.is_some_and(|m| printed >= m) {
             let _ = stop_tx.send(true);
         }
-        async { Ok(()) }
+        std::future::ready(Ok(()))
     })
     .await?;
     Ok(())

@@ -73,7 +73,9 @@ where
 {
     let mut shutdown = std::pin::pin!(shutdown.fuse());
     loop {
+        // Shutdown first: a caller that asked to stop after a record gets no record more.
         let message = tokio::select! {
+            biased;
             _ = &mut shutdown => return Ok(()),
             message = consumer.recv() => message?,
         };

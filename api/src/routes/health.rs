@@ -27,7 +27,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// PostgreSQL and Kafka both answer.
+/// PostgreSQL answers, a broker answers, the producer is not fatal and its latest delivery
+/// did not fail recently.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200), (status = 503, body = Problem)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let postgres = async {
@@ -35,19 +36,17 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .await
             .is_ok_and(|r| r.is_ok())
     };
-    let kafka = state.producer.check_reachable(PROBE_TIMEOUT);
-    let (postgres_ok, kafka_ok) = tokio::join!(postgres, kafka);
-    let kafka_ok = kafka_ok.is_ok();
-    let word = |ok: bool| if ok { "ok" } else { "unavailable" };
-    if postgres_ok && kafka_ok {
+    let kafka = state.producer.check_ready(PROBE_TIMEOUT);
+    let (postgres_ok, kafka) = tokio::join!(postgres, kafka);
+    if postgres_ok && kafka.is_ok() {
         return Json(json!({"status": "ready", "postgres": "ok", "kafka": "ok"})).into_response();
     }
-    Problem::unavailable(format!(
-        "postgres: {}, kafka: {}",
-        word(postgres_ok),
-        word(kafka_ok)
-    ))
-    .into_response()
+    let postgres = if postgres_ok { "ok" } else { "unavailable" };
+    let kafka = match kafka {
+        Ok(()) => "ok".to_owned(),
+        Err(reason) => format!("unavailable ({reason})"),
+    };
+    Problem::unavailable(format!("postgres: {postgres}, kafka: {kafka}")).into_response()
 }
 
 /// Prometheus text exposition.

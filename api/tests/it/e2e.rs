@@ -1,82 +1,19 @@
-//! End to end against a real broker process (tansu) and the real `switchboard` binary: topics
+//! End to end against a real Apache Kafka node and the real `switchboard` binary: topics
 //! are ensured, `serve` answers over TCP, a created integration shows up as a CloudEvent that
 //! `switchboard tail` prints, exactly as README tells a newcomer to watch it.
 
 use crate::helpers::fresh_database;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use crate::processes::{free_port, switchboard, wait_for_port, KafkaNode, Running};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for_port(port: u16, within: Duration) {
-    let deadline = Instant::now() + within;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn start_tansu(port: u16) -> Running {
-    let tansu = std::env::var("SWITCHBOARD_TANSU")
-        .expect("SWITCHBOARD_TANSU must name the tansu binary: run the suite with deploy/test.sh");
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(tansu)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ])
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tansu starts");
-    wait_for_port(port, Duration::from_secs(30));
-    Running(child)
-}
-
-fn switchboard(env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
-    let broker_port = free_port();
-    let _broker = start_tansu(broker_port);
+    let broker = KafkaNode::start();
     let http_port = free_port();
     let env = vec![
         ("DATABASE_URL", fresh_database().await),
-        ("KAFKA_BROKERS", format!("127.0.0.1:{broker_port}")),
+        ("KAFKA_BROKERS", broker.brokers()),
         ("SWITCHBOARD_HTTP_ADDR", format!("127.0.0.1:{http_port}")),
         ("SWITCHBOARD_TOPIC_PARTITIONS", "3".to_owned()),
         (

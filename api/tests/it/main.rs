@@ -1,5 +1,5 @@
 //! Integration tests against real PostgreSQL and a real Kafka protocol (librdkafka's mock
-//! cluster in-process; `e2e` starts a real tansu broker process). One binary, many modules.
+//! cluster in-process; `e2e` and `faults` start real Apache Kafka nodes). One binary, many modules.
 
 mod api_errors;
 mod api_lifecycle;
@@ -10,6 +10,7 @@ mod e2e;
 mod helpers;
 mod outbound;
 mod outbox;
+mod processes;
 mod projections;
 mod secrets;
 mod send;
