@@ -22,6 +22,7 @@ use switchboard_domain::SecretSealer;
 use switchboard_projections::engine::{ensure_live_schema, ProjectorSettings};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
+use tokio::time::Instant;
 
 /// The assembled service, before it serves.
 pub struct App {
@@ -34,6 +35,7 @@ pub struct App {
     /// The outbound channel adapters, when this process runs them (`outbound_adapters`).
     pub outbound: Option<OutboundEngine>,
     max_body_bytes: usize,
+    shutdown_grace: Duration,
 }
 
 impl App {
@@ -117,6 +119,7 @@ impl App {
             projectors,
             outbound,
             max_body_bytes: config.max_body_bytes,
+            shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
         })
     }
 
@@ -166,20 +169,49 @@ impl App {
         let producer = self.state.producer.clone();
         let app = router(self.state, self.max_body_bytes);
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let (signalled_tx, mut signalled) = tokio::sync::watch::channel(None);
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled_tx.send(Some(tokio::time::Instant::now()));
+        });
+        // The grace period starts at the signal; past it nothing more is waited for.
+        let grace = self.shutdown_grace;
+        let mut signal_seen = signalled.clone();
+        let grace_over = async move {
+            match signal_seen.wait_for(Option::is_some).await {
+                Ok(at) => tokio::time::sleep_until(at.unwrap_or_else(Instant::now) + grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            served = server => served?,
+            _ = grace_over => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still in flight at the end of the grace period");
+            }
+        }
+        let signal_at = (*signalled.borrow_and_update()).unwrap_or_else(Instant::now);
+        let end = signal_at + grace;
         let _ = stop_tx.send(true);
-        if let Some(relay) = relay {
-            let _ = relay.await;
+        let background = async {
+            if let Some(relay) = relay {
+                let _ = relay.await;
+            }
+            for projector in projectors {
+                let _ = projector.await;
+            }
+            if let Some(outbound) = outbound {
+                let _ = outbound.await;
+            }
+        };
+        if tokio::time::timeout_at(end, background).await.is_err() {
+            tracing::warn!("background tasks still stopping at the end of the grace period");
         }
-        for projector in projectors {
-            let _ = projector.await;
-        }
-        if let Some(outbound) = outbound {
-            let _ = outbound.await;
-        }
-        let _ = producer.flush(std::time::Duration::from_secs(5));
+        // What the producer still holds gets what is left of the grace period, at least 1 s.
+        let left = end
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_secs(1));
+        let _ = tokio::task::spawn_blocking(move || producer.flush(left)).await;
+        tracing::info!("stopped");
         Ok(())
     }
 }

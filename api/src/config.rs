@@ -50,6 +50,9 @@ pub struct Config {
     pub webhook_ack_timeout_ms: u64,
     /// How long an integration looked up for webhooks is remembered.
     pub webhook_cache_ms: u64,
+    /// How long `serve` drains after SIGTERM (requests, then background tasks, then the
+    /// producer's queue) before it exits anyway.
+    pub shutdown_grace_ms: u64,
     /// Whether `serve` also runs the projections (inbox, settings, analytics).
     pub projections: bool,
     /// Whether `serve` also runs the outbox relay.
@@ -85,6 +88,7 @@ impl Default for Config {
             platform_credentials: None,
             webhook_ack_timeout_ms: 5_000,
             webhook_cache_ms: 2_000,
+            shutdown_grace_ms: 20_000,
             projections: true,
             outbox_relay: true,
             outbound_adapters: false,
@@ -157,6 +161,7 @@ impl Config {
         "platform_credentials",
         "webhook_ack_timeout_ms",
         "webhook_cache_ms",
+        "shutdown_grace_ms",
         "projections",
         "outbox_relay",
         "outbound_adapters",

@@ -3,12 +3,13 @@
 //! `switchboard tail` prints, exactly as README tells a newcomer to watch it.
 
 use crate::helpers::fresh_database;
-use crate::processes::{free_port, switchboard, wait_for_port, KafkaNode, Running};
+use crate::processes::{exclusive, free_port, switchboard, wait_for_port, KafkaNode, Running};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
+    let _one_at_a_time = exclusive().await;
     let broker = KafkaNode::start();
     let http_port = free_port();
     let env = vec![

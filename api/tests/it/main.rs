@@ -7,6 +7,7 @@ mod asyncapi;
 mod concurrency;
 mod conversation_actions;
 mod e2e;
+mod faults;
 mod helpers;
 mod outbound;
 mod outbox;

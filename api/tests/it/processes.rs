@@ -54,6 +54,13 @@ impl Drop for Running {
     }
 }
 
+/// Held by each test that starts a Kafka node or `serve`, so those run one at a time: a JVM
+/// and a service per test, all at once on 2 cores, would time each other out.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    ONE_AT_A_TIME.lock().await
+}
+
 /// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
