@@ -74,6 +74,15 @@ ensure_postgres() {
   return 1
 }
 
+# Prints the folder of the newest installed PostgreSQL server's programs (initdb, postgres).
+postgres_bin_dir() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$dir" ] && command -v pg_config >/dev/null 2>&1; then dir=$(pg_config --bindir); fi
+  if [ -z "$dir" ] || [ ! -x "$dir/initdb" ]; then log "no PostgreSQL server programs (initdb) found"; return 1; fi
+  echo "$dir"
+}
+
 # Creates database $1 on the local server if it does not exist.
 ensure_database() {
   local name=$1

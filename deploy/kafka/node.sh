@@ -40,8 +40,12 @@ java_cmd=(java "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Dja
   "-Dlog4j2.configurationFile=$REPO_ROOT/deploy/kafka/log4j2.properties" -cp "$libs/*")
 
 if [ ! -f "$dir/data/meta.properties" ]; then
-  # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding.
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # A KRaft cluster id is 16 random bytes in URL-safe base64 without padding; one that starts
+  # with "-" would be read as an option, so draw again.
+  cluster_id=-
+  while [[ $cluster_id == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  done
   "${java_cmd[@]}" kafka.tools.StorageTool format --config "$dir/server.properties" \
     --cluster-id "$cluster_id" --ignore-formatted >&2
 fi

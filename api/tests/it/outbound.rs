@@ -2,7 +2,7 @@
 //! Kafka cluster), a real integration in PostgreSQL, and a fake Graph API on a local port
 //! speaking Meta's documented bodies, scripted per recipient to fail, throttle or be slow.
 
-mod fake_graph;
+pub mod fake_graph;
 
 use crate::helpers::{read_topic, TestApp, TestKafka, TEST_PLATFORM_CREDENTIALS};
 use axum::http::StatusCode;

@@ -187,3 +187,85 @@ pub fn switchboard(env: &[(&str, String)]) -> Command {
     }
     command
 }
+
+/// A PostgreSQL server of the test's own (through `deploy/postgres/node.sh`), which the test
+/// may stop abruptly and start again on the same data.
+pub struct PostgresServer {
+    dir: PathBuf,
+    port: u16,
+    process: Option<Running>,
+}
+
+impl PostgresServer {
+    /// Initialises a fresh data folder, starts the server and waits until it answers.
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("sb-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = Self {
+            dir,
+            port: free_port(),
+            process: None,
+        };
+        server.launch().await;
+        server
+    }
+
+    /// The URL of `database` on this server.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// An immediate shutdown (SIGQUIT: no checkpoint, crash recovery at the next start).
+    pub fn stop_abruptly(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let pid = process.0.id().to_string();
+            let _ = Command::new("kill").args(["-QUIT", &pid]).status();
+            if process.wait_exit(Duration::from_secs(30)).is_none() {
+                process.kill();
+            }
+        }
+    }
+
+    /// Starts the server again on the same data and port.
+    pub async fn restart(&mut self) {
+        self.stop_abruptly();
+        self.launch().await;
+    }
+
+    async fn launch(&mut self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/postgres/node.sh");
+        let log = File::create(self.dir.with_extension("log")).unwrap();
+        let child = Command::new("bash")
+            .arg(script)
+            .arg(self.dir.join("data"))
+            .arg(self.port.to_string())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("deploy/postgres/node.sh starts");
+        self.process = Some(Running(child));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(pool) = sqlx::PgPool::connect(&self.url("postgres")).await {
+                pool.close().await;
+                return;
+            }
+            let log = std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default();
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start:\n{}",
+                tail(&log)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        self.stop_abruptly();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(self.dir.with_extension("log"));
+    }
+}

@@ -3,8 +3,11 @@
 //! load and checks that nothing answered 200 was lost and that the service recovers by itself.
 //! They run one at a time (see [`crate::processes::exclusive`]) and each is bounded in time.
 
+mod adapters_crash;
 mod broker_restart;
 mod graceful_stop;
+mod postgres_restart;
+mod projector_crash;
 mod serve_crash;
 
 use crate::helpers::{fresh_database, read_topic, topic_len};
