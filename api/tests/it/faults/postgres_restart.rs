@@ -171,8 +171,8 @@ async fn a_database_restart_loses_no_command_and_applies_nothing_twice() {
         .await
         .unwrap();
     assert!(
-        inboxes as usize >= created.len() + 1,
-        "an inbox per stored integration"
+        inboxes as usize > created.len(),
+        "an inbox per stored integration (and the first one)"
     );
     println!(
         "PostgreSQL restart: down {:.1} s; {} integrations created (201; {unavailable} attempts got 503), all stored and published; \
