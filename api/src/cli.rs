@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 use switchboard_adapters::kafka::topics::TopicOutcome;
 use switchboard_adapters::kafka::{consume, ensure_topics, ConsumedRecord};
 use switchboard_adapters::store::{connect_lazy, migrate, XChaChaSealer};
@@ -93,14 +94,27 @@ impl Cli {
         let config = Config::load(self.config.as_deref())?;
         match self.command {
             Command::Serve => {
-                let _telemetry = crate::telemetry::init(&config)?;
+                let telemetry = crate::telemetry::init(&config)?;
                 let listener = tokio::net::TcpListener::bind(config.http_addr)
                     .await
                     .with_context(|| format!("binding {}", config.http_addr))?;
-                App::build(&config)
+                let served = App::build(&config)
                     .await?
                     .serve(listener, shutdown_signal())
-                    .await
+                    .await;
+                // `serve` has drained within its grace period. What is left (a task still
+                // stopping, Kafka clients closing against a broker that is gone, blocking
+                // probes) must not hold the exit: flush the spans briefly, then leave.
+                let flushed = std::thread::spawn(move || drop(telemetry));
+                let deadline = std::time::Instant::now() + Duration::from_secs(2);
+                while !flushed.is_finished() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if let Err(error) = served {
+                    eprintln!("switchboard: {error:#}");
+                    std::process::exit(1);
+                }
+                std::process::exit(0);
             }
             Command::Migrate => {
                 let pool = connect_lazy(&config.database_url, 2)?;
