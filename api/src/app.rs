@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::routes::router;
-use crate::state::AppState;
+use crate::state::{AppState, Handles};
 use crate::telemetry::metrics_handle;
 use anyhow::Context;
 use std::future::Future;
@@ -103,7 +103,7 @@ impl App {
         } else {
             None
         };
-        let state = AppState {
+        let state = AppState::new(Handles {
             integrations,
             channels,
             pool,
@@ -112,7 +112,7 @@ impl App {
             inbound,
             topics: config.topics(),
             metrics: metrics_handle(),
-        };
+        });
         Ok(Self {
             state,
             relay,

@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 use std::sync::OnceLock;
 use tracing_subscriber::fmt::MakeWriter;
@@ -44,6 +44,11 @@ where
 {
     let mut builder = SdkTracerProvider::builder()
         .with_resource(Resource::builder().with_service_name("switchboard").build());
+    if config.otel_endpoint.is_none() {
+        // Nothing collects the spans: mint trace ids (traceparent still reaches Kafka) but
+        // record only what a caller's sampled traceparent asks for.
+        builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    }
     if let Some(endpoint) = &config.otel_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()

@@ -200,13 +200,14 @@ async fn unknown_and_malformed_ids_and_routes_are_404() {
 async fn a_database_outage_is_503_with_retry_after() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;
-    let mut state = app.app.as_ref().unwrap().state.clone();
+    let mut state = app.app.as_ref().unwrap().state.handles();
     let dead_pool =
         switchboard_adapters::store::connect_lazy("postgres://postgres@127.0.0.1:1/none", 1)
             .unwrap();
     state.pool = dead_pool.clone();
     state.integrations = switchboard_adapters::store::IntegrationStore::new(dead_pool, services());
-    let router = switchboard_api::routes::router(state, 1024 * 1024);
+    let router =
+        switchboard_api::routes::router(switchboard_api::state::AppState::new(state), 1024 * 1024);
     let down = TestApp {
         app: None,
         router,

@@ -24,6 +24,11 @@ use std::time::Duration;
 use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
 use tracing::Instrument;
 
+/// How much a live projector lets librdkafka prefetch (librdkafka's default, 64 MiB per
+/// consumer, made two live projectors most of `serve`'s memory under ingest load; a batch is at
+/// most a few MiB).
+const LIVE_FETCH_QUEUE_KBYTES: &str = "8192";
+
 /// Pause after a failed batch before it is read again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
@@ -132,6 +137,7 @@ impl Projector {
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
+            .set("queued.max.messages.kbytes", LIVE_FETCH_QUEUE_KBYTES)
             .create_with_context(context)?;
         let names = self.projection.topics(&self.topics);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
