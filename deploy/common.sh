@@ -102,8 +102,13 @@ ensure_kafka() {
     if [ ! -f "$KAFKA_LIBS/.complete" ]; then
       log "installing Apache Kafka $KAFKA_VERSION from Maven Central (once, into $TOOLS_DIR)"
       rm -rf "$KAFKA_LIBS"
-      mvn -B -q --no-transfer-progress -Dstyle.color=never -f "$REPO_ROOT/deploy/kafka/pom.xml" -Dmaven.repo.local="$CACHE_DIR/m2" \
-        dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" >&2
+      if ! mvn -B -q --no-transfer-progress -Dstyle.color=never -f "$REPO_ROOT/deploy/kafka/pom.xml" \
+        -Dmaven.repo.local="$CACHE_DIR/m2" dependency:copy-dependencies \
+        -DoutputDirectory="$KAFKA_LIBS" >"$TOOLS_DIR/kafka-install.log" 2>&1; then
+        log "the install failed; the last lines of $TOOLS_DIR/kafka-install.log:"
+        tail -n 20 "$TOOLS_DIR/kafka-install.log" >&2
+        exit 1
+      fi
       touch "$KAFKA_LIBS/.complete"
     fi
   ) 9>"$TOOLS_DIR/kafka.lock"

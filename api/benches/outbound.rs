@@ -28,8 +28,7 @@
 //! its own database and topics with a unique prefix). Without `--bench` (as `cargo test` runs
 //! it) it only checks its workload and its ceiling client against the fake, without a broker.
 //! `SWITCHBOARD_BENCH_BROKER=mock bash deploy/bench.sh outbound` uses librdkafka's in-process
-//! mock cluster instead of the throwaway broker (tansu 0.6's group coordinator and fetch path
-//! were seen to stall under this load).
+//! mock cluster instead of the throwaway Apache Kafka node.
 
 #[path = "common/broker.rs"]
 mod broker;

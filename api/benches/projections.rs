@@ -212,16 +212,7 @@ async fn produce(
     integration: IntegrationId,
     range: std::ops::Range<usize>,
 ) -> anyhow::Result<()> {
-    let mut kafka = config.kafka();
-    if !broker::is_mock() {
-        // One request in flight per connection: tansu 0.6's in-memory engine was seen to lose
-        // records (acknowledged, then absent) from concurrent produce requests to a partition.
-        kafka.extra.insert(
-            "max.in.flight.requests.per.connection".into(),
-            SecretString::new("1"),
-        );
-    }
-    let producer = EventProducer::new(&kafka)?;
+    let producer = EventProducer::new(&config.kafka())?;
     let publisher =
         InboundPublisher::new(producer, config.topics().received, Duration::from_secs(120));
     let started = Instant::now();

@@ -109,19 +109,24 @@ async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
 
     let update = serde_json::json!({"update_id": 7001, "message": {"message_id": 12, "date": 1_700_000_000,
         "from": {"id": 4242, "is_bot": false, "first_name": "Ada"}, "chat": {"id": 4242, "type": "private"}, "text": "hello over a real broker"}});
-    let delivered = client
-        .post(format!("{base}/webhooks/telegram/{id}"))
-        .header("x-telegram-bot-api-secret-token", "s")
-        .json(&update)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        delivered.status(),
-        200,
-        "{}",
-        delivered.text().await.unwrap()
-    );
+    // Two updates, so `tail --max 1` has a second record it must not print.
+    let later = serde_json::json!({"update_id": 7002, "message": {"message_id": 13, "date": 1_700_000_001,
+        "from": {"id": 4242, "is_bot": false, "first_name": "Ada"}, "chat": {"id": 4242, "type": "private"}, "text": "and again"}});
+    for update in [&update, &later] {
+        let delivered = client
+            .post(format!("{base}/webhooks/telegram/{id}"))
+            .header("x-telegram-bot-api-secret-token", "s")
+            .json(update)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            delivered.status(),
+            200,
+            "{}",
+            delivered.text().await.unwrap()
+        );
+    }
     let record = tail_one(&env, "messages.received").await;
     assert_eq!(record["key"], format!("{id}:4242"));
     assert_eq!(
@@ -150,5 +155,7 @@ async fn tail_one(env: &[(&str, String)], topic: &str) -> serde_json::Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let output = tail.wait_with_output().unwrap();
-    serde_json::from_slice(output.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap()
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(text.lines().count(), 1, "--max 1 prints one record: {text}");
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
 }

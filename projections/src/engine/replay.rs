@@ -32,9 +32,8 @@ use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topi
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// librdkafka's `max.partition.fetch.bytes` for a consumer catching up from offset 0 (unless
-/// `kafka_properties` sets it): 8 MiB per partition and fetch instead of 1, so a broker whose
-/// cost grows with each fetch (tansu's SQLite engine scans from the offset to the end) is asked
-/// an eighth as often.
+/// `kafka_properties` sets it): 8 MiB per partition and fetch instead of 1, so the broker is
+/// asked an eighth as often and each fetch's fixed cost is spread over more records.
 pub const CATCH_UP_PARTITION_FETCH_BYTES: &str = "8388608";
 /// Records applied before the rebuilt tables' statistics are first refreshed; then again each
 /// time the count doubles.
