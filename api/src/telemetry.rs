@@ -66,6 +66,9 @@ where
         tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
+            // The current span already names the request (its id, route and status); the list
+            // of every enclosing span repeated it on each line at a cost on every request.
+            .with_span_list(false)
             .with_writer(writer)
             .boxed()
     };

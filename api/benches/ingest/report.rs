@@ -174,16 +174,16 @@ impl Report {
         let _ = writeln!(out, "| | measured | target | |\n|---|---:|---:|---|");
         let _ = writeln!(
             out,
-            "| ours / lowest ceiling, {ceiling} | {ratio:.2} ({ours:.0} / {lowest:.0} per s) | ≥ 0.70 | {} |",
-            met(ratio >= 0.7)
+            "| ours / lowest ceiling, {ceiling} | {ratio:.2} ({ours:.0} / {lowest:.0} per s) | ≥ 0.80 | {} |",
+            met(ratio >= 0.8)
         );
         let _ = writeln!(
             out,
-            "| p99 of ours at half of max ({offered:.0} req/s offered, {:.0} answered, {} connections, open loop) | {} | ≤ 50 ms | {} |",
+            "| p99 of ours at half of max ({offered:.0} req/s offered, {:.0} answered, {} connections, open loop) | {} | ≤ 25 ms | {} |",
             half.rate,
             half.connections,
             stats::ms(half.p99),
-            met(half.p99 <= Duration::from_millis(50) && half.failed == 0)
+            met(half.p99 <= Duration::from_millis(25) && half.failed == 0)
         );
         let _ = writeln!(
             out,
