@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
-use switchboard_adapters::kafka::{CloudEvent, EventProducer, KafkaSettings, OutgoingRecord};
+use switchboard_adapters::kafka::{EventProducer, KafkaSettings, OutgoingRecord};
+use switchboard_adapters::outbound::commands::command_record;
 use switchboard_domain::message::{conversation_key, OutboundContent, SendMessage};
 
 const COMMANDS: usize = 600;
@@ -90,20 +91,7 @@ async fn killed_adapters_lose_no_command_and_count_what_they_sent_twice() {
                 idempotency_key: None,
                 requested_at: chrono::Utc::now(),
             };
-            OutgoingRecord {
-                topic: "messages.outbound".into(),
-                key: command.conversation_key.clone(),
-                event: CloudEvent {
-                    id: command.message_id,
-                    event_type: "switchboard.message.SendMessage.v1".into(),
-                    source: "switchboard/tests".into(),
-                    subject: Some(command.conversation_key.clone()),
-                    time: command.requested_at,
-                    sequence: None,
-                },
-                body: serde_json::to_vec(&command).unwrap(),
-                traceparent: None,
-            }
+            command_record(&command, "messages.outbound", None)
         })
         .collect();
     for outcome in producer.publish_all(&commands).await {
