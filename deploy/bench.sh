@@ -98,6 +98,9 @@ serve_settings="$(env | grep -E '^SWITCHBOARD_' \
   | sort | paste -sd ' ' - || true)"
 env "${serve_env[@]}" "$bin" migrate >&2
 env "${serve_env[@]}" "$bin" topics ensure >&2
+# The workspace key the benchmark creates its integration with (shown once, as JSON).
+api_key="$(env "${serve_env[@]}" "$bin" keys create --workspace bench --scope read,admin --name ingest-benchmark \
+  | sed -E 's/.*"token":"([^"]+)".*/\1/')"
 log "starting switchboard serve on 127.0.0.1:$http_port"
 env "${serve_env[@]}" "$bin" serve >"$work/serve.log" 2>&1 &
 serve_pid=$!
@@ -108,6 +111,7 @@ SWITCHBOARD_BENCH_ADDR="127.0.0.1:$http_port" \
 SWITCHBOARD_BENCH_SERVER_PID="$serve_pid" \
 SWITCHBOARD_BENCH_BROKER_PID="$broker_pid" \
 SWITCHBOARD_BENCH_APP_SECRET="$app_secret" \
+SWITCHBOARD_BENCH_API_KEY="$api_key" \
 SWITCHBOARD_BENCH_BROKER="Apache Kafka $KAFKA_VERSION, one KRaft node, data in a temporary directory" \
 SWITCHBOARD_BENCH_SERVE_SETTINGS="${serve_settings:-defaults}" \
 KAFKA_BROKERS="127.0.0.1:$broker_port" \

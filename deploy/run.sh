@@ -29,9 +29,19 @@ if [ -z "${SWITCHBOARD_SECRET_KEYS:-}" ]; then
   export SWITCHBOARD_SECRET_KEYS
 fi
 
+if [ -z "${SWITCHBOARD_OPERATOR_TOKEN:-}" ]; then
+  if [ ! -s var/operator-token ]; then
+    log "generating the operator credential into var/operator-token (for /v1/keys and /metrics)"
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > var/operator-token)
+  fi
+  SWITCHBOARD_OPERATOR_TOKEN="$(cat var/operator-token)"
+  export SWITCHBOARD_OPERATOR_TOKEN
+fi
+
 cargo build -q --release -p switchboard-api
 bin=target/release/switchboard
 "$bin" migrate
 "$bin" topics ensure
-log "serving on ${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}; watch events with: $bin tail integrations.lifecycle"
+log "serving on ${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}; make a workspace key with: $bin keys create --workspace acme --scope read,write,admin"
+log "watch events with: $bin tail integrations.lifecycle"
 exec "$bin" serve

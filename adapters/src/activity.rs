@@ -24,6 +24,7 @@ pub fn activity_record(
             subject: Some(activity.conversation_key.clone()),
             time: activity.at,
             sequence: None,
+            actor: None,
         },
         body: serde_json::to_vec(activity).unwrap_or_default(),
         traceparent,

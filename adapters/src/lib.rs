@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod channels;
+pub mod egress;
 pub mod inbound;
 pub mod kafka;
 pub mod outbound;

@@ -38,6 +38,8 @@ mod fake_graph;
 mod probes;
 #[path = "outbound/workload.rs"]
 mod workload;
+#[path = "common/workspace_key.rs"]
+mod workspace_key;
 
 use anyhow::Context;
 use fake_graph::FakeGraph;

@@ -18,6 +18,8 @@
 mod broker;
 #[path = "projections/pg_ceiling.rs"]
 mod pg_ceiling;
+#[path = "common/workspace_key.rs"]
+mod workspace_key;
 
 use anyhow::Context;
 use axum::body::Body;
@@ -133,7 +135,11 @@ async fn measure(mock: Option<&broker::Mock>, config: &Config) -> anyhow::Result
     eprintln!("broker: {broker_label}");
     let app = App::build(config).await?;
     let pool = app.state.pool.clone();
-    let api = router(app.state.clone(), config.max_body_bytes);
+    let api = router(
+        app.state.clone(),
+        switchboard_api::routes::limits::RequestLimits::from_config(config),
+    );
+    let api = workspace_key::with_workspace_key(api, &app.state, "bench").await?;
     let integration = IntegrationId::new();
 
     produce(config, integration, 0..SMALL).await?;
@@ -202,6 +208,9 @@ async fn config(mock: bool) -> anyhow::Result<(Config, sqlx::PgPool, String)> {
         )),
         outbox_relay: false,
         projections: false,
+        // The query samples come from one key, far faster than a caller's default rate.
+        rate_limit_per_second: u32::MAX,
+        rate_limit_burst: u32::MAX,
         ..Config::default()
     };
     Ok((config, pool, name))

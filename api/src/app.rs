@@ -1,6 +1,11 @@
 //! Building and running the service: the entry points `main` and the tests share.
 
+use crate::auth::api_keys::ApiKeys;
+use crate::auth::jwt::{JwtKeys, JwtSettings, JwtVerifier};
+use crate::auth::rate_limit::{per_second, KeyedLimit, VerificationFailures};
+use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::routes::limits::RequestLimits;
 use crate::routes::router;
 use crate::state::{AppState, Handles};
 use crate::telemetry::metrics_handle;
@@ -34,7 +39,8 @@ pub struct App {
     pub projectors: Vec<Projector>,
     /// The outbound channel adapters, when this process runs them (`outbound_adapters`).
     pub outbound: Option<OutboundEngine>,
-    max_body_bytes: usize,
+    limits: RequestLimits,
+    header_read_timeout: Duration,
     shutdown_grace: Duration,
 }
 
@@ -106,19 +112,26 @@ impl App {
         let state = AppState::new(Handles {
             integrations,
             channels,
-            pool,
+            pool: pool.clone(),
             producer,
             webhook_targets,
             inbound,
             topics: config.topics(),
             metrics: metrics_handle(),
+            auth: authenticator(config, &pool).await?,
+            caller_limit: KeyedLimit::new(per_second(
+                config.rate_limit_per_second,
+                config.rate_limit_burst,
+            )),
+            webhook_failures: VerificationFailures::new(config.webhook_failures_per_minute),
         });
         Ok(Self {
             state,
             relay,
             projectors,
             outbound,
-            max_body_bytes: config.max_body_bytes,
+            limits: RequestLimits::from_config(config),
+            header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
         })
     }
@@ -167,10 +180,10 @@ impl App {
             })
         });
         let producer = self.state.producer.clone();
-        let app = router(self.state, self.max_body_bytes);
+        let app = router(self.state, self.limits);
         tracing::info!(addr = %listener.local_addr()?, "serving");
         let (signalled_tx, mut signalled) = tokio::sync::watch::channel(None);
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let server = crate::server::serve(listener, app, self.header_read_timeout, async move {
             shutdown.await;
             let _ = signalled_tx.send(Some(tokio::time::Instant::now()));
         });
@@ -178,13 +191,14 @@ impl App {
         let grace = self.shutdown_grace;
         let mut signal_seen = signalled.clone();
         let grace_over = async move {
-            match signal_seen.wait_for(Option::is_some).await {
+            let signalled_at = signal_seen.wait_for(Option::is_some).await.map(|at| *at);
+            match signalled_at {
                 Ok(at) => tokio::time::sleep_until(at.unwrap_or_else(Instant::now) + grace).await,
                 Err(_) => std::future::pending().await,
             }
         };
         tokio::select! {
-            served = server => served?,
+            _ = server => {}
             _ = grace_over => {
                 tracing::warn!(grace_ms = grace.as_millis() as u64, "requests still in flight at the end of the grace period");
             }
@@ -214,4 +228,33 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The credential checks `config` asks for: API keys always, JWTs when a key source is set.
+async fn authenticator(config: &Config, pool: &sqlx::PgPool) -> anyhow::Result<Authenticator> {
+    let keys = match (&config.jwt_hmac_secret, &config.jwt_jwks) {
+        (Some(_), Some(_)) => anyhow::bail!("set one of jwt_hmac_secret and jwt_jwks, not both"),
+        (Some(secret), None) => Some(JwtKeys::Hmac(secret.clone())),
+        (None, Some(source)) => Some(JwtKeys::Jwks(source.clone())),
+        (None, None) => None,
+    };
+    let jwt = match keys {
+        Some(keys) => Some(
+            JwtVerifier::new(JwtSettings {
+                keys,
+                issuer: config.jwt_issuer.clone(),
+                audience: config.jwt_audience.clone(),
+                workspace_claim: config.jwt_workspace_claim.clone(),
+                scopes_claim: config.jwt_scopes_claim.clone(),
+            })
+            .await
+            .context("loading the JWT keys")?,
+        ),
+        None => None,
+    };
+    Ok(Authenticator::new(
+        ApiKeys::new(pool.clone()),
+        jwt,
+        config.operator_token.clone(),
+    ))
 }

@@ -1,5 +1,5 @@
 //! The `switchboard` command line: `serve`, `migrate`, `topics ensure`, `tail`, `analytics`, `replay`,
-//! `adapters`, `dlq list|redrive`, `keygen`.
+//! `adapters`, `dlq list|redrive`, `keygen`, `keys create|list|revoke`.
 
 use crate::app::App;
 use crate::config::Config;
@@ -63,6 +63,12 @@ pub enum Command {
         /// What to do with dead letters.
         #[command(subcommand)]
         action: DlqAction,
+    },
+    /// Workspace API keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        action: crate::key_commands::KeysAction,
     },
     /// Prints a new secret key entry for `SWITCHBOARD_SECRET_KEYS`.
     Keygen {
@@ -158,6 +164,7 @@ impl Cli {
             Command::Dlq {
                 action: DlqAction::Redrive,
             } => crate::outbound::redrive(&config).await,
+            Command::Keys { action } => crate::key_commands::run(&config, action).await,
             Command::Keygen { id } => {
                 println!("{}", XChaChaSealer::generate_entry(&id));
                 Ok(())

@@ -65,6 +65,39 @@ pub struct Config {
     pub outbound_rate_burst: u32,
     /// Commands consumed but unfinished before the adapters pause consuming.
     pub outbound_max_in_flight: usize,
+    /// The operator credential: a bearer token for platform-wide routes (API keys, `/metrics`);
+    /// none closes them.
+    pub operator_token: Option<SecretString>,
+    /// HMAC secret verifying the identity provider's JWTs (HS256/384/512).
+    pub jwt_hmac_secret: Option<SecretString>,
+    /// JWKS verifying the identity provider's JWTs: a file path or an `https://` URL.
+    pub jwt_jwks: Option<String>,
+    /// Required `iss` of JWTs.
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` of JWTs (unchecked when unset).
+    pub jwt_audience: Option<String>,
+    /// The JWT claim naming the caller's workspace.
+    pub jwt_workspace_claim: String,
+    /// The JWT claim holding scopes (space-separated string or array).
+    pub jwt_scopes_claim: String,
+    /// Sustained requests per second allowed to one credential.
+    pub rate_limit_per_second: u32,
+    /// Requests one credential may make at once after a quiet period.
+    pub rate_limit_burst: u32,
+    /// Failed webhook verifications one source address may cause per minute before it is
+    /// refused for a while.
+    pub webhook_failures_per_minute: u32,
+    /// How long a client may take to send a request's headers (slow clients are disconnected).
+    pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's body (408).
+    pub body_read_timeout_ms: u64,
+    /// How long a handler may run before the request is answered 503.
+    pub request_timeout_ms: u64,
+    /// Requests handled at once; more are shed with 503 and `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Destinations tenants may reach despite the egress policy: CIDRs and `host:port`
+    /// entries, comma-separated (e.g. `10.0.0.0/8,mail.internal:25`).
+    pub egress_allow: Option<String>,
     /// OTLP/HTTP endpoint for traces; none disables export.
     pub otel_endpoint: Option<String>,
     /// `json` (default) or `text` logs.
@@ -95,6 +128,21 @@ impl Default for Config {
             outbound_rate_per_second: 20,
             outbound_rate_burst: 40,
             outbound_max_in_flight: 10_000,
+            operator_token: None,
+            jwt_hmac_secret: None,
+            jwt_jwks: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            jwt_workspace_claim: "workspace".into(),
+            jwt_scopes_claim: "scope".into(),
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            webhook_failures_per_minute: 30,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_concurrent_requests: 1024,
+            egress_allow: None,
             otel_endpoint: None,
             log_format: "json".into(),
         }
@@ -168,6 +216,21 @@ impl Config {
         "outbound_rate_per_second",
         "outbound_rate_burst",
         "outbound_max_in_flight",
+        "operator_token",
+        "jwt_hmac_secret",
+        "jwt_jwks",
+        "jwt_issuer",
+        "jwt_audience",
+        "jwt_workspace_claim",
+        "jwt_scopes_claim",
+        "rate_limit_per_second",
+        "rate_limit_burst",
+        "webhook_failures_per_minute",
+        "header_read_timeout_ms",
+        "body_read_timeout_ms",
+        "request_timeout_ms",
+        "max_concurrent_requests",
+        "egress_allow",
         "otel_endpoint",
         "log_format",
     ];

@@ -23,7 +23,7 @@ pub struct Problem {
     #[serde(rename = "type")]
     pub problem_type: String,
     /// Short, fixed summary of the kind.
-    pub title: String,
+    pub title: &'static str,
     /// HTTP status code.
     pub status: u16,
     /// What went wrong this time.
@@ -32,20 +32,26 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub errors: Vec<FieldProblem>,
+    /// Response headers beside the content type (`Retry-After`, `WWW-Authenticate`).
     #[serde(skip)]
-    retry_after: Option<u64>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl Problem {
     /// A problem of kind `slug` with `status`.
-    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        slug: &str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             problem_type: format!("/problems/{slug}"),
-            title: title.to_owned(),
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
-            retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -56,8 +62,13 @@ impl Problem {
     }
 
     /// Adds a `Retry-After` header.
-    pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
+    pub fn retry_after(self, seconds: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+    }
+
+    /// Adds a response header (e.g. `WWW-Authenticate`).
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 
@@ -110,15 +121,15 @@ impl Problem {
 }
 
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let retry_after = self.retry_after;
+        let extra = std::mem::take(&mut self.headers);
         let mut response = (status, axum::Json(self)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(seconds) = retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        for (name, value) in extra {
+            headers.insert(name, value);
         }
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         response
     }
 }
@@ -156,6 +167,12 @@ impl From<IntegrationError> for Problem {
                 detail,
             ),
             E::Deleted => Problem::new(StatusCode::GONE, "deleted", "Integration deleted", detail),
+            E::AccountInUse(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "account-in-use",
+                "Account already connected",
+                detail,
+            ),
             E::AlreadyConnected | E::NeverConnected => Problem::new(
                 StatusCode::CONFLICT,
                 "lifecycle-conflict",
@@ -191,6 +208,12 @@ impl From<WebhookError> for Problem {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
+                detail,
+            ),
+            WebhookError::AccountMismatch => Problem::new(
+                StatusCode::FORBIDDEN,
+                "webhook-account-mismatch",
+                "Delivery for another account",
                 detail,
             ),
             WebhookError::Malformed(_) => Problem::bad_request(detail),

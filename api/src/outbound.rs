@@ -9,6 +9,7 @@ use std::io::Write;
 use std::sync::Arc;
 use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
+use switchboard_adapters::egress::EgressPolicy;
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::dlq::{
     AT_HEADER, ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER,
@@ -41,7 +42,10 @@ pub fn engine(
     producer: EventProducer,
     settings: OutboundSettings,
 ) -> anyhow::Result<OutboundEngine> {
-    let channels = Arc::new(ChannelRegistry::builtin());
+    // The registry that sends: every destination a tenant can influence passes the policy.
+    let egress =
+        EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
+    let channels = Arc::new(ChannelRegistry::with_egress(&egress));
     let targets = StoreSendTargets::new(
         integrations,
         sealer(config)?,

@@ -1,5 +1,7 @@
 //! What every handler can reach.
 
+use crate::auth::rate_limit::{KeyedLimit, VerificationFailures};
+use crate::auth::Authenticator;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -53,4 +55,10 @@ pub struct Handles {
     pub topics: Topics,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
+    /// Credential checks.
+    pub auth: Authenticator,
+    /// Requests per credential.
+    pub caller_limit: KeyedLimit<String>,
+    /// Failed webhook verifications per source address.
+    pub webhook_failures: VerificationFailures,
 }

@@ -47,6 +47,12 @@ pub struct ChannelSpec {
     pub auth: AuthSpec,
     /// Whether it uses the platform's shared OAuth app (app id/secret), configured once.
     pub needs_platform_credentials: bool,
+    /// The auth field naming the platform account (page, phone number, Official Account,
+    /// business) that the platform's shared app addresses its deliveries to, when the app has
+    /// one callback URL for every integration: deliveries to `/webhooks/{channel}` are routed
+    /// to the integration recording that account, and two live integrations of the channel
+    /// cannot record the same one. `None`: the channel has no app-level webhook.
+    pub app_account: Option<&'static str>,
     /// When the business may message a contact, on platforms that restrict it.
     pub reply_window: Option<ReplyWindow>,
 }

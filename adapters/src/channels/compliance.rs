@@ -1,14 +1,21 @@
 //! The checks every webhook channel must pass, shared by each channel's tests: a correct
 //! signature verifies; a missing one, one made with another secret, and a tampered body are
-//! refused with `Unauthorized`; and no input, however odd, makes the parser panic.
+//! refused with `Unauthorized`; and no input, however odd, makes the parser panic. Also the
+//! helpers those tests share: parsing as if verified for an account, receiving a delivery the
+//! way the HTTP edge does, building secrets, and counting the metrics a call moves.
 
 use crate::channels::webhook::{
-    RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    OwnAccount, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    UNATTRIBUTED_CONTACT,
 };
 use http::HeaderMap;
+use metrics::{Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
 use proptest::prelude::*;
 use serde_json::Value;
-use switchboard_domain::message::InboundDraft;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use switchboard_domain::message::{InboundDraft, InboundKind, MessageContent};
+use switchboard_domain::SecretString;
 
 /// Signs `body` with the secrets a test chose, the way the platform would.
 pub type Signer<'s> = &'s dyn Fn(&[u8], &WebhookSecrets) -> HeaderMap;
@@ -85,10 +92,28 @@ pub fn assert_token_contract(
     );
 }
 
-/// Parses `body` as if it had been verified.
+/// Parses `body` as if it had been verified, bound to no account (as the channels whose bodies
+/// name none are).
 pub fn parse_trusted(
     channel: &dyn WebhookChannel,
     body: &[u8],
+) -> Result<Vec<InboundDraft>, WebhookError> {
+    parse_verified(channel, body, None)
+}
+
+/// Parses `body` as if it had been verified for an integration of `account`.
+pub fn parse_as(
+    channel: &dyn WebhookChannel,
+    body: &[u8],
+    account: &OwnAccount,
+) -> Result<Vec<InboundDraft>, WebhookError> {
+    parse_verified(channel, body, Some(account))
+}
+
+fn parse_verified(
+    channel: &dyn WebhookChannel,
+    body: &[u8],
+    account: Option<&OwnAccount>,
 ) -> Result<Vec<InboundDraft>, WebhookError> {
     let headers = HeaderMap::new();
     let verified: VerifiedWebhook<'_> = RawWebhook {
@@ -97,7 +122,140 @@ pub fn parse_trusted(
     }
     .verify_with(|_| Ok(()))
     .expect("no check");
+    match account {
+        Some(account) => channel.parse(&verified.bound_to(account.clone())),
+        None => channel.parse(&verified),
+    }
+}
+
+/// What the HTTP edge does with a delivery to an integration holding `secrets`: verify, then
+/// parse.
+pub fn receive(
+    channel: &dyn WebhookChannel,
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> Result<Vec<InboundDraft>, WebhookError> {
+    let verified = channel.verify(RawWebhook { headers, body }, secrets)?;
     channel.parse(&verified)
+}
+
+/// Secrets of an integration with the auth fields `integration`, on a platform configured with
+/// `platform`.
+pub fn secrets_of(integration: &[(&str, &str)], platform: &[(&str, &str)]) -> WebhookSecrets {
+    let map = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), SecretString::new(*value)))
+            .collect()
+    };
+    WebhookSecrets::new(map(integration), map(platform))
+}
+
+/// Asserts that `result` is the refusal of a delivery whose every item names another account.
+pub fn assert_account_mismatch(result: Result<Vec<InboundDraft>, WebhookError>) {
+    match result {
+        Err(error) => assert!(error.is_account_mismatch(), "{error:?}"),
+        Ok(drafts) => panic!("expected an account mismatch, got {} drafts", drafts.len()),
+    }
+}
+
+/// Asserts that `draft` is an unattributed item kept as `Unsupported { kind }`, with `id`.
+pub fn assert_unattributed(draft: &InboundDraft, kind: &str, id: Option<&str>) {
+    assert_eq!(draft.contact.platform_id, UNATTRIBUTED_CONTACT);
+    match &draft.kind {
+        InboundKind::MessageReceived {
+            platform_message_id,
+            content,
+            is_echo: false,
+            ..
+        } => {
+            assert_eq!(content, &MessageContent::Unsupported { kind: kind.into() });
+            if let Some(id) = id {
+                assert_eq!(platform_message_id, id);
+            }
+        }
+        other => panic!("expected an unsupported message, got {other:?}"),
+    }
+}
+
+/// The item counters of one channel, as moved by one call.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ItemCounts {
+    /// `switchboard_webhook_items_foreign_total{channel}`.
+    pub foreign: u64,
+    /// `switchboard_webhook_items_unattributed_total{channel}`.
+    pub unattributed: u64,
+}
+
+/// Runs `f` under a recorder that counts, returning its result and the item counters it moved
+/// for `channel`.
+pub fn counting<T>(channel: &str, f: impl FnOnce() -> T) -> (T, ItemCounts) {
+    let recorder = CountingRecorder::default();
+    let result = metrics::with_local_recorder(&recorder, f);
+    let counts = recorder.0.lock().unwrap();
+    let get = |name: &str| {
+        counts
+            .get(&format!("{name}{{channel={channel}}}"))
+            .copied()
+            .unwrap_or(0)
+    };
+    let items = ItemCounts {
+        foreign: get("switchboard_webhook_items_foreign_total"),
+        unattributed: get("switchboard_webhook_items_unattributed_total"),
+    };
+    (result, items)
+}
+
+type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
+
+/// A recorder keeping counters only, by `name{label=value,…}`.
+#[derive(Default)]
+struct CountingRecorder(Counts);
+
+struct CountingHandle {
+    key: String,
+    counts: Counts,
+}
+
+impl CounterFn for CountingHandle {
+    fn increment(&self, value: u64) {
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += value;
+    }
+
+    fn absolute(&self, value: u64) {
+        self.counts.lock().unwrap().insert(self.key.clone(), value);
+    }
+}
+
+impl metrics::Recorder for CountingRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|label| format!("{}={}", label.key(), label.value()))
+            .collect();
+        Counter::from_arc(Arc::new(CountingHandle {
+            key: format!("{}{{{}}}", key.name(), labels.join(",")),
+            counts: self.0.clone(),
+        }))
+    }
+
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
 }
 
 /// Reads a fixture under `adapters/tests/fixtures/`.
@@ -233,17 +391,17 @@ pub fn arbitrary_json() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Asserts that parsing arbitrary JSON and arbitrary bytes returns (ok or an error) without
-/// panicking.
-pub fn assert_parser_total(channel: &dyn WebhookChannel) {
+/// Asserts that parsing arbitrary JSON and arbitrary bytes, verified for `account`, returns (ok
+/// or an error) without panicking.
+pub fn assert_parser_total(channel: &dyn WebhookChannel, account: &OwnAccount) {
     let config = ProptestConfig {
         cases: 256,
         ..ProptestConfig::default()
     };
     proptest!(config, |(value in arbitrary_json())| {
-        let _ = parse_trusted(channel, value.to_string().as_bytes());
+        let _ = parse_as(channel, value.to_string().as_bytes(), account);
     });
     proptest!(config, |(bytes in prop::collection::vec(any::<u8>(), 0..256))| {
-        let _ = parse_trusted(channel, &bytes);
+        let _ = parse_as(channel, &bytes, account);
     });
 }

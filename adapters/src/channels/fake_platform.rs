@@ -2,6 +2,10 @@
 //! that records every request (method, path with query, headers, JSON body) and answers from
 //! a script of replies, then with a default. Each channel's tests script the documented
 //! success and error bodies of their platform.
+//!
+//! The fakes listen on loopback, which the egress policy refuses by default: senders under test
+//! use [`test_egress`], whose allow-list permits `127.0.0.1` and the `cdn.example` attachment
+//! host of the tests' fixtures.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -126,6 +130,25 @@ async fn answer(
         response.headers_mut().insert(name, value.parse().unwrap());
     }
     response
+}
+
+/// The egress allow-list of sender tests: the fakes' loopback address, and the (never
+/// fetched) attachment host of the fixtures.
+pub const TEST_EGRESS_ALLOW: &str = "127.0.0.1/32,cdn.example:443";
+
+/// The egress policy of sender tests: [`TEST_EGRESS_ALLOW`], and no real DNS (any other name
+/// does not resolve).
+pub fn test_policy() -> crate::egress::EgressPolicy {
+    crate::egress::EgressPolicy::parse(TEST_EGRESS_ALLOW)
+        .expect("valid test allow-list")
+        .with_lookup(std::sync::Arc::new(crate::egress::StaticLookup::default()))
+}
+
+/// HTTP clients under [`test_policy`], shared by the sender tests.
+pub fn test_egress() -> crate::egress::EgressHttp {
+    static HTTP: std::sync::OnceLock<crate::egress::EgressHttp> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| crate::egress::EgressHttp::new(test_policy()))
+        .clone()
 }
 
 /// A target of `channel` calling `base`, with `fields` as its opened auth fields.

@@ -6,7 +6,8 @@
 //! travels in the `Authorization: Bearer` header (which Graph accepts everywhere), never in
 //! the URL, so no transport error text can carry it.
 
-use crate::channels::sender::{classify_status, retry_after_header, SendError};
+use crate::channels::sender::{classify_status, response_json, retry_after_header, SendError};
+use crate::egress::EgressHttp;
 use serde_json::Value;
 use std::time::Duration;
 use switchboard_domain::SecretString;
@@ -71,16 +72,16 @@ pub fn classify(
     }
 }
 
-/// POSTs `body` to `url` with the bearer `token` and returns the JSON answer of a 2xx, or the
-/// classified failure.
+/// POSTs `body` to `url` (through the egress policy of `http`) with the bearer `token` and
+/// returns the JSON answer of a 2xx, or the classified failure.
 pub async fn post(
-    http: &reqwest::Client,
+    http: &EgressHttp,
     url: &str,
     token: &SecretString,
     body: &Value,
 ) -> Result<Value, SendError> {
     let response = http
-        .post(url)
+        .post(url)?
         .bearer_auth(token.expose())
         .json(body)
         .send()
@@ -88,15 +89,12 @@ pub async fn post(
         .map_err(SendError::from_transport)?;
     let status = response.status();
     let retry_after = retry_after_header(response.headers());
-    let answer: Value = match response.json().await {
-        Ok(answer) => answer,
-        Err(_) if status.is_success() => {
-            return Err(SendError::retryable(
-                "Graph answered 2xx with an unreadable body",
-            ))
-        }
-        Err(_) => Value::Null,
-    };
+    let answer = response_json(response).await?;
+    if answer.is_null() && status.is_success() {
+        return Err(SendError::retryable(
+            "Graph answered 2xx with an unreadable body",
+        ));
+    }
     if status.is_success() {
         Ok(answer)
     } else {

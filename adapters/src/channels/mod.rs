@@ -12,8 +12,11 @@ pub mod webchat;
 pub mod whatsapp;
 pub mod zalo;
 
+pub mod app_webhook;
 #[cfg(test)]
 pub mod compliance;
+#[cfg(test)]
+mod egress_contract;
 #[cfg(test)]
 pub mod fake_platform;
 pub mod graph_api;
@@ -23,6 +26,7 @@ pub mod platform_credentials;
 pub mod sender;
 pub mod webhook;
 
+use crate::egress::{EgressHttp, EgressPolicy};
 use sender::ChannelSender;
 use std::sync::Arc;
 use switchboard_domain::{ChannelCatalog, ChannelKind, ChannelSpec};
@@ -46,19 +50,32 @@ pub struct ChannelRegistry {
 }
 
 impl ChannelRegistry {
-    /// The registry of all built-in channels.
+    /// The registry of all built-in channels, sending under the default egress policy (public
+    /// addresses over https only). Enough for what does not send (validation, the channel
+    /// list); the outbound engine is given [`ChannelRegistry::with_egress`].
     pub fn builtin() -> Self {
+        Self::with_egress_http(&EgressHttp::shared_default())
+    }
+
+    /// The registry of all built-in channels, whose senders reach only the destinations
+    /// `policy` permits (the operator's `egress_allow` list: see [`crate::egress`]).
+    pub fn with_egress(policy: &EgressPolicy) -> Self {
+        Self::with_egress_http(&EgressHttp::new(policy.clone()))
+    }
+
+    /// The registry of all built-in channels, their senders sharing the clients of `egress`.
+    pub fn with_egress_http(egress: &EgressHttp) -> Self {
         Self::new(vec![
-            messenger::channel(),
-            whatsapp::channel(),
-            zalo::channel(),
-            tiktok::channel(),
-            telegram::channel(),
+            messenger::channel_with(egress),
+            whatsapp::channel_with(egress),
+            zalo::channel_with(egress),
+            tiktok::channel_with(egress),
+            telegram::channel_with(egress),
             webchat::channel(),
             email::channel(),
-            smtp::channel(),
-            google_sheets::channel(),
-            chatbotx::channel(),
+            smtp::channel_with(egress),
+            google_sheets::channel_with(egress),
+            chatbotx::channel_with(egress),
         ])
     }
 

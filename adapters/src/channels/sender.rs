@@ -6,20 +6,34 @@
 //! the outbound engine decides what to do about it (retry, refresh, disconnect, give up).
 //! Error details are built from the platform's answer, never from the request, so a token in
 //! a URL or a header cannot leak into a status event.
+//!
+//! Every destination a sender reaches or hands on (its `api_base`, OAuth bases, attachment
+//! URLs) passes the [`crate::egress`] policy: senders call platforms through an
+//! [`EgressHttp`], check attachment URLs with [`check_attachments`] and read answers with
+//! [`response_json`] (capped at [`MAX_RESPONSE_BYTES`]). A refused destination is a
+//! [`SendError::Permanent`] whose detail starts with [`EGRESS_REFUSED`] and names the reason.
 
 use crate::channels::webhook::WebhookSecrets;
+use crate::egress::{
+    denial_in, read_capped, BodyError, EgressError, EgressHttp, EgressPolicy, MAX_RESPONSE_BYTES,
+};
 use crate::outbound::rate_limit::RateLimit;
 use async_trait::async_trait;
+use serde_json::Value;
 use std::time::Duration;
 use switchboard_domain::auth::AuthInput;
-use switchboard_domain::message::SendMessage;
+use switchboard_domain::message::{OutboundContent, SendMessage};
 use switchboard_domain::{ChannelKind, IntegrationId, SecretString, WorkspaceId};
 
 /// Platform setting: where a channel's API lives (`messenger.api_base=http://127.0.0.1:9000`),
-/// so tests and staging point a channel at a fake; each sender has the real default.
+/// so tests and staging point a channel at a fake; each sender has the real default. Like
+/// every destination it must pass the egress policy: plain http or a private address only
+/// where the operator's egress allow-list permits it.
 pub const API_BASE: &str = "api_base";
 /// How long one call to a platform may take before it counts as a (retryable) timeout.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const SEND_TIMEOUT: Duration = crate::egress::http::TOTAL_TIMEOUT;
+/// How the detail of a failure the egress policy caused begins.
+pub const EGRESS_REFUSED: &str = "egress policy refused the destination";
 
 /// An integration as a sender sees it: who it is, its opened credentials and where to call.
 #[derive(Clone)]
@@ -138,9 +152,13 @@ impl SendError {
         }
     }
 
-    /// A transport failure (timeout, connection refused, unreadable body): temporary. The
-    /// request URL is dropped from the text because some platforms put the token in it.
+    /// A transport failure (timeout, connection refused, unreadable body): temporary, unless
+    /// the egress policy refused the destination while resolving it (permanent). The request
+    /// URL is dropped from the text because some platforms put the token in it.
     pub fn from_transport(error: reqwest::Error) -> Self {
+        if let Some(denied) = denial_in(&error) {
+            return Self::Permanent(format!("{EGRESS_REFUSED}: {denied}"));
+        }
         let kind = if error.is_timeout() {
             "timed out"
         } else if error.is_connect() {
@@ -149,6 +167,17 @@ impl SendError {
             "transport error"
         };
         Self::retryable(format!("{kind}: {}", error.without_url()))
+    }
+}
+
+impl From<EgressError> for SendError {
+    /// A refusal is permanent; a name that did not resolve may resolve later.
+    fn from(error: EgressError) -> Self {
+        match error {
+            EgressError::Denied(denied) => Self::Permanent(format!("{EGRESS_REFUSED}: {denied}")),
+            EgressError::Unresolved { .. } => Self::retryable(error.to_string()),
+            EgressError::Setup(_) => Self::Permanent(error.to_string()),
+        }
     }
 }
 
@@ -193,18 +222,50 @@ pub fn retry_after_header(headers: &reqwest::header::HeaderMap) -> Option<Durati
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// The HTTP client every sender shares: rustls, a per-call timeout, pooled connections.
+/// The pooled client of the default egress policy, as the senders' clients are configured
+/// (rustls, timeouts, no redirects, names resolved through the policy). Calling it directly
+/// skips the policy's URL checks, IP literals included: senders use an [`EgressHttp`].
 pub fn http_client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .timeout(SEND_TIMEOUT)
-                .user_agent("switchboard")
-                .build()
-                .unwrap_or_default()
-        })
-        .clone()
+    EgressHttp::shared_default()
+        .checked_client()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The JSON answer of a platform, read up to [`MAX_RESPONSE_BYTES`]; `Null` when it is not
+/// JSON or cannot be read. An oversized answer is `Null` too when its status is an error (the
+/// status classifies it), and a permanent failure when it is a success (there is no telling
+/// what was sent, and an endpoint answering that much is not the platform).
+pub async fn response_json(response: reqwest::Response) -> Result<Value, SendError> {
+    let status = response.status();
+    match read_capped(response, MAX_RESPONSE_BYTES).await {
+        Ok(body) => Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        Err(BodyError::TooLarge { limit }) if status.is_success() => Err(SendError::Permanent(
+            format!("the platform answered HTTP {status} with a body over {limit} bytes"),
+        )),
+        Err(_) => Ok(Value::Null),
+    }
+}
+
+/// Checks every attachment URL of `content` against `policy` before it is handed on (the
+/// platform, or the recipient, fetches it); the detail never quotes the URL, which may be
+/// signed.
+pub async fn check_attachments(
+    policy: &EgressPolicy,
+    content: &OutboundContent,
+) -> Result<(), SendError> {
+    for (n, attachment) in content.attachments.iter().enumerate() {
+        policy
+            .check_handed_on(&attachment.url)
+            .await
+            .map_err(|error| match SendError::from(error) {
+                SendError::Permanent(detail) => {
+                    SendError::Permanent(format!("attachment {}: {detail}", n + 1))
+                }
+                other => other,
+            })?;
+    }
+    Ok(())
 }
 
 /// The generic class of an HTTP status with no more specific platform code: 401 → auth,

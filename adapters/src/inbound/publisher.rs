@@ -68,6 +68,7 @@ impl InboundPublisher {
                 subject: Some(event.conversation_key.clone()),
                 time: event.platform_timestamp,
                 sequence: None,
+                actor: None,
             },
             body: serde_json::to_vec(event).unwrap_or_default(),
             traceparent,

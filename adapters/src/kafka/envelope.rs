@@ -26,6 +26,9 @@ pub struct CloudEvent {
     pub time: DateTime<Utc>,
     /// `ce_sequence` (extension): the position in its stream, where it has one.
     pub sequence: Option<u64>,
+    /// `ce_actor` (extension): who caused it (`key:<id>`, `jwt:<subject>`, `adapter:<channel>`),
+    /// for lifecycle events; never a secret.
+    pub actor: Option<String>,
 }
 
 impl CloudEvent {
@@ -54,6 +57,9 @@ impl CloudEvent {
         if let Some(sequence) = &sequence {
             headers = headers.insert(header("ce_sequence", sequence));
         }
+        if let Some(actor) = &self.actor {
+            headers = headers.insert(header("ce_actor", actor));
+        }
         if let Some(traceparent) = traceparent {
             headers = headers.insert(header("traceparent", traceparent));
         }
@@ -76,6 +82,7 @@ impl CloudEvent {
                 .ok()?
                 .with_timezone(&Utc),
             sequence: get("ce_sequence").and_then(|s| s.parse().ok()),
+            actor: get("ce_actor"),
         })
     }
 }
@@ -112,6 +119,7 @@ mod tests {
             subject: Some("abc".into()),
             time: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
             sequence: Some(1),
+            actor: Some("key:1".into()),
         };
         let headers = event.to_headers(Some(
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",

@@ -352,6 +352,7 @@ mod tests {
                 subject: None,
                 time: chrono::Utc::now(),
                 sequence: None,
+                actor: None,
             },
             body: b"{}".to_vec(),
             traceparent: None,

@@ -24,6 +24,7 @@ pub fn command_record(
             subject: Some(command.conversation_key.clone()),
             time: command.requested_at,
             sequence: None,
+            actor: None,
         },
         body: serde_json::to_vec(command).unwrap_or_default(),
         traceparent,

@@ -133,6 +133,7 @@ impl Worker {
                 subject: Some(update.conversation_key.clone()),
                 time: update.at,
                 sequence: None,
+                actor: None,
             },
             body: serde_json::to_vec(update).unwrap_or_default(),
             traceparent,

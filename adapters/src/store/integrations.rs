@@ -1,22 +1,40 @@
 //! The Integration aggregate on PostgreSQL: commands through cqrs-es with bounded retries on
-//! optimistic-lock conflicts, and consistent reads folded straight from the event table.
+//! optimistic-lock conflicts, and consistent reads of each integration's current-state row.
 //!
 //! # Guarantees
-//! A command's events, and their outbox rows (written by a trigger), commit in one transaction
-//! or not at all. Two commands racing on one integration never lose an event: the loser sees
-//! a conflict on `(aggregate_type, aggregate_id, sequence)`, reloads and decides again.
+//! A command's events, their outbox rows (written by a trigger), the integration's state row
+//! (`integration_states`) and its platform account claim (`integration_accounts`, module
+//! `accounts`) commit in one transaction or not at all (module `event_store`). One platform
+//! account has at most one live integration: a command that would give it a second is refused
+//! with [`IntegrationError::AccountInUse`]. Two
+//! commands racing on one integration never lose an event: the loser sees a conflict on
+//! `(aggregate_type, aggregate_id, sequence)`, reloads and decides again.
+//!
+//! # Reads
+//! [`IntegrationStore::load`] and [`IntegrationStore::list`] read state rows (plus any event
+//! after a row, see module `state`), not whole histories. An integration created before the state
+//! table existed is folded from its events on its first read, and that fold is written back
+//! as its row (as is the state after its next command), so it is folded once.
 
-use cqrs_es::{Aggregate, AggregateError};
-use postgres_es::{postgres_cqrs, PostgresCqrs};
-use sqlx::{PgPool, Row};
+mod accounts;
+mod event_store;
+mod state;
+#[cfg(test)]
+pub(crate) mod test_db;
+#[cfg(test)]
+mod tests;
+
+use cqrs_es::{AggregateError, CqrsFramework};
+use event_store::IntegrationEventStore;
+use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_domain::integration::{
-    Integration, IntegrationCommand, IntegrationError, IntegrationEvent, IntegrationServices,
-    IntegrationStatus,
+    Integration, IntegrationCommand, IntegrationError, IntegrationServices, IntegrationStatus,
 };
-use switchboard_domain::{ChannelKind, IntegrationId, WorkspaceId};
+use switchboard_domain::{ChannelCatalog, ChannelKind, IntegrationId, WorkspaceId};
 
 /// How many times a command is re-decided after losing a race before the caller is told.
 pub const DEFAULT_CONFLICT_RETRIES: u32 = 24;
@@ -96,20 +114,50 @@ pub fn is_connectivity(error: &sqlx::Error) -> bool {
 /// Commands and reads for integrations.
 #[derive(Clone)]
 pub struct IntegrationStore {
-    cqrs: Arc<PostgresCqrs<Integration>>,
+    cqrs: Arc<CqrsFramework<Integration, IntegrationEventStore>>,
     pool: PgPool,
+    channels: Arc<dyn ChannelCatalog>,
     conflict_retries: u32,
+    /// Commands committed through this store and its clones.
+    commits: Arc<AtomicU64>,
 }
 
 impl IntegrationStore {
     /// A store on `pool` (migrated) with the aggregate's services.
     pub fn new(pool: PgPool, services: IntegrationServices) -> Self {
-        let cqrs = Arc::new(postgres_cqrs(pool.clone(), vec![], services));
+        let channels = services.channels.clone();
+        let store = IntegrationEventStore::new(pool.clone(), channels.clone());
+        let cqrs = Arc::new(CqrsFramework::new(store, vec![], services));
         Self {
             cqrs,
             pool,
+            channels,
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
+            commits: Arc::default(),
         }
+    }
+
+    /// How many commands were committed through this store and its clones: a cache of what
+    /// commands change compares it to notice that something may have.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::SeqCst)
+    }
+
+    /// The live (created or connected) integration of `channel` that records `account` in its
+    /// auth field `field` (the channel's `ChannelSpec::app_account`), read from the claims
+    /// committed with the integrations' states, so a just-committed Connect is found.
+    pub async fn account_owner(
+        &self,
+        channel: &ChannelKind,
+        field: &str,
+        account: &str,
+    ) -> Result<Option<IntegrationId>, StoreError> {
+        let Some(id) = accounts::owner(&self.pool, channel, field, account).await? else {
+            return Ok(None);
+        };
+        id.parse()
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt(format!("integration id {id:?} is not a UUID")))
     }
 
     /// Runs a command, re-deciding it after a lost race up to the retry bound.
@@ -129,6 +177,7 @@ impl IntegrationStore {
                 .await;
             match outcome {
                 Ok(()) => {
+                    self.commits.fetch_add(1, Ordering::SeqCst);
                     tracing::info!(integration_id = %id, command = name, attempt, "integration command committed");
                     return Ok(());
                 }
@@ -150,15 +199,14 @@ impl IntegrationStore {
 
     /// The current state of one integration, `None` when it never existed.
     pub async fn load(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT aggregate_id, payload::text AS payload FROM events
-             WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
-        )
-        .bind(Integration::TYPE)
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(fold(rows)?.into_iter().next())
+        let Some(folded) = state::read_one(&self.pool, &id.to_string()).await? else {
+            return Ok(None);
+        };
+        if folded.row_behind {
+            state::backfill(&self.pool, std::slice::from_ref(&folded), self.channels.as_ref())
+                .await;
+        }
+        Ok(Some(folded.state))
     }
 
     /// The live (not deleted) integrations of a workspace, optionally of one channel, oldest first.
@@ -167,45 +215,18 @@ impl IntegrationStore {
         workspace: &WorkspaceId,
         channel: Option<&ChannelKind>,
     ) -> Result<Vec<Integration>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT aggregate_id, payload::text AS payload FROM events
-             WHERE aggregate_type = $1 AND aggregate_id IN (
-                 SELECT aggregate_id FROM events
-                 WHERE aggregate_type = $1 AND event_type = 'IntegrationCreated'
-                   AND payload->>'workspace_id' = $2
-                   AND ($3::text IS NULL OR payload->>'channel' = $3))
-             ORDER BY aggregate_id, sequence",
-        )
-        .bind(Integration::TYPE)
-        .bind(workspace.as_str())
-        .bind(channel.map(ChannelKind::as_str))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut integrations: Vec<Integration> = fold(rows)?
+        let folds = state::read_workspace(&self.pool, workspace, channel).await?;
+        if folds.iter().any(|f| f.row_behind) {
+            state::backfill(&self.pool, &folds, self.channels.as_ref()).await;
+        }
+        let mut integrations: Vec<Integration> = folds
             .into_iter()
+            .map(|f| f.state)
             .filter(|i| i.status != IntegrationStatus::Deleted)
             .collect();
         integrations.sort_by_key(|i| (i.created_at, i.integration_id));
         Ok(integrations)
     }
-}
-
-/// Folds rows ordered by (aggregate id, sequence) into one state per aggregate.
-fn fold(rows: Vec<sqlx::postgres::PgRow>) -> Result<Vec<Integration>, StoreError> {
-    let mut states: Vec<(String, Integration)> = Vec::new();
-    for row in rows {
-        let aggregate_id: String = row.try_get("aggregate_id")?;
-        let payload: String = row.try_get("payload")?;
-        let event: IntegrationEvent =
-            serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if states.last().is_none_or(|(id, _)| id != &aggregate_id) {
-            states.push((aggregate_id, Integration::default()));
-        }
-        if let Some((_, state)) = states.last_mut() {
-            state.apply(event);
-        }
-    }
-    Ok(states.into_iter().map(|(_, state)| state).collect())
 }
 
 fn classify(error: AggregateError<IntegrationError>) -> StoreError {

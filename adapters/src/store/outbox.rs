@@ -94,7 +94,8 @@ impl OutboxRelay {
         }
         let rows = sqlx::query(
             "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload::text AS payload, metadata->>'traceparent' AS traceparent, recorded_at
+                    payload::text AS payload, metadata->>'traceparent' AS traceparent,
+                    metadata->>'actor' AS actor, recorded_at
              FROM outbox WHERE published_at IS NULL ORDER BY position LIMIT $1",
         )
         .bind(self.batch_size)
@@ -143,6 +144,7 @@ impl OutboxRelay {
             subject: Some(aggregate_id.clone()),
             time: recorded_at,
             sequence: u64::try_from(sequence).ok(),
+            actor: row.try_get("actor")?,
         };
         Ok(OutgoingRecord {
             topic: self.topic.clone(),

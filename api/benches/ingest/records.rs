@@ -1,7 +1,7 @@
 //! The service's own Messenger parser and publisher, used to make ceiling C's records.
 
 use super::payload;
-use super::setup::WORKSPACE;
+use super::setup::{PAGE_ID, WORKSPACE};
 use anyhow::Context;
 use axum::http::HeaderMap;
 use std::collections::BTreeMap;
@@ -35,7 +35,11 @@ impl Parser {
             workspace_id: WORKSPACE.parse()?,
             channel,
             status: IntegrationStatus::Connected,
-            secrets: WebhookSecrets::new(BTreeMap::new(), platform),
+            // The integration's own page: deliveries naming another are refused.
+            secrets: WebhookSecrets::new(
+                BTreeMap::from([("page_id".to_owned(), SecretString::new(PAGE_ID))]),
+                platform,
+            ),
         };
         Ok(Self { webhook, target })
     }

@@ -19,6 +19,8 @@ pub struct Settings {
     pub broker_pid: Option<u32>,
     /// The Messenger app secret it was configured with (`SWITCHBOARD_BENCH_APP_SECRET`).
     pub app_secret: String,
+    /// The workspace API key the integration is created with (`SWITCHBOARD_BENCH_API_KEY`).
+    pub api_key: String,
     /// Bootstrap servers of its broker (`KAFKA_BROKERS`).
     pub brokers: String,
     /// The topic it publishes webhooks to (`SWITCHBOARD_BENCH_TOPIC`, default `messages.received`).
@@ -67,6 +69,7 @@ impl Settings {
                 .ok()
                 .and_then(|pid| pid.parse().ok()),
             app_secret: required(APP_SECRET_ENV)?,
+            api_key: required("SWITCHBOARD_BENCH_API_KEY")?,
             brokers: required("KAFKA_BROKERS")?,
             topic: env_or("SWITCHBOARD_BENCH_TOPIC", Topics::default().received)?,
             broker_label: env_or("SWITCHBOARD_BENCH_BROKER", "unnamed broker".to_owned())?,

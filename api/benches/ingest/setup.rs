@@ -21,6 +21,7 @@ pub async fn messenger_integration(settings: &Settings) -> anyhow::Result<String
     );
     let created = client
         .post(&base)
+        .bearer_auth(&settings.api_key)
         .json(
             &serde_json::json!({"channel": "messenger", "name": "Ingest benchmark",
             "auth": {"page_id": PAGE_ID, "page_access_token": "bench-page-token"}}),
@@ -39,6 +40,7 @@ pub async fn messenger_integration(settings: &Settings) -> anyhow::Result<String
         .to_owned();
     let connected = client
         .post(format!("{base}/{id}/connect"))
+        .bearer_auth(&settings.api_key)
         .json(&serde_json::json!({}))
         .send()
         .await?;

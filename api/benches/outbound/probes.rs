@@ -129,6 +129,7 @@ pub async fn publishes(config: &Config, total: usize, concurrency: usize) -> any
                     subject: Some(key),
                     time: chrono::Utc::now(),
                     sequence: None,
+                    actor: None,
                 },
                 body: body.to_vec(),
                 traceparent: None,

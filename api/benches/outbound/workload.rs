@@ -80,6 +80,8 @@ pub async fn config(
         outbound_rate_per_second: UNBOUNDED_RATE,
         outbound_rate_burst: UNBOUNDED_RATE,
         outbound_max_in_flight: settings.max_in_flight,
+        // The fake Graph API listens on loopback.
+        egress_allow: Some("127.0.0.0/8".into()),
         ..defaults
     };
     Ok((config, admin, name))
@@ -87,7 +89,11 @@ pub async fn config(
 
 /// Creates and connects the Messenger integration through the HTTP API, as a workspace would.
 pub async fn connect_integration(app: &App, config: &Config) -> anyhow::Result<IntegrationId> {
-    let api = router(app.state.clone(), config.max_body_bytes);
+    let api = router(
+        app.state.clone(),
+        switchboard_api::routes::limits::RequestLimits::from_config(config),
+    );
+    let api = crate::workspace_key::with_workspace_key(api, &app.state, "bench").await?;
     let call = |uri: String, body: Value| {
         let api = api.clone();
         async move {
@@ -155,6 +161,7 @@ pub async fn produce(
                         subject: Some(command.conversation_key.clone()),
                         time: command.requested_at,
                         sequence: None,
+                        actor: None,
                     },
                     body: serde_json::to_vec(&command)?,
                     traceparent: None,

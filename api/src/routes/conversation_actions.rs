@@ -7,6 +7,7 @@
 //! then resets the unread count or changes the status. Marks only move forward, so a repeated
 //! or late request changes nothing.
 
+use crate::auth::{Authorized, Write};
 use crate::error::Problem;
 use crate::extract::{Json, Path};
 use crate::routes::conversation_lookup::conversation_row;
@@ -71,6 +72,7 @@ pub struct ActionAccepted {
     responses((status = 202, body = ActionAccepted), (status = 404, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn read(
+    _auth: Authorized<Write>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, Uuid)>,
     Json(request): Json<ReadRequest>,
@@ -87,6 +89,7 @@ pub async fn read(
     responses((status = 202, body = ActionAccepted), (status = 404, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn status(
+    _auth: Authorized<Write>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, Uuid)>,
     Json(request): Json<StatusRequest>,

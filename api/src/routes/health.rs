@@ -1,5 +1,6 @@
 //! Liveness, readiness and metrics endpoints.
 
+use crate::auth::Operator;
 use crate::error::Problem;
 use crate::state::AppState;
 use axum::extract::State;
@@ -50,8 +51,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// Operator only: the counters name workspaces' integrations and traffic.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(("operator" = [])),
+    responses((status = 200, content_type = "text/plain"), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn metrics(_operator: Operator, State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

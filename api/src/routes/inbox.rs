@@ -2,6 +2,7 @@
 //! only the inbox projection's tables; every query is scoped to the path's workspace, so one
 //! workspace never sees another's rows. Lists page by keyset (time, id), newest first.
 
+use crate::auth::{Authorized, Read};
 use crate::error::Problem;
 use crate::extract::{Path, Query};
 use crate::inbox_views::{
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
     params(("ws" = String, Path, description = "Workspace id")),
     responses((status = 200, body = InboxList), (status = 503, body = Problem)))]
 pub async fn inboxes(
+    _auth: Authorized<Read>,
     State(state): State<AppState>,
     Path(ws): Path<WorkspaceId>,
 ) -> Result<Json<InboxList>, Problem> {
@@ -55,6 +57,7 @@ pub async fn inboxes(
     params(("ws" = String, Path, description = "Workspace id"), ConversationQuery),
     responses((status = 200, body = ConversationPage), (status = 400, body = Problem)))]
 pub async fn conversations(
+    _auth: Authorized<Read>,
     State(state): State<AppState>,
     Path(ws): Path<WorkspaceId>,
     Query(query): Query<ConversationQuery>,
@@ -103,6 +106,7 @@ pub async fn conversations(
     params(("ws" = String, Path, description = "Workspace id"), ("id" = Uuid, Path, description = "Conversation id"), PageQuery),
     responses((status = 200, body = MessagePage), (status = 404, body = Problem)))]
 pub async fn messages(
+    _auth: Authorized<Read>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, Uuid)>,
     Query(query): Query<PageQuery>,

@@ -1,5 +1,6 @@
 //! `/v1/workspaces/{ws}/integrations`: the Integration aggregate over HTTP.
 
+use crate::auth::{Admin, Authorized, Caller, Read};
 use crate::error::Problem;
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
     request_body = CreateIntegration,
     responses((status = 201, body = IntegrationView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
+    auth: Authorized<Admin>,
     State(state): State<AppState>,
     Path(ws): Path<WorkspaceId>,
     Json(body): Json<CreateIntegration>,
@@ -60,7 +62,10 @@ pub async fn create(
         name: body.name,
         auth: body.auth,
     };
-    state.integrations.execute(id, command, metadata()).await?;
+    state
+        .integrations
+        .execute(id, command, metadata(&auth.caller))
+        .await?;
     let view = owned(&state, &ws, id).await?;
     let location = format!("/v1/workspaces/{ws}/integrations/{id}");
     Ok((
@@ -76,6 +81,7 @@ pub async fn create(
     params(("ws" = String, Path, description = "Workspace id"), ("channel" = Option<String>, Query, description = "Only this channel")),
     responses((status = 200, body = IntegrationList)))]
 pub async fn list(
+    _auth: Authorized<Read>,
     State(state): State<AppState>,
     Path(ws): Path<WorkspaceId>,
     Query(filter): Query<ListFilter>,
@@ -98,6 +104,7 @@ pub async fn list(
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)),
     responses((status = 200, body = IntegrationView), (status = 404, body = Problem), (status = 410, body = Problem)))]
 pub async fn show(
+    _auth: Authorized<Read>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
 ) -> Result<axum::Json<IntegrationView>, Problem> {
@@ -113,6 +120,7 @@ pub async fn show(
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = ConnectIntegration,
     responses((status = 200, body = IntegrationView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn connect(
+    auth: Authorized<Admin>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
     Json(body): Json<ConnectIntegration>,
@@ -121,7 +129,7 @@ pub async fn connect(
         auth: body.auth,
         account: body.account.map(Into::into),
     };
-    command_then_show(&state, &ws, id, command).await
+    command_then_show(&state, &auth.caller, &ws, id, command).await
 }
 
 /// Renames an integration or replaces its settings.
@@ -129,6 +137,7 @@ pub async fn connect(
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = UpdateIntegration,
     responses((status = 200, body = IntegrationView), (status = 422, body = Problem)))]
 pub async fn update(
+    auth: Authorized<Admin>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
     Json(body): Json<UpdateIntegration>,
@@ -137,7 +146,7 @@ pub async fn update(
         name: body.name,
         settings: body.settings,
     };
-    command_then_show(&state, &ws, id, command).await
+    command_then_show(&state, &auth.caller, &ws, id, command).await
 }
 
 /// Replaces credentials.
@@ -145,12 +154,14 @@ pub async fn update(
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = RefreshCredentials,
     responses((status = 200, body = IntegrationView), (status = 422, body = Problem)))]
 pub async fn refresh_credentials(
+    auth: Authorized<Admin>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
     Json(body): Json<RefreshCredentials>,
 ) -> Result<axum::Json<IntegrationView>, Problem> {
     command_then_show(
         &state,
+        &auth.caller,
         &ws,
         id,
         IntegrationCommand::RefreshCredentials { auth: body.auth },
@@ -163,12 +174,14 @@ pub async fn refresh_credentials(
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = DisconnectIntegration,
     responses((status = 200, body = IntegrationView), (status = 409, body = Problem)))]
 pub async fn disconnect(
+    auth: Authorized<Admin>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
     Json(body): Json<DisconnectIntegration>,
 ) -> Result<axum::Json<IntegrationView>, Problem> {
     command_then_show(
         &state,
+        &auth.caller,
         &ws,
         id,
         IntegrationCommand::Disconnect {
@@ -183,25 +196,30 @@ pub async fn disconnect(
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 410, body = Problem)))]
 pub async fn delete(
+    auth: Authorized<Admin>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
 ) -> Result<StatusCode, Problem> {
     owned(&state, &ws, id).await?;
     state
         .integrations
-        .execute(id, IntegrationCommand::Delete, metadata())
+        .execute(id, IntegrationCommand::Delete, metadata(&auth.caller))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn command_then_show(
     state: &AppState,
+    caller: &Caller,
     ws: &WorkspaceId,
     id: IntegrationId,
     command: IntegrationCommand,
 ) -> Result<axum::Json<IntegrationView>, Problem> {
     owned(state, ws, id).await?;
-    state.integrations.execute(id, command, metadata()).await?;
+    state
+        .integrations
+        .execute(id, command, metadata(caller))
+        .await?;
     Ok(axum::Json(owned(state, ws, id).await?))
 }
 
@@ -218,10 +236,11 @@ async fn owned(
     }
 }
 
-fn metadata() -> CommandMetadata {
+/// The command's metadata: the request, its trace, and the caller as the actor.
+fn metadata(caller: &Caller) -> CommandMetadata {
     CommandMetadata {
         request_id: crate::routes::middleware::current_request_id(),
-        actor: Some("api".into()),
+        actor: Some(caller.actor()),
         traceparent: current_traceparent(),
     }
 }

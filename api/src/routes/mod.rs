@@ -7,6 +7,8 @@ pub mod conversation_lookup;
 pub mod health;
 pub mod inbox;
 pub mod integrations;
+pub mod keys;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod send;
@@ -14,20 +16,30 @@ pub mod settings;
 pub mod webhooks;
 
 use crate::error::Problem;
+use crate::routes::limits::RequestLimits;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::Router;
 
-/// The whole router, with `max_body_bytes` as the request body limit.
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
+/// The whole router, every request within `limits`.
+pub fn router(state: AppState, limits: RequestLimits) -> Router {
+    let max_body_bytes = limits.max_body_bytes();
+    // Every workspace route passes the guard: authenticated, same workspace, within its rate.
+    let workspace = Router::new()
         .merge(integrations::routes())
-        .merge(channels::routes())
         .merge(inbox::routes())
         .merge(settings::routes())
         .merge(send::routes())
         .merge(conversation_actions::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::guard::workspace_guard,
+        ));
+    Router::new()
+        .merge(workspace)
+        .merge(keys::routes())
+        .merge(channels::routes())
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(asyncapi::routes())
@@ -42,6 +54,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
         .layer(axum::middleware::from_fn(middleware::observe))
         .with_state(state)
 }

@@ -2,13 +2,17 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    channels, conversation_actions, health, inbox, integrations, send, settings, webhooks,
+    channels, conversation_actions, health, inbox, integrations, keys, send, settings, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::OpenApi;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::Ref;
+use utoipa::{Modify, OpenApi};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -17,7 +21,11 @@ use utoipa::OpenApi;
         title = "Switchboard",
         description = "Event-sourced messaging backend for chatbot integration channels."
     ),
+    modifiers(&Security),
     paths(
+        keys::create,
+        keys::list,
+        keys::revoke,
         integrations::create,
         integrations::list,
         integrations::show,
@@ -65,9 +73,75 @@ use utoipa::OpenApi;
         views::IntegrationList,
         channels::ChannelView,
         channels::ChannelList,
+        keys::CreateKey,
+        keys::KeyList,
+        crate::auth::Scope,
+        crate::auth::api_keys::ApiKeyView,
+        crate::auth::api_keys::CreatedApiKey,
     ))
 )]
 pub struct ApiDoc;
+
+/// The bearer schemes, and on every workspace operation its security and the answers of the
+/// workspace guard (401, 404, 429) and of the scope check (403).
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        let mut workspace = Http::new(HttpAuthScheme::Bearer);
+        workspace.description =
+            Some("A workspace API key (`sbk_…`) or a JWT of the identity provider.".into());
+        components.add_security_scheme("workspace", SecurityScheme::Http(workspace));
+        let mut operator = Http::new(HttpAuthScheme::Bearer);
+        operator.description = Some("The operator credential from the configuration.".into());
+        components.add_security_scheme("operator", SecurityScheme::Http(operator));
+        let guarded = [
+            ("401", "No credential, or a bad, revoked or expired one"),
+            ("403", "The credential lacks the route's scope"),
+            ("404", "Another workspace's resource, or none"),
+            ("429", "The credential is over its rate limit"),
+            ("503", "A dependency is down; retry after `Retry-After`"),
+        ];
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/workspaces/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "workspace",
+                    Vec::<String>::new(),
+                )]);
+                for (status, description) in guarded {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.into())
+                        .or_insert_with(|| problem_response(description).into());
+                }
+            }
+        }
+    }
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            crate::error::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
 
 /// The route.
 pub fn routes() -> Router<AppState> {

@@ -11,6 +11,7 @@
 //! repeat waits on the first request's row lock and then answers with the same message id.
 //! Reusing a key for a different request is refused with 409.
 
+use crate::auth::{Authorized, Write};
 use crate::error::Problem;
 use crate::extract::{Json, Path};
 use crate::routes::conversation_lookup::conversation_row;
@@ -90,6 +91,7 @@ struct Conversation {
     responses((status = 202, body = SendAccepted), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn send(
+    _auth: Authorized<Write>,
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, Uuid)>,
     headers: HeaderMap,

@@ -3,6 +3,7 @@
 //! Eventually consistent with commands; `GET /v1/workspaces/{ws}/integrations` reads the
 //! event store instead when a caller needs its own write back at once. Never shows secrets.
 
+use crate::auth::{Authorized, Read};
 use crate::error::Problem;
 use crate::extract::{Path, Query};
 use crate::state::AppState;
@@ -38,6 +39,8 @@ pub struct SettingsIntegration {
     pub last_error: Option<String>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Who made that change: `key:<API key id>`, `jwt:<subject>` or `adapter:<channel>`.
+    pub updated_by: Option<String>,
 }
 
 /// `GET /v1/workspaces/{ws}/settings/integrations`.
@@ -60,12 +63,13 @@ pub struct SettingsFilter {
     params(("ws" = String, Path, description = "Workspace id"), SettingsFilter),
     responses((status = 200, body = SettingsList), (status = 503, body = Problem)))]
 pub async fn list(
+    _auth: Authorized<Read>,
     State(state): State<AppState>,
     Path(ws): Path<WorkspaceId>,
     Query(filter): Query<SettingsFilter>,
 ) -> Result<Json<SettingsList>, Problem> {
     let items = sqlx::query_as::<_, SettingsIntegration>(
-        "SELECT integration_id AS id, channel, name, status, account, last_error, updated_at
+        "SELECT integration_id AS id, channel, name, status, account, last_error, updated_at, updated_by
          FROM settings.integrations
          WHERE workspace_id = $1 AND status <> 'deleted' AND ($2::text IS NULL OR channel = $2)
          ORDER BY channel, created_at, integration_id",

@@ -6,11 +6,15 @@
 //! otherwise 503 with `Retry-After`, so the platform redelivers (and the deterministic event
 //! ids let consumers drop the duplicates). Refusals, in order: unknown channel or integration
 //! 404, disconnected or deleted integration 410, missing signature 401, body over the
-//! channel's limit 413, bad signature 401, unreadable body 400. The body is read once, raw,
-//! and parsed only after its signature checked out.
+//! channel's limit 413, bad signature 401, unreadable body 400, every item naming another
+//! account than the integration's 403 (foreign items among ours are dropped and counted). The body is read once, raw,
+//! and parsed only after its signature checked out. A source address whose deliveries or
+//! handshakes keep failing verification (401/403) is answered 429 for a while
+//! (`webhook_failures_per_minute`).
 
 use crate::error::Problem;
 use crate::extract::Path;
+use crate::server::PeerAddress;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -37,14 +41,28 @@ pub fn routes() -> Router<AppState> {
 /// Answers a platform's verification handshake with its challenge, as plain text.
 #[utoipa::path(get, path = "/webhooks/{channel}/{integration_id}", tag = "webhooks",
     params(("channel" = String, Path), ("integration_id" = String, Path)),
-    responses((status = 200, body = String), (status = 403, body = Problem), (status = 404, body = Problem), (status = 405, body = Problem), (status = 410, body = Problem)))]
+    responses((status = 200, body = String), (status = 403, body = Problem), (status = 404, body = Problem), (status = 405, body = Problem), (status = 410, body = Problem), (status = 429, body = Problem)))]
 pub async fn handshake(
     State(state): State<AppState>,
+    peer: PeerAddress,
     Path((channel, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Problem> {
-    let (webhook, target) = resolve(&state, &channel, &id).await?;
-    let challenge = webhook.handshake(&query, &target.secrets)?;
+    let url = format!("{channel}/{id}");
+    state.webhook_failures.admit(peer.0, &url)?;
+    answer_handshake(&state, &channel, &id, &query)
+        .await
+        .map_err(|problem| counted_failure(&state, peer, &url, problem))
+}
+
+async fn answer_handshake(
+    state: &AppState,
+    channel: &str,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<Response, Problem> {
+    let (webhook, target) = resolve(state, channel, id).await?;
+    let challenge = webhook.handshake(query, &target.secrets)?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         challenge,
@@ -57,24 +75,52 @@ pub async fn handshake(
     params(("channel" = String, Path), ("integration_id" = String, Path)),
     request_body(content = String, description = "The platform's payload, exactly as sent"),
     responses((status = 200, description = "Every event is stored"), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem),
-        (status = 413, body = Problem), (status = 503, body = Problem)))]
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 410, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn receive(
     State(state): State<AppState>,
+    peer: PeerAddress,
     Path((channel, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let (webhook, target) = resolve(&state, &channel, &id).await?;
+    let url = format!("{channel}/{id}");
+    state.webhook_failures.admit(peer.0, &url)?;
+    store_delivery(&state, channel, &id, &headers, body)
+        .await
+        .map_err(|problem| counted_failure(&state, peer, &url, problem))
+}
+
+/// A failed verification (bad signature or token, refused handshake) counts against the
+/// source address on this URL, which past its quota gets 429. A delivery that verified but
+/// names other accounts does not count: it proves the sender holds the secret.
+fn counted_failure(state: &AppState, peer: PeerAddress, url: &str, problem: Problem) -> Problem {
+    let failed_verification =
+        problem.status == 401 || problem.problem_type == "/problems/handshake-refused";
+    if failed_verification {
+        state.webhook_failures.failed(peer.0, url, problem)
+    } else {
+        problem
+    }
+}
+
+async fn store_delivery(
+    state: &AppState,
+    channel: String,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let (webhook, target) = resolve(state, &channel, id).await?;
     if let Some(name) = webhook.signature_header() {
         if !headers.contains_key(name) {
             return Err(WebhookError::Unauthorized("the signature header is missing").into());
         }
     }
-    let bytes = read_body(&headers, body, webhook.max_body_bytes()).await?;
+    let bytes = read_body(headers, body, webhook.max_body_bytes()).await?;
     let verified = webhook.verify(
         RawWebhook {
-            headers: &headers,
+            headers,
             body: &bytes,
         },
         &target.secrets,

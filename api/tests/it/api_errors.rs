@@ -173,13 +173,10 @@ async fn unknown_and_malformed_ids_and_routes_are_404() {
     )
     .await;
     let bad_workspace = "/v1/workspaces/a%20b/integrations";
-    assert_problem(
-        &app,
-        json_request("GET", bad_workspace, None),
-        StatusCode::NOT_FOUND,
-        "/problems/not-found",
-    )
-    .await;
+    let mut request = json_request("GET", bad_workspace, None);
+    let credential = crate::helpers::bearer("acme").parse().unwrap();
+    request.headers_mut().insert("authorization", credential);
+    assert_problem(&app, request, StatusCode::NOT_FOUND, "/problems/not-found").await;
     assert_problem(
         &app,
         json_request("GET", "/v2/nothing", None),
@@ -206,8 +203,10 @@ async fn a_database_outage_is_503_with_retry_after() {
             .unwrap();
     state.pool = dead_pool.clone();
     state.integrations = switchboard_adapters::store::IntegrationStore::new(dead_pool, services());
-    let router =
-        switchboard_api::routes::router(switchboard_api::state::AppState::new(state), 1024 * 1024);
+    let router = switchboard_api::routes::router(
+        switchboard_api::state::AppState::new(state),
+        switchboard_api::routes::limits::RequestLimits::from_config(&app.config),
+    );
     let down = TestApp {
         app: None,
         router,
@@ -226,12 +225,12 @@ async fn a_database_outage_is_503_with_retry_after() {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(content_type, "application/problem+json");
     }
-    let response = tower::ServiceExt::oneshot(
-        down.router.clone(),
-        json_request("GET", "/v1/workspaces/acme/integrations", None),
-    )
-    .await
-    .unwrap();
+    let mut request = json_request("GET", "/v1/workspaces/acme/integrations", None);
+    let credential = crate::helpers::bearer("acme").parse().unwrap();
+    request.headers_mut().insert("authorization", credential);
+    let response = tower::ServiceExt::oneshot(down.router.clone(), request)
+        .await
+        .unwrap();
     assert_eq!(response.headers()["retry-after"], "5");
 }
 

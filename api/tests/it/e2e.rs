@@ -12,7 +12,7 @@ async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
     let _one_at_a_time = exclusive().await;
     let broker = KafkaNode::start();
     let http_port = free_port();
-    let env = vec![
+    let mut env = vec![
         ("DATABASE_URL", fresh_database().await),
         ("KAFKA_BROKERS", broker.brokers()),
         ("SWITCHBOARD_HTTP_ADDR", format!("127.0.0.1:{http_port}")),
@@ -22,6 +22,7 @@ async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
             switchboard_adapters::store::XChaChaSealer::generate_entry("e2e"),
         ),
     ];
+    env.extend(crate::helpers::process_env());
 
     for expected in [
         "created integrations.lifecycle",
@@ -53,7 +54,7 @@ async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
             .unwrap(),
     );
     wait_for_port(http_port, Duration::from_secs(60));
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_for("acme").build().unwrap();
     let base = format!("http://127.0.0.1:{http_port}");
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());

@@ -85,6 +85,63 @@ pub const TEST_PLATFORM_CREDENTIALS: &str = "messenger.app_secret=meta-app-secre
      whatsapp.app_secret=meta-app-secret;whatsapp.verify_token=meta-verify-token;\
      zalo.app_id=zalo-app-id;zalo.oa_secret_key=zalo-oa-secret;tiktok.client_secret=tiktok-client-secret";
 
+/// What test apps may reach despite the egress policy: the fake platforms on loopback.
+pub const TEST_EGRESS_ALLOW: &str = "127.0.0.0/8,[::1]/128";
+
+/// The HMAC secret test apps verify JWTs with.
+pub const TEST_JWT_SECRET: &str = "test-identity-provider-secret";
+/// The operator credential of test apps.
+pub const TEST_OPERATOR_TOKEN: &str = "test-operator-credential";
+
+/// A JWT of the test identity provider for `workspace` with `scopes`, expiring in `ttl_secs`
+/// (negative: expired that long ago).
+pub fn jwt(workspace: &str, scopes: &str, ttl_secs: i64) -> String {
+    let claims = serde_json::json!({
+        "sub": format!("user-of-{workspace}"),
+        "workspace": workspace,
+        "scope": scopes,
+        "exp": chrono::Utc::now().timestamp() + ttl_secs,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+/// `Bearer <JWT>` for every scope of `workspace`, valid for an hour.
+pub fn bearer(workspace: &str) -> String {
+    format!("Bearer {}", jwt(workspace, "read write admin", 3600))
+}
+
+/// What every test's `switchboard` process gets: [`bearer`] credentials accepted, rate limits
+/// out of the way of load tests, the fake platforms on loopback allowed by the egress policy.
+pub fn process_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("SWITCHBOARD_EGRESS_ALLOW", TEST_EGRESS_ALLOW.to_owned()),
+        ("SWITCHBOARD_JWT_HMAC_SECRET", TEST_JWT_SECRET.to_owned()),
+        ("SWITCHBOARD_OPERATOR_TOKEN", TEST_OPERATOR_TOKEN.to_owned()),
+        ("SWITCHBOARD_RATE_LIMIT_PER_SECOND", "100000".to_owned()),
+        ("SWITCHBOARD_RATE_LIMIT_BURST", "100000".to_owned()),
+    ]
+}
+
+/// An HTTP client that sends [`bearer`] credentials for `workspace` with every request.
+pub fn client_for(workspace: &str) -> reqwest::ClientBuilder {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        bearer(workspace).parse().unwrap(),
+    );
+    reqwest::Client::builder().default_headers(headers)
+}
+
+/// The workspace a `/v1/workspaces/{ws}/…` path names.
+fn workspace_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/v1/workspaces/")?.split('/').next()
+}
+
 /// A config for tests: the given database and brokers, a fresh key, no relay unless asked.
 pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
     Config {
@@ -102,6 +159,11 @@ pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
         webhook_ack_timeout_ms: 3_000,
         webhook_cache_ms: 0,
         log_format: "json".into(),
+        jwt_hmac_secret: Some(switchboard_domain::SecretString::new(TEST_JWT_SECRET)),
+        operator_token: Some(switchboard_domain::SecretString::new(TEST_OPERATOR_TOKEN)),
+        rate_limit_per_second: 100_000,
+        rate_limit_burst: 100_000,
+        egress_allow: Some(TEST_EGRESS_ALLOW.into()),
         ..Config::default()
     }
 }
@@ -125,7 +187,10 @@ impl TestApp {
         let mut config = test_config(&database_url, &kafka.brokers(), &kafka.prefix);
         tweak(&mut config);
         let app = App::build(&config).await.expect("app builds");
-        let router = router(app.state.clone(), config.max_body_bytes);
+        let router = router(
+            app.state.clone(),
+            switchboard_api::routes::limits::RequestLimits::from_config(&config),
+        );
         Self {
             app: Some(app),
             router,
@@ -133,8 +198,20 @@ impl TestApp {
         }
     }
 
-    /// Sends a request; returns status, content type and JSON body (Null when empty).
-    pub async fn send(&self, request: Request<Body>) -> (StatusCode, String, Value) {
+    /// Sends a request, with a credential for its workspace when it names one and carries
+    /// none; returns status, content type and JSON body (Null when empty).
+    pub async fn send(&self, mut request: Request<Body>) -> (StatusCode, String, Value) {
+        if !request.headers().contains_key("authorization") {
+            if let Some(workspace) = workspace_of(request.uri().path()) {
+                let value = bearer(workspace).parse().unwrap();
+                request.headers_mut().insert("authorization", value);
+            }
+        }
+        self.send_as_is(request).await
+    }
+
+    /// Sends a request exactly as given (no credential added).
+    pub async fn send_as_is(&self, request: Request<Body>) -> (StatusCode, String, Value) {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let content_type = response

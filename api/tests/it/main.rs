@@ -4,6 +4,7 @@
 mod api_errors;
 mod api_lifecycle;
 mod asyncapi;
+mod auth;
 mod concurrency;
 mod conversation_actions;
 mod e2e;

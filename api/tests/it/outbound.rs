@@ -141,6 +141,7 @@ impl Outbound {
                 subject: Some(command.conversation_key.clone()),
                 time: command.requested_at,
                 sequence: None,
+                actor: None,
             },
             body: serde_json::to_vec(command).unwrap(),
             traceparent: Some(TRACEPARENT.into()),

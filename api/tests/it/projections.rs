@@ -870,6 +870,10 @@ async fn the_settings_read_model_follows_the_lifecycle_and_never_holds_secrets()
         list["items"][0]["last_error"],
         "token revoked by the bot owner"
     );
+    assert_eq!(
+        list["items"][0]["updated_by"], "jwt:user-of-acme",
+        "the caller who disconnected it"
+    );
     let (_, none) = app
         .call(
             "GET",

@@ -65,7 +65,12 @@ async fn requests_are_counted_on_the_metrics_endpoint() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;
     app.call("GET", "/v1/channels", None).await;
-    let (status, _, body) = app.send(json_request("GET", "/metrics", None)).await;
+    let mut request = json_request("GET", "/metrics", None);
+    let operator = format!("Bearer {}", crate::helpers::TEST_OPERATOR_TOKEN);
+    request
+        .headers_mut()
+        .insert("authorization", operator.parse().unwrap());
+    let (status, _, body) = app.send(request).await;
     assert_eq!(status, StatusCode::OK);
     let text = body.as_str().unwrap();
     assert!(

@@ -1,6 +1,7 @@
 //! Every webhook channel end to end through HTTP: a documented payload, signed with the
 //! platform's own scheme, ends as the right events on `messages.received` (count, types,
-//! keys, ids and content); the same request unsigned is refused.
+//! keys, ids and content); the same request unsigned is refused, and so is the same request
+//! posted to an integration of another account.
 
 use crate::helpers::{read_topic, TestApp, TestKafka};
 use axum::body::Body;
@@ -15,10 +16,27 @@ type Signer = fn(&[u8]) -> Vec<(&'static str, String)>;
 struct Case {
     channel: &'static str,
     auth: Value,
+    /// The auth of an integration of another account on the same platform app, when the
+    /// channel's bodies name an account.
+    other_account: Option<Value>,
     fixture: &'static str,
+    /// Makes the fixture current where the signature covers a time in the body.
+    prepare: fn(Vec<u8>) -> Vec<u8>,
     sign: Signer,
     types: &'static [&'static str],
     check: fn(&[Value]),
+}
+
+fn as_is(body: Vec<u8>) -> Vec<u8> {
+    body
+}
+
+/// Zalo signs the body's own `timestamp` and refuses one outside its replay window: restamp
+/// the fixture with now.
+fn restamped(body: Vec<u8>) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(&body).unwrap();
+    value["timestamp"] = chrono::Utc::now().timestamp_millis().to_string().into();
+    value.to_string().into_bytes()
 }
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -74,7 +92,9 @@ fn cases() -> Vec<Case> {
         Case {
             channel: "messenger",
             auth: json!({"page_id": "1122334455", "page_access_token": "EAAB"}),
+            other_account: Some(json!({"page_id": "5566778899", "page_access_token": "EAAB"})),
             fixture: "messenger/delivery_and_read.json",
+            prepare: as_is,
             sign: meta,
             types: &["MessageDelivered", "MessageRead"],
             check: |events| {
@@ -87,7 +107,11 @@ fn cases() -> Vec<Case> {
         Case {
             channel: "whatsapp",
             auth: json!({"phone_number_id": "106540352242922", "business_account_id": "102290129340398", "access_token": "EAAG"}),
+            other_account: Some(
+                json!({"phone_number_id": "106540352249999", "business_account_id": "102290129340398", "access_token": "EAAG"}),
+            ),
             fixture: "whatsapp/batch_with_bad_item.json",
+            prepare: as_is,
             sign: meta,
             types: &[
                 "MessageDelivered",
@@ -96,17 +120,28 @@ fn cases() -> Vec<Case> {
                 "MessageReceived",
                 "MessageReceived",
                 "MessageReceived",
+                "MessageReceived",
             ],
             check: |events| {
                 assert!(events
                     .iter()
-                    .any(|e| e["platform_message_id"] == "wamid.BATCH_TEXT"))
+                    .any(|e| e["platform_message_id"] == "wamid.BATCH_TEXT"));
+                let unattributed = events
+                    .iter()
+                    .find(|e| e["platform_message_id"] == "wamid.BATCH_NO_SENDER")
+                    .expect("the message without a sender is kept");
+                assert_eq!(unattributed["contact"]["platform_id"], "~unattributed");
+                assert_eq!(unattributed["content"]["type"], "unsupported");
             },
         },
         Case {
             channel: "zalo",
             auth: json!({"oa_id": "388613280878808645", "access_token": "zat", "refresh_token": "zrt"}),
+            other_account: Some(
+                json!({"oa_id": "388613280878800000", "access_token": "zat", "refresh_token": "zrt"}),
+            ),
             fixture: "zalo/text.json",
+            prepare: restamped,
             sign: zalo,
             types: &["MessageReceived"],
             check: |events| {
@@ -119,8 +154,12 @@ fn cases() -> Vec<Case> {
         },
         Case {
             channel: "tiktok",
-            auth: json!({"business_id": "acme.store", "access_token": "act"}),
+            auth: json!({"business_id": "-000bX2dLq0QkK5k7U9Hn3Qz1r8sVhXyTbA", "access_token": "act"}),
+            other_account: Some(
+                json!({"business_id": "-000bOtherBusiness", "access_token": "act"}),
+            ),
             fixture: "tiktok/receive_text.json",
+            prepare: as_is,
             sign: tiktok,
             types: &["MessageReceived"],
             check: |events| assert_eq!(events[0]["content"]["text"], "Hi! Do you ship to Hanoi?"),
@@ -128,7 +167,9 @@ fn cases() -> Vec<Case> {
         Case {
             channel: "telegram",
             auth: json!({"bot_token": "123:abc", "webhook_secret": "tg-hook-secret"}),
+            other_account: None,
             fixture: "telegram/text.json",
+            prepare: as_is,
             sign: telegram,
             types: &["MessageReceived"],
             check: |events| {
@@ -139,10 +180,27 @@ fn cases() -> Vec<Case> {
         Case {
             channel: "chatbotx",
             auth: json!({"bot_id": "bot-1", "api_key": "cbx-key"}),
+            other_account: None,
             fixture: "chatbotx/batch.json",
+            prepare: as_is,
             sign: chatbotx,
-            types: &["MessageReceived", "MessageReceived", "MessageReceived"],
-            check: |events| assert_eq!(events.iter().filter(|e| e["is_echo"] == true).count(), 1),
+            types: &[
+                "MessageReceived",
+                "MessageReceived",
+                "MessageReceived",
+                "MessageReceived",
+            ],
+            check: |events| {
+                assert_eq!(events.iter().filter(|e| e["is_echo"] == true).count(), 1);
+                assert_eq!(
+                    events
+                        .iter()
+                        .filter(|e| e["contact"]["platform_id"] == "~unattributed")
+                        .count(),
+                    1,
+                    "the element without a contact id is kept"
+                );
+            },
         },
     ]
 }
@@ -167,7 +225,7 @@ async fn every_channel_turns_its_signed_fixture_into_the_right_events() {
     let mut cases_by_integration = Vec::new();
     for case in cases() {
         let id = app.connected("acme", case.channel, case.auth.clone()).await;
-        let body = fixture(case.fixture);
+        let body = (case.prepare)(fixture(case.fixture));
         let uri = format!("/webhooks/{}/{id}", case.channel);
         let (status, _, problem) = app.send(request(&uri, &[], body.clone())).await;
         assert_eq!(
@@ -176,6 +234,20 @@ async fn every_channel_turns_its_signed_fixture_into_the_right_events() {
             "{}: {problem}",
             case.channel
         );
+        if let Some(auth) = &case.other_account {
+            let other = app.connected("globex", case.channel, auth.clone()).await;
+            let uri = format!("/webhooks/{}/{other}", case.channel);
+            let (status, content_type, problem) = app
+                .send(request(&uri, &(case.sign)(&body), body.clone()))
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{}: {problem}", case.channel);
+            assert_eq!(content_type, "application/problem+json");
+            assert_eq!(
+                problem["type"], "/problems/webhook-account-mismatch",
+                "{}: {problem}",
+                case.channel
+            );
+        }
         let (status, _, answer) = app.send(request(&uri, &(case.sign)(&body), body)).await;
         assert_eq!(status, StatusCode::OK, "{}: {answer}", case.channel);
         assert_eq!(answer["events"], case.types.len(), "{}", case.channel);

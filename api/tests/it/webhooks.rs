@@ -1,6 +1,7 @@
 //! Webhooks end to end: a signed platform delivery becomes CloudEvents on `messages.received`
-//! (ids, keys, content), every bad input gets its status, and a broker that cannot take the
-//! events makes the webhook answer 503, never 200.
+//! (ids, keys, content), every bad input gets its status, a delivery naming another page lands
+//! in no other integration, and a broker that cannot take the events makes the webhook answer
+//! 503, never 200.
 
 use crate::helpers::{read_topic, TestApp, TestKafka};
 use axum::body::Body;
@@ -70,11 +71,11 @@ async fn a_signed_messenger_batch_becomes_one_event_per_item() {
         .send(post(&uri, Some(&meta_signature(&body)), body))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["events"], 3);
+    assert_eq!(answer["events"], 4);
 
     let topic = format!("{}messages.received", kafka.prefix);
-    let records = read_topic(&kafka.brokers(), &topic, 3, Duration::from_secs(10)).await;
-    assert_eq!(records.len(), 3);
+    let records = read_topic(&kafka.brokers(), &topic, 4, Duration::from_secs(10)).await;
+    assert_eq!(records.len(), 4);
     let mut contacts = Vec::new();
     for record in &records {
         let event: Value = serde_json::from_slice(&record.payload).unwrap();
@@ -103,7 +104,11 @@ async fn a_signed_messenger_batch_becomes_one_event_per_item() {
         contacts.push(contact);
     }
     contacts.sort();
-    assert_eq!(contacts, ["111", "222", "333"]);
+    assert_eq!(
+        contacts,
+        ["111", "222", "333", "~unattributed"],
+        "the item without a sender is kept, unattributed"
+    );
     let first = records
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap())
@@ -137,6 +142,92 @@ async fn a_redelivered_webhook_carries_the_same_event_id() {
     assert_eq!(ids.len(), 3);
     assert_eq!(ids[0], ids[1], "a redelivery repeats the event id");
     assert_ne!(ids[0], ids[2], "another message has another id");
+}
+
+/// A delivery of one text per `(page, mid)`, each in its own entry.
+fn pages_body(items: &[(&str, &str)]) -> Vec<u8> {
+    let entries: Vec<Value> = items
+        .iter()
+        .map(|(page, mid)| {
+            json!({"id": page, "time": 1_700_000_000_000i64, "messaging": [
+                {"sender": {"id": "42"}, "recipient": {"id": page}, "timestamp": 1_700_000_000_000i64,
+                 "message": {"mid": mid, "text": "hi"}}]})
+        })
+        .collect();
+    json!({"object": "page", "entry": entries})
+        .to_string()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn a_delivery_naming_another_page_lands_in_no_other_integration() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let ours = messenger(&app, "acme").await;
+    let theirs = app
+        .connected(
+            "globex",
+            "messenger",
+            json!({"page_id": "5566778899", "page_access_token": "EAAB-globex"}),
+        )
+        .await;
+    let our_uri = format!("/webhooks/messenger/{ours}");
+
+    let foreign = pages_body(&[("5566778899", "m_theirs")]);
+    let problem = assert_problem(
+        &app,
+        post(&our_uri, Some(&meta_signature(&foreign)), foreign.clone()),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(
+        problem["type"], "/problems/webhook-account-mismatch",
+        "{problem}"
+    );
+    let (status, _, answer) = app
+        .send(post(
+            &format!("/webhooks/messenger/{theirs}"),
+            Some(&meta_signature(&foreign)),
+            foreign,
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "on its own URL it is accepted: {answer}"
+    );
+
+    let mixed = pages_body(&[("1122334455", "m_ours"), ("5566778899", "m_leak")]);
+    let (status, _, answer) = app
+        .send(post(&our_uri, Some(&meta_signature(&mixed)), mixed))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["events"], 1, "only our page's item is kept");
+
+    let topic = format!("{}messages.received", kafka.prefix);
+    let records = read_topic(&kafka.brokers(), &topic, 10, Duration::from_secs(5)).await;
+    let mut stored: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap())
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap().to_owned();
+            (
+                text("integration_id"),
+                text("workspace_id"),
+                text("platform_message_id"),
+            )
+        })
+        .collect();
+    stored.sort();
+    let mut expected = vec![
+        (ours.clone(), "acme".to_owned(), "m_ours".to_owned()),
+        (theirs.clone(), "globex".to_owned(), "m_theirs".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(
+        stored, expected,
+        "nothing of the other page reached our workspace"
+    );
 }
 
 async fn assert_problem(app: &TestApp, request: Request<Body>, status: StatusCode) -> Value {

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 const MAX_NAME_CHARS: usize = 200;
+/// Largest settings object, as compact JSON.
+const MAX_SETTINGS_BYTES: usize = 64 * 1024;
+/// Deepest nesting of a settings object (the object itself is level 1).
+const MAX_SETTINGS_DEPTH: usize = 8;
 
 /// Where an integration is in its lifecycle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,7 +165,7 @@ impl Integration {
                 .channels
                 .spec(&channel)
                 .ok_or_else(|| IntegrationError::UnknownChannel(channel.clone()))?;
-            check_name(&name)?;
+            let name = checked_name(&name)?;
             let owner = integration_id.to_string();
             let auth = seal_input(spec, auth.as_ref(), services, &owner)?;
             return Ok(Some(IntegrationEvent::IntegrationCreated {
@@ -195,11 +199,9 @@ impl Integration {
                 }
             }
             IntegrationCommand::UpdateSettings { name, settings } => {
-                if let Some(name) = &name {
-                    check_name(name)?;
-                }
-                if settings.as_ref().is_some_and(|s| !s.is_object()) {
-                    return Err(IntegrationError::InvalidSettings);
+                let name = name.as_deref().map(checked_name).transpose()?;
+                if let Some(settings) = &settings {
+                    check_settings(settings)?;
                 }
                 IntegrationEvent::SettingsUpdated {
                     integration_id,
@@ -260,12 +262,41 @@ impl Integration {
     }
 }
 
-fn check_name(name: &str) -> Result<(), IntegrationError> {
-    let chars = name.trim().chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS {
+/// The name trimmed, if it is 1–200 characters without control characters.
+fn checked_name(name: &str) -> Result<String, IntegrationError> {
+    let name = name.trim();
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(IntegrationError::InvalidName);
     }
-    Ok(())
+    Ok(name.to_owned())
+}
+
+/// Settings are an object, bounded in size and depth, without NUL in any key or string
+/// (PostgreSQL's `jsonb` cannot hold it).
+fn check_settings(settings: &serde_json::Value) -> Result<(), IntegrationError> {
+    fn within(value: &serde_json::Value, depth: usize) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => !text.contains('\0'),
+            Value::Array(items) => {
+                depth < MAX_SETTINGS_DEPTH && items.iter().all(|v| within(v, depth + 1))
+            }
+            Value::Object(fields) => {
+                depth < MAX_SETTINGS_DEPTH
+                    && fields
+                        .iter()
+                        .all(|(k, v)| !k.contains('\0') && within(v, depth + 1))
+            }
+            _ => true,
+        }
+    }
+    let small = serde_json::to_vec(settings).is_ok_and(|bytes| bytes.len() <= MAX_SETTINGS_BYTES);
+    if settings.is_object() && small && within(settings, 0) {
+        Ok(())
+    } else {
+        Err(IntegrationError::InvalidSettings)
+    }
 }
 
 /// Validates submitted fields against the channel and seals its secrets.

@@ -69,6 +69,7 @@ fn services() -> IntegrationServices {
                 ],
             },
             needs_platform_credentials: false,
+            app_account: None,
             reply_window: None,
         })),
         sealer: Arc::new(TaggingSealer),
@@ -333,6 +334,64 @@ async fn disconnecting_a_never_connected_integration_is_refused() {
         .when_async(IntegrationCommand::Disconnect { reason: "x".into() })
         .await
         .then_expect_error(IntegrationError::NeverConnected);
+}
+
+#[tokio::test]
+async fn names_are_trimmed_and_control_characters_refused() {
+    let create = |name: &str| IntegrationCommand::Create {
+        integration_id: id(),
+        workspace_id: ws(),
+        channel: telegram(),
+        name: name.into(),
+        auth: None,
+    };
+    framework()
+        .given_no_previous_events()
+        .when_async(create("bad\u{0}name"))
+        .await
+        .then_expect_error(IntegrationError::InvalidName);
+    let events = framework()
+        .given_no_previous_events()
+        .when_async(create("  Support  "))
+        .await
+        .inspect_result()
+        .unwrap();
+    assert!(
+        matches!(&events[..], [IntegrationEvent::IntegrationCreated { name, .. }] if name == "Support"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn settings_are_bounded_in_size_and_depth_and_refuse_nul() {
+    let deep = (0..9).fold(json!(1), |inner, _| json!({ "x": inner }));
+    let large = json!({ "blob": "x".repeat(70 * 1024) });
+    for settings in [
+        deep,
+        large,
+        json!({"a": "nul\u{0}"}),
+        json!({"nul\u{0}": 1}),
+    ] {
+        framework()
+            .given(vec![created(StoredAuth::default())])
+            .when_async(IntegrationCommand::UpdateSettings {
+                name: None,
+                settings: Some(settings),
+            })
+            .await
+            .then_expect_error(IntegrationError::InvalidSettings);
+    }
+    let shallow = (0..7).fold(json!(1), |inner, _| json!({ "x": inner }));
+    let events = framework()
+        .given(vec![created(StoredAuth::default())])
+        .when_async(IntegrationCommand::UpdateSettings {
+            name: None,
+            settings: Some(shallow),
+        })
+        .await
+        .inspect_result()
+        .unwrap();
+    assert_eq!(events.len(), 1);
 }
 
 #[tokio::test]

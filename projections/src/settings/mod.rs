@@ -1,5 +1,6 @@
 //! The settings read model: each workspace's integrations with their channel, name, status,
-//! connected account, settings and last error, for settings pages. Built from
+//! connected account, settings, last error and who changed it last (`ce_actor`: an API key
+//! id or a JWT subject), for settings pages. Built from
 //! `integrations.lifecycle`; credentials are never copied into it.
 
 use crate::engine::{Projection, ProjectionError};
@@ -19,7 +20,7 @@ impl Projection for SettingsProjection {
     }
 
     fn version(&self) -> i32 {
-        1
+        2
     }
 
     fn topics(&self, topics: &Topics) -> Vec<String> {
@@ -38,7 +39,7 @@ impl Projection for SettingsProjection {
     ) -> Result<(), ProjectionError> {
         for record in records {
             match serde_json::from_slice::<Value>(&record.payload) {
-                Ok(event) => apply_event(tx, &event).await?,
+                Ok(event) => apply_event(tx, &event, record.header("ce_actor")).await?,
                 Err(error) => {
                     tracing::warn!(offset = record.offset, %error, "unreadable lifecycle record skipped")
                 }
@@ -48,7 +49,11 @@ impl Projection for SettingsProjection {
     }
 }
 
-async fn apply_event(tx: &mut PgConnection, event: &Value) -> Result<(), sqlx::Error> {
+async fn apply_event(
+    tx: &mut PgConnection,
+    event: &Value,
+    actor: Option<String>,
+) -> Result<(), sqlx::Error> {
     let Some(id) = event["integration_id"]
         .as_str()
         .and_then(|s| s.parse::<uuid::Uuid>().ok())
@@ -59,8 +64,8 @@ async fn apply_event(tx: &mut PgConnection, event: &Value) -> Result<(), sqlx::E
     let query = match event["type"].as_str().unwrap_or_default() {
         "IntegrationCreated" => {
             sqlx::query(
-                "INSERT INTO integrations (integration_id, workspace_id, channel, name, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, 'created', $5::timestamptz, $5::timestamptz)
+                "INSERT INTO integrations (integration_id, workspace_id, channel, name, status, created_at, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, 'created', $5::timestamptz, $5::timestamptz, $6)
                  ON CONFLICT (integration_id) DO NOTHING",
             )
             .bind(id)
@@ -70,7 +75,8 @@ async fn apply_event(tx: &mut PgConnection, event: &Value) -> Result<(), sqlx::E
             .bind(at)
         }
         "IntegrationConnected" => sqlx::query(
-            "UPDATE integrations SET status = 'connected', account = $3, last_error = NULL, updated_at = $2::timestamptz
+            "UPDATE integrations SET status = 'connected', account = $3, last_error = NULL, updated_at = $2::timestamptz,
+                                     updated_by = $4
              WHERE integration_id = $1",
         )
         .bind(id)
@@ -78,7 +84,7 @@ async fn apply_event(tx: &mut PgConnection, event: &Value) -> Result<(), sqlx::E
         .bind(event["account"].clone()),
         "SettingsUpdated" => sqlx::query(
             "UPDATE integrations SET name = COALESCE($3, name), settings = COALESCE($4, settings),
-                                     updated_at = $2::timestamptz
+                                     updated_at = $2::timestamptz, updated_by = $5
              WHERE integration_id = $1",
         )
         .bind(id)
@@ -86,24 +92,26 @@ async fn apply_event(tx: &mut PgConnection, event: &Value) -> Result<(), sqlx::E
         .bind(event["name"].as_str())
         .bind(event.get("settings").filter(|s| !s.is_null()).cloned()),
         "CredentialsRefreshed" => sqlx::query(
-            "UPDATE integrations SET updated_at = $2::timestamptz WHERE integration_id = $1",
+            "UPDATE integrations SET updated_at = $2::timestamptz, updated_by = $3 WHERE integration_id = $1",
         )
         .bind(id)
         .bind(at),
         "IntegrationDisconnected" => sqlx::query(
-            "UPDATE integrations SET status = 'disconnected', last_error = $3, updated_at = $2::timestamptz
+            "UPDATE integrations SET status = 'disconnected', last_error = $3, updated_at = $2::timestamptz,
+                                     updated_by = $4
              WHERE integration_id = $1",
         )
         .bind(id)
         .bind(at)
         .bind(event["reason"].as_str()),
         "IntegrationDeleted" => sqlx::query(
-            "UPDATE integrations SET status = 'deleted', updated_at = $2::timestamptz WHERE integration_id = $1",
+            "UPDATE integrations SET status = 'deleted', updated_at = $2::timestamptz, updated_by = $3
+             WHERE integration_id = $1",
         )
         .bind(id)
         .bind(at),
         _ => return Ok(()),
     };
-    query.execute(tx).await?;
+    query.bind(actor).execute(tx).await?;
     Ok(())
 }

@@ -1,4 +1,4 @@
--- The settings read model (version 1): integrations per workspace and channel. Never secrets.
+-- The settings read model (version 2: who made the latest change): integrations per workspace and channel. Never secrets.
 CREATE TABLE integrations (
     integration_id  uuid PRIMARY KEY,
     workspace_id    text        NOT NULL,
@@ -8,6 +8,7 @@ CREATE TABLE integrations (
     account         jsonb       NOT NULL DEFAULT '{}',
     settings        jsonb       NOT NULL DEFAULT '{}',
     last_error      text,
+    updated_by      text,
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL
 );

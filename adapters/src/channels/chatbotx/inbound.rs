@@ -5,7 +5,8 @@
 //!
 //! Each request carries `Authorization: Bearer <api key>`, the integration's `api_key` auth
 //! field, compared in constant time. The key authenticates the caller; it does not sign the
-//! body.
+//! body. It is read from the integration only, never from a platform-wide credential of that
+//! name, so the key binds a delivery to its integration: the body names no account to compare.
 //!
 //! # Body
 //!
@@ -38,11 +39,15 @@
 //! - else with `text`: `Text`; else `Unsupported`.
 //!
 //! `echo: true` marks a message the bot itself sent. A missing or unreadable `timestamp` is
-//! replaced by the time of arrival. An element without a non-empty `id` or `contact.id` is
+//! replaced by the time of arrival. An element with an `id` but no non-empty `contact.id` is
+//! kept as an `Unsupported` message of the reserved unattributed contact and counted (see
+//! `channels::webhook::unattributed`); an element without a non-empty `id` (or not an object) is
 //! skipped alone, its siblings kept; a body that is not `{"messages": [...]}` is `Malformed`.
 
+use super::KIND;
 use crate::channels::webhook::{
-    constant_time_eq, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    constant_time_eq, unattributed, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError,
+    WebhookSecrets,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -70,10 +75,7 @@ impl WebhookChannel for ChatbotxWebhook {
         raw: RawWebhook<'a>,
         secrets: &WebhookSecrets,
     ) -> Result<VerifiedWebhook<'a>, WebhookError> {
-        let expected = secrets.get(API_KEY)?.expose();
-        if expected.is_empty() {
-            return Err(WebhookError::MissingSecret(API_KEY));
-        }
+        let expected = secrets.integration_field(API_KEY)?.expose();
         raw.verify_with(|raw| {
             let header = raw
                 .header(AUTHORIZATION_HEADER)
@@ -105,10 +107,19 @@ fn bearer_token(header: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
 }
 
-/// One element of `messages`; `None` when it has no id or no contact id.
+/// One element of `messages`; `None` when it has no id, [`unattributed`] without a contact id.
 fn parse_message(item: &Value) -> Option<InboundDraft> {
     let id = non_empty(item.get("id"))?;
-    let contact = contact(item.get("contact")?)?;
+    let Some(contact) = item.get("contact").and_then(contact) else {
+        let id = Some(id.to_owned());
+        return Some(unattributed(
+            KIND,
+            "message",
+            id,
+            timestamp(item),
+            item.clone(),
+        ));
+    };
     Some(InboundDraft {
         contact,
         platform_timestamp: timestamp(item),

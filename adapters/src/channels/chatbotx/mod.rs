@@ -41,15 +41,21 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+        app_account: None,
         reply_window: None,
     }
 }
 
-/// The registry entry.
+/// The registry entry, sending under the default egress policy.
 pub fn channel() -> RegisteredChannel {
+    channel_with(&crate::egress::EgressHttp::shared_default())
+}
+
+/// The registry entry, sending through `egress` (and its policy).
+pub fn channel_with(egress: &crate::egress::EgressHttp) -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(ChatbotxWebhook)),
-        sender: Some(Arc::new(ChatbotxSender::new())),
+        sender: Some(Arc::new(ChatbotxSender::new(egress.clone()))),
     }
 }

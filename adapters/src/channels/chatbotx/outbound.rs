@@ -17,9 +17,10 @@
 
 use crate::channels::chatbotx::API_KEY;
 use crate::channels::sender::{
-    classify_status, http_client, retry_after_header, ChannelSender, SendError, SendTarget,
-    SentMessage,
+    check_attachments, classify_status, response_json, retry_after_header, ChannelSender,
+    SendError, SendTarget, SentMessage,
 };
+use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::message::SendMessage;
@@ -30,21 +31,20 @@ const MAX_DETAIL_CHARS: usize = 200;
 /// Hands messages to the internal bot API.
 #[derive(Clone)]
 pub struct ChatbotxSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl ChatbotxSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the platform through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for ChatbotxSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -65,6 +65,7 @@ impl ChannelSender for ChatbotxSender {
                 "the platform setting chatbotx.api_base is not configured".into(),
             ));
         }
+        check_attachments(self.http.policy(), &message.content).await?;
         let key = target.secret(API_KEY)?;
         let body = json!({
             "message_id": message.message_id,
@@ -74,7 +75,7 @@ impl ChannelSender for ChatbotxSender {
         });
         let response = self
             .http
-            .post(target.url("/v1/messages"))
+            .post(target.url("/v1/messages"))?
             .bearer_auth(key.expose())
             .json(&body)
             .send()
@@ -82,7 +83,7 @@ impl ChannelSender for ChatbotxSender {
             .map_err(SendError::from_transport)?;
         let status = response.status();
         let retry_after = retry_after_header(response.headers());
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer: Value = response_json(response).await?;
         if status.is_success() {
             let id = match &answer["id"] {
                 Value::String(id) if !id.is_empty() => id.clone(),
@@ -126,7 +127,7 @@ fn detail(status: reqwest::StatusCode, answer: &Value, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::{OutboundContent, QuickReplyOption};
 
     const KEY: &str = "cbx-secret-api-key";
@@ -145,7 +146,10 @@ mod tests {
             payload: "SIZE_M".into(),
         });
         let command = message(&target, "visitor-42", content);
-        let sent = ChatbotxSender::new().send(&target, &command).await.unwrap();
+        let sent = ChatbotxSender::new(test_egress())
+            .send(&target, &command)
+            .await
+            .unwrap();
         assert_eq!(sent.platform_message_id, "bot-msg-81");
         let request = &fake.requests()[0];
         assert_eq!(request.method, "POST");
@@ -167,7 +171,10 @@ mod tests {
         let fake = FakePlatform::start(Reply::json(200, Value::Null)).await;
         let target = bot(&fake.base);
         let command = message(&target, "visitor-42", OutboundContent::text("hi"));
-        let sent = ChatbotxSender::new().send(&target, &command).await.unwrap();
+        let sent = ChatbotxSender::new(test_egress())
+            .send(&target, &command)
+            .await
+            .unwrap();
         assert_eq!(sent.platform_message_id, command.message_id.to_string());
     }
 
@@ -189,7 +196,7 @@ mod tests {
         ))
         .then(Reply::json(429, json!({})));
         let target = bot(&fake.base);
-        let sender = ChatbotxSender::new();
+        let sender = ChatbotxSender::new(test_egress());
         let hello = message(&target, "visitor-42", OutboundContent::text("hi"));
         let send = || sender.send(&target, &hello);
         let restarting = send().await.unwrap_err();
@@ -215,7 +222,7 @@ mod tests {
     #[tokio::test]
     async fn without_a_configured_api_base_the_message_fails_as_permanent() {
         let target = bot("");
-        let error = ChatbotxSender::new()
+        let error = ChatbotxSender::new(test_egress())
             .send(&target, &message(&target, "v", OutboundContent::text("hi")))
             .await
             .unwrap_err();
@@ -226,7 +233,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_bot_api_is_a_temporary_failure() {
         let target = bot("http://127.0.0.1:1");
-        let error = ChatbotxSender::new()
+        let error = ChatbotxSender::new(test_egress())
             .send(&target, &message(&target, "v", OutboundContent::text("hi")))
             .await
             .unwrap_err();

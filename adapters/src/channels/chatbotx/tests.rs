@@ -4,9 +4,13 @@
 //! tampered-body step cannot hold for this channel; `assert_key_contract` runs every other step
 //! of it, and a separate test pins down that the tampered-body step is the only one that fails.
 
-use super::{ChatbotxWebhook, API_KEY, AUTHORIZATION_HEADER};
-use crate::channels::compliance::{self, assert_parser_total, fixture, parse_trusted};
-use crate::channels::webhook::{RawWebhook, WebhookChannel, WebhookError, WebhookSecrets};
+use super::{ChatbotxWebhook, API_KEY, AUTHORIZATION_HEADER, KIND};
+use crate::channels::compliance::{
+    self, assert_parser_total, assert_unattributed, counting, fixture, parse_trusted, secrets_of,
+};
+use crate::channels::webhook::{
+    OwnAccount, RawWebhook, WebhookChannel, WebhookError, WebhookSecrets, UNATTRIBUTED_CONTACT,
+};
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use switchboard_domain::message::{
@@ -162,19 +166,22 @@ fn a_text_message_keeps_its_id_contact_and_timestamp() {
 }
 
 #[test]
-fn a_bad_element_is_skipped_alone_and_its_siblings_are_kept_in_order() {
+fn a_bad_element_is_kept_alone_and_its_siblings_are_kept_in_order() {
     let drafts = parse("batch");
     let ids: Vec<&str> = drafts.iter().map(|d| received(d).0).collect();
     assert_eq!(
         ids,
         [
             "cbx_msg_01HZX4M001",
+            "cbx_msg_01HZX4M002",
             "cbx_msg_01HZX4M003",
             "cbx_msg_01HZX4M004"
         ],
-        "the element without a contact id is skipped"
     );
-    assert!(drafts.iter().all(|d| d.contact.platform_id == "visitor-7"));
+    assert_unattributed(&drafts[1], "message", Some("cbx_msg_01HZX4M002"));
+    for draft in [&drafts[0], &drafts[2], &drafts[3]] {
+        assert_eq!(draft.contact.platform_id, "visitor-7");
+    }
 }
 
 #[test]
@@ -212,7 +219,7 @@ fn attachments_become_media_captioned_by_the_text() {
 
 #[test]
 fn a_postback_carries_its_payload_and_title() {
-    let draft = &parse("batch")[1];
+    let draft = &parse("batch")[2];
     assert_eq!(
         received(draft).1,
         &MessageContent::Postback {
@@ -226,7 +233,7 @@ fn a_postback_carries_its_payload_and_title() {
 
 #[test]
 fn an_echo_is_marked_as_the_bots_own_message() {
-    let draft = &parse("batch")[2];
+    let draft = &parse("batch")[3];
     let (_, content, _, is_echo) = received(draft);
     assert!(is_echo);
     assert_eq!(
@@ -292,7 +299,7 @@ fn elements_with_nothing_understandable_are_kept_as_unsupported() {
 }
 
 #[test]
-fn elements_without_an_id_or_contact_id_are_skipped() {
+fn elements_without_an_id_are_skipped_and_without_a_contact_id_kept_unattributed() {
     let body = br#"{"messages":[
         {"contact":{"id":"c1"},"text":"no id"},
         {"id":"","contact":{"id":"c1"},"text":"empty id"},
@@ -301,9 +308,32 @@ fn elements_without_an_id_or_contact_id_are_skipped() {
         "not an object",
         {"id":"m6","contact":{"id":"c1"},"text":"kept"}
     ]}"#;
-    let drafts = parse_trusted(&ChatbotxWebhook, body).unwrap();
+    let (drafts, counts) = counting(KIND, || parse_trusted(&ChatbotxWebhook, body).unwrap());
     let ids: Vec<&str> = drafts.iter().map(|d| received(d).0).collect();
-    assert_eq!(ids, ["m6"]);
+    assert_eq!(ids, ["m3", "m4", "m6"]);
+    assert_unattributed(&drafts[0], "message", Some("m3"));
+    assert_unattributed(&drafts[1], "message", Some("m4"));
+    assert_eq!(drafts[1].raw["text"], "numeric contact id");
+    assert_eq!(drafts[2].contact.platform_id, "c1");
+    assert_ne!(drafts[2].contact.platform_id, UNATTRIBUTED_CONTACT);
+    assert_eq!(counts.unattributed, 2);
+}
+
+#[test]
+fn a_platform_wide_api_key_authenticates_no_integration() {
+    let body = fixture("chatbotx/text.json");
+    let headers = sign(&body, &secrets("shared-key"));
+    let platform_only = secrets_of(&[], &[(API_KEY, "shared-key")]);
+    assert_eq!(
+        verifies(&headers, &body, &platform_only),
+        Err(WebhookError::MissingSecret(API_KEY)),
+        "only the integration's own key binds a delivery to it"
+    );
+    let theirs = sign(&body, &secrets("their-key"));
+    assert!(matches!(
+        verifies(&theirs, &body, &secrets("cbx_live_key_A")),
+        Err(WebhookError::Unauthorized(_))
+    ));
 }
 
 #[test]
@@ -329,7 +359,7 @@ fn bodies_that_are_not_a_messages_list_are_malformed() {
 
 #[test]
 fn no_input_makes_the_parser_panic() {
-    assert_parser_total(&ChatbotxWebhook);
+    assert_parser_total(&ChatbotxWebhook, &OwnAccount::default());
 }
 
 #[test]

@@ -16,9 +16,10 @@
 //! `client_id` and `client_secret`.
 
 use crate::channels::sender::{
-    classify_status, http_client, retry_after_header, ChannelSender, SendError, SendTarget,
-    SentMessage,
+    check_attachments, classify_status, response_json, retry_after_header, ChannelSender,
+    SendError, SendTarget, SentMessage,
 };
+use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::auth::AuthInput;
@@ -47,21 +48,20 @@ const THROTTLED_REASONS: &[&str] = &["rateLimitExceeded", "userRateLimitExceeded
 /// Appends rows to Google Sheets and refreshes Google access tokens.
 #[derive(Clone)]
 pub struct GoogleSheetsSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl GoogleSheetsSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the platform through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for GoogleSheetsSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -91,6 +91,7 @@ impl ChannelSender for GoogleSheetsSender {
             .push("values")
             .push(&format!("{range}:append"));
         url.query_pairs_mut().append_pair("valueInputOption", "RAW");
+        check_attachments(self.http.policy(), &message.content).await?;
         let body = json!({"values": [[
             message.requested_at.to_rfc3339(),
             message.recipient,
@@ -98,7 +99,7 @@ impl ChannelSender for GoogleSheetsSender {
         ]]});
         let response = self
             .http
-            .post(url)
+            .post(url)?
             .bearer_auth(token.expose())
             .json(&body)
             .send()
@@ -106,7 +107,7 @@ impl ChannelSender for GoogleSheetsSender {
             .map_err(SendError::from_transport)?;
         let status = response.status();
         let retry_after = retry_after_header(response.headers());
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer: Value = response_json(response).await?;
         if !status.is_success() {
             return Err(classify(status, retry_after, &answer));
         }
@@ -142,13 +143,13 @@ impl ChannelSender for GoogleSheetsSender {
         ];
         let response = self
             .http
-            .post(format!("{base}/token"))
+            .post(format!("{base}/token"))?
             .form(&form)
             .send()
             .await
             .map_err(SendError::from_transport)?;
         let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer: Value = response_json(response).await?;
         let Some(access) = answer["access_token"]
             .as_str()
             .filter(|_| status.is_success())
@@ -217,7 +218,7 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::{AttachmentKind, OutboundAttachment, OutboundContent};
 
     const TOKEN: &str = "ya29.sheets-secret-token";
@@ -260,7 +261,7 @@ mod tests {
             url: "https://cdn.example/invoice.pdf".into(),
         });
         let command = message(&target, "lead-17", content);
-        let sent = GoogleSheetsSender::new()
+        let sent = GoogleSheetsSender::new(test_egress())
             .send(&target, &command)
             .await
             .unwrap();
@@ -287,7 +288,7 @@ mod tests {
         let fake = FakePlatform::start(Reply::json(200, json!({}))).await;
         let target = sheet(&fake.base, &[(RANGE, "'Bot log'!A:C")]);
         let command = message(&target, "lead-17", OutboundContent::text("hi"));
-        let sent = GoogleSheetsSender::new()
+        let sent = GoogleSheetsSender::new(test_egress())
             .send(&target, &command)
             .await
             .unwrap();
@@ -315,7 +316,7 @@ mod tests {
             .then(google_error(404, "NOT_FOUND", "notFound"))
             .then(google_error(503, "UNAVAILABLE", "backendError"));
         let target = sheet(&fake.base, &[]);
-        let sender = GoogleSheetsSender::new();
+        let sender = GoogleSheetsSender::new(test_egress());
         let row = message(&target, "lead-17", OutboundContent::text("hi"));
         let send = || sender.send(&target, &row);
         let auth = send().await.unwrap_err();
@@ -352,7 +353,7 @@ mod tests {
                 (OAUTH_BASE, &fake.base),
             ],
         );
-        let sender = GoogleSheetsSender::new();
+        let sender = GoogleSheetsSender::new(test_egress());
         let auth = sender.refresh_credentials(&target).await.unwrap().unwrap();
         assert_eq!(auth.0["access_token"], "ya29.new");
         assert!(
@@ -387,7 +388,7 @@ mod tests {
                 (OAUTH_BASE, &fake.base),
             ],
         );
-        let error = GoogleSheetsSender::new()
+        let error = GoogleSheetsSender::new(test_egress())
             .refresh_credentials(&target)
             .await
             .unwrap_err();

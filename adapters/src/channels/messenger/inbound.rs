@@ -1,10 +1,28 @@
 //! Messenger webhooks: the Meta handshake and signature (see `channels::meta`), then one draft
 //! per `entry[].messaging[]` item: messages (text, attachments, quick replies, stickers,
 //! replies), postbacks, echoes of the page's own sends, and delivery/read watermarks.
+//!
+//! # Account
+//!
+//! After the signature check the delivery is bound to the integration's `page_id` auth field,
+//! and every `entry[]` must name it in its `id`: the `messaging[]` items of an entry naming
+//! another page are foreign, dropped and counted, and a delivery of nothing but foreign items
+//! is refused with [`WebhookError::account_mismatch`] (the policy is in `channels::webhook`).
+//! An integration without a `page_id` accepts no delivery.
+//!
+//! On the Meta app's shared URL (`/webhooks/messenger`, see `channels::app_webhook`) each
+//! `entry[]` is routed by its `id` to the integration recording that `page_id`.
+//!
+//! An item of our page that names no contact (no `sender.id`, or an echo without
+//! `recipient.id`) is kept as an `Unsupported` message of the reserved unattributed contact and
+//! counted (see `channels::webhook::unattributed`).
 
+use super::{KIND, PAGE_ID};
+use crate::channels::app_webhook::{AccountTally, AppWebhook, NamedAccount};
 use crate::channels::meta;
 use crate::channels::webhook::{
-    RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    id_text, unattributed, AccountCheck, OwnAccount, RawWebhook, VerifiedWebhook, WebhookChannel,
+    WebhookError, WebhookSecrets,
 };
 use serde_json::Value;
 use std::collections::HashMap;
@@ -34,38 +52,89 @@ impl WebhookChannel for MessengerWebhook {
         raw: RawWebhook<'a>,
         secrets: &WebhookSecrets,
     ) -> Result<VerifiedWebhook<'a>, WebhookError> {
-        meta::verify(raw, secrets)
+        let verified = self.check_signature(raw, secrets)?;
+        Ok(verified.bound_to(self.own_account(secrets)?))
     }
 
     fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
         let body = webhook.json()?;
-        if body["object"] != "page" {
-            return Err(WebhookError::Malformed(
-                "expected object 'page' with entry[]".into(),
-            ));
-        }
-        let entries = body["entry"]
-            .as_array()
-            .ok_or_else(|| WebhookError::Malformed("entry[] is missing".into()))?;
-        Ok(entries
+        let entries = entries(&body)?;
+        let mut check = AccountCheck::new(KIND, webhook.own_account(PAGE_ID)?);
+        let drafts = entries
             .iter()
-            .flat_map(|entry| entry["messaging"].as_array().into_iter().flatten())
-            .filter_map(parse_item)
-            .collect())
+            .filter(|entry| {
+                let page = id_text(&entry["id"]);
+                check.admit(&[(PAGE_ID, page.as_deref())], messaging(entry).count())
+            })
+            .flat_map(messaging)
+            .map(parse_item)
+            .collect();
+        check.finish(drafts)
+    }
+
+    fn app(&self) -> Option<&dyn AppWebhook> {
+        Some(self)
     }
 }
 
-/// One `messaging[]` item; `None` when it names no contact (nothing can be attributed).
-fn parse_item(item: &Value) -> Option<InboundDraft> {
-    let sender = item.pointer("/sender/id").and_then(Value::as_str)?;
+impl AppWebhook for MessengerWebhook {
+    fn check_signature<'a>(
+        &self,
+        raw: RawWebhook<'a>,
+        secrets: &WebhookSecrets,
+    ) -> Result<VerifiedWebhook<'a>, WebhookError> {
+        meta::verify(raw, secrets)
+    }
+
+    fn own_account(&self, secrets: &WebhookSecrets) -> Result<OwnAccount, WebhookError> {
+        OwnAccount::from_integration(secrets, &[PAGE_ID], &[])
+    }
+
+    fn accounts(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<NamedAccount>, WebhookError> {
+        let body = webhook.json()?;
+        let mut tally = AccountTally::default();
+        for entry in entries(&body)? {
+            tally.add(id_text(&entry["id"]).as_deref(), messaging(entry).count());
+        }
+        Ok(tally.finish())
+    }
+}
+
+/// The `entry[]` of a page webhook; `Malformed` when the body is not one.
+fn entries(body: &Value) -> Result<&Vec<Value>, WebhookError> {
+    if body["object"] != "page" {
+        return Err(WebhookError::Malformed(
+            "expected object 'page' with entry[]".into(),
+        ));
+    }
+    body["entry"]
+        .as_array()
+        .ok_or_else(|| WebhookError::Malformed("entry[] is missing".into()))
+}
+
+/// The `messaging[]` items of one entry.
+fn messaging(entry: &Value) -> impl Iterator<Item = &Value> {
+    entry["messaging"].as_array().into_iter().flatten()
+}
+
+/// One `messaging[]` item; [`unattributed`] when it names no contact.
+fn parse_item(item: &Value) -> InboundDraft {
     let timestamp = meta::timestamp(&item["timestamp"])
         .or_else(|| meta::timestamp(&item["delivery"]["watermark"]))
         .unwrap_or_else(chrono::Utc::now);
     let is_echo = item.pointer("/message/is_echo") == Some(&Value::Bool(true));
-    let contact_id = if is_echo {
-        item.pointer("/recipient/id").and_then(Value::as_str)?
+    let sender = non_empty(item.pointer("/sender/id"));
+    let contact = if is_echo {
+        non_empty(item.pointer("/recipient/id"))
     } else {
         sender
+    };
+    let (Some(sender), Some(contact_id)) = (sender, contact) else {
+        let id = ["/message/mid", "/postback/mid"]
+            .iter()
+            .find_map(|pointer| non_empty(item.pointer(pointer)))
+            .map(str::to_owned);
+        return unattributed(KIND, &item_kind(item), id, timestamp, item.clone());
     };
     let kind = if let Some(message) = item.get("message") {
         message_kind(message, is_echo, sender, &item["timestamp"])
@@ -82,14 +151,7 @@ fn parse_item(item: &Value) -> Option<InboundDraft> {
             watermark: meta::timestamp(&read["watermark"]),
         }
     } else {
-        let name = item
-            .as_object()
-            .and_then(|o| {
-                o.keys()
-                    .find(|k| !["sender", "recipient", "timestamp"].contains(&k.as_str()))
-            })
-            .cloned()
-            .unwrap_or_else(|| "unknown".into());
+        let name = item_kind(item);
         InboundKind::MessageReceived {
             platform_message_id: synthetic_id(&name, sender, &item["timestamp"]),
             content: MessageContent::Unsupported { kind: name },
@@ -97,12 +159,28 @@ fn parse_item(item: &Value) -> Option<InboundDraft> {
             is_echo: false,
         }
     };
-    Some(InboundDraft {
+    InboundDraft {
         contact: Contact::new(contact_id),
         platform_timestamp: timestamp,
         kind,
         raw: item.clone(),
-    })
+    }
+}
+
+/// The kind of an item: its first field other than `sender`, `recipient` and `timestamp`.
+fn item_kind(item: &Value) -> String {
+    item.as_object()
+        .and_then(|o| {
+            o.keys()
+                .find(|k| !["sender", "recipient", "timestamp"].contains(&k.as_str()))
+        })
+        .cloned()
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `value` as text, when it is a non-empty string.
+fn non_empty(value: Option<&Value>) -> Option<&str> {
+    value?.as_str().filter(|text| !text.is_empty())
 }
 
 fn message_kind(message: &Value, is_echo: bool, sender: &str, timestamp: &Value) -> InboundKind {

@@ -18,6 +18,8 @@ use switchboard_domain::{
 
 /// The registry name of this channel.
 pub const KIND: &str = "messenger";
+/// Integration auth field: the page every delivery must name (`entry[].id`).
+pub const PAGE_ID: &str = "page_id";
 
 /// What Facebook Messenger needs from a workspace to connect.
 pub fn spec() -> ChannelSpec {
@@ -27,7 +29,7 @@ pub fn spec() -> ChannelSpec {
         auth: AuthSpec {
             scheme: AuthScheme::Oauth2,
             fields: vec![
-                AuthField::required("page_id", AuthFieldKind::Text, "The Facebook page id."),
+                AuthField::required(PAGE_ID, AuthFieldKind::Text, "The Facebook page id."),
                 AuthField::required(
                     "page_access_token",
                     AuthFieldKind::Secret,
@@ -41,6 +43,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        app_account: Some(PAGE_ID),
         reply_window: Some(ReplyWindow {
             hours: 24,
             max_messages: None,
@@ -49,11 +52,16 @@ pub fn spec() -> ChannelSpec {
     }
 }
 
-/// The registry entry.
+/// The registry entry, sending under the default egress policy.
 pub fn channel() -> RegisteredChannel {
+    channel_with(&crate::egress::EgressHttp::shared_default())
+}
+
+/// The registry entry, sending through `egress` (and its policy).
+pub fn channel_with(egress: &crate::egress::EgressHttp) -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(MessengerWebhook)),
-        sender: Some(Arc::new(MessengerSender::new())),
+        sender: Some(Arc::new(MessengerSender::new(egress.clone()))),
     }
 }

@@ -7,7 +7,10 @@
 //! re-sends half of a message.
 
 use crate::channels::graph_api;
-use crate::channels::sender::{http_client, ChannelSender, SendError, SendTarget, SentMessage};
+use crate::channels::sender::{
+    check_attachments, ChannelSender, SendError, SendTarget, SentMessage,
+};
+use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::message::{AttachmentKind, OutboundContent, SendMessage};
@@ -22,21 +25,20 @@ pub const MAX_QUICK_REPLIES: usize = 13;
 /// Sends Messenger messages.
 #[derive(Clone)]
 pub struct MessengerSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl MessengerSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the platform through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for MessengerSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -56,6 +58,7 @@ impl ChannelSender for MessengerSender {
             "messaging_type": "RESPONSE",
             "message": message_body(&message.content)?,
         });
+        check_attachments(self.http.policy(), &message.content).await?;
         let page_id = target.secret(PAGE_ID)?.expose();
         let token = target.secret(PAGE_ACCESS_TOKEN)?;
         let url = target.url(&format!("/{page_id}/messages"));
@@ -118,7 +121,7 @@ fn attachment_type(kind: AttachmentKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::{OutboundAttachment, QuickReplyOption};
 
     const SENT: &str =
@@ -158,7 +161,7 @@ mod tests {
             title: "Red".into(),
             payload: "COLOUR_RED".into(),
         }];
-        let sent = MessengerSender::new()
+        let sent = MessengerSender::new(test_egress())
             .send(&target, &message(&target, "1254477777772919", content))
             .await
             .unwrap();
@@ -191,7 +194,7 @@ mod tests {
             }],
             ..OutboundContent::default()
         };
-        MessengerSender::new()
+        MessengerSender::new(test_egress())
             .send(&target, &message(&target, "u1", content))
             .await
             .unwrap();
@@ -215,7 +218,7 @@ mod tests {
         ))
         .then(Reply::json(503, json!({})).with_header("retry-after", "9"));
         let target = page(&fake.base);
-        let sender = MessengerSender::new();
+        let sender = MessengerSender::new(test_egress());
         let hello = message(&target, "u1", OutboundContent::text("hi"));
         let send = || sender.send(&target, &hello);
         assert!(matches!(send().await, Err(SendError::RateLimited { .. })));
@@ -241,7 +244,7 @@ mod tests {
             kind: AttachmentKind::File,
             url: "https://cdn.example/a.pdf".into(),
         });
-        let error = MessengerSender::new()
+        let error = MessengerSender::new(test_egress())
             .send(&target, &message(&target, "u1", content))
             .await
             .unwrap_err();

@@ -1,27 +1,76 @@
-//! Messenger against the documented example payloads, plus the shared compliance checks.
+//! Messenger against the documented example payloads, plus the shared compliance checks and
+//! the account check (every entry must name the integration's page).
 
-use super::MessengerWebhook;
+use super::{MessengerWebhook, KIND, PAGE_ID};
 use crate::channels::compliance::{
-    assert_parser_total, assert_signature_contract, fixture, parse_trusted,
+    assert_account_mismatch, assert_parser_total, assert_signature_contract, assert_unattributed,
+    counting, fixture, parse_as, parse_trusted, receive, secrets_of, ItemCounts,
 };
 use crate::channels::meta::{APP_SECRET, SIGNATURE_HEADER, VERIFY_TOKEN};
-use crate::channels::webhook::{hmac_sha256, WebhookSecrets};
+use crate::channels::webhook::{
+    hmac_sha256, OwnAccount, WebhookChannel, WebhookError, WebhookSecrets, UNATTRIBUTED_CONTACT,
+};
 use chrono::DateTime;
 use http::HeaderMap;
+use serde_json::{json, Value};
+use std::collections::HashMap;
 use switchboard_domain::message::{
     Attachment, AttachmentKind, InboundDraft, InboundKind, MessageContent,
 };
-use switchboard_domain::SecretString;
 
+/// The page of the integration under test, as most fixtures name it.
+const PAGE: &str = "1122334455";
+/// Another page of the same Meta app.
+const OTHER_PAGE: &str = "9988776655";
+
+/// The secrets of an integration of `PAGE`, on a platform whose app secret is `app_secret`.
 fn secrets(app_secret: &str) -> WebhookSecrets {
-    WebhookSecrets::new(
-        Default::default(),
-        [
-            (APP_SECRET.to_owned(), SecretString::new(app_secret)),
-            (VERIFY_TOKEN.to_owned(), SecretString::new("verify-me")),
-        ]
-        .into(),
+    secrets_for(Some(PAGE), app_secret)
+}
+
+fn secrets_for(page: Option<&str>, app_secret: &str) -> WebhookSecrets {
+    let integration: Vec<(&str, &str)> = page.map(|page| (PAGE_ID, page)).into_iter().collect();
+    secrets_of(
+        &integration,
+        &[(APP_SECRET, app_secret), (VERIFY_TOKEN, "verify-me")],
     )
+}
+
+fn page(id: &str) -> OwnAccount {
+    OwnAccount::of([(PAGE_ID, id)])
+}
+
+/// One entry of `page` holding one text message per sender in `senders`.
+fn entry(page: &str, senders: &[&str]) -> Value {
+    let messaging: Vec<Value> = senders
+        .iter()
+        .map(|sender| {
+            json!({"sender": {"id": sender}, "recipient": {"id": page}, "timestamp": 1_700_000_000_000i64,
+                "message": {"mid": format!("m_{sender}"), "text": "hi"}})
+        })
+        .collect();
+    json!({"id": page, "time": 1_700_000_000_000i64, "messaging": messaging})
+}
+
+fn delivery(entries: Vec<Value>) -> Vec<u8> {
+    json!({"object": "page", "entry": entries})
+        .to_string()
+        .into_bytes()
+}
+
+/// `body` signed with the app secret, received by the integration of `PAGE`.
+fn receive_signed(body: &[u8]) -> (Result<Vec<InboundDraft>, WebhookError>, ItemCounts) {
+    let secrets = secrets("app-secret");
+    counting(KIND, || {
+        receive(&MessengerWebhook, &sign(body, &secrets), body, &secrets)
+    })
+}
+
+fn contacts(drafts: &[InboundDraft]) -> Vec<&str> {
+    drafts
+        .iter()
+        .map(|d| d.contact.platform_id.as_str())
+        .collect()
 }
 
 fn sign(body: &[u8], secrets: &WebhookSecrets) -> HeaderMap {
@@ -38,9 +87,15 @@ fn sign(body: &[u8], secrets: &WebhookSecrets) -> HeaderMap {
 }
 
 fn parse(name: &str) -> Vec<InboundDraft> {
-    parse_trusted(
+    parse_for(PAGE, name)
+}
+
+/// The fixture `name`, verified for an integration of the page `id`.
+fn parse_for(id: &str, name: &str) -> Vec<InboundDraft> {
+    parse_as(
         &MessengerWebhook,
         &fixture(&format!("messenger/{name}.json")),
+        &page(id),
     )
     .unwrap()
 }
@@ -113,7 +168,8 @@ fn a_reply_names_the_message_it_answers() {
 
 #[test]
 fn attachments_become_media() {
-    let drafts = parse("attachment");
+    let body: Value = serde_json::from_slice(&fixture("messenger/attachment.json")).unwrap();
+    let drafts = parse_for(body["entry"][0]["id"].as_str().unwrap(), "attachment");
     let (id, content, _, _) = received(&drafts[0]);
     assert_eq!(id, "mid.$cAAJdkrCd2ORnva8ErFhjGm0X_Q_c");
     assert_eq!(
@@ -174,35 +230,161 @@ fn deliveries_and_reads_become_receipts_with_watermarks() {
 
 #[test]
 fn a_bad_item_never_drops_its_siblings() {
-    let drafts = parse("batch_with_bad_item");
-    let contacts: Vec<&str> = drafts
-        .iter()
-        .map(|d| d.contact.platform_id.as_str())
-        .collect();
+    let (drafts, counts) = counting(KIND, || parse("batch_with_bad_item"));
     assert_eq!(
-        contacts,
-        ["111", "222", "333"],
-        "the item without a sender is skipped alone"
+        contacts(&drafts),
+        ["111", UNATTRIBUTED_CONTACT, "222", "333"],
+        "the item without a sender is kept alone, in its place"
     );
     assert_eq!(
-        received(&drafts[1]).1,
+        received(&drafts[2]).1,
         &MessageContent::Unsupported {
             kind: "reaction".into()
         }
     );
     assert!(
-        matches!(received(&drafts[2]).1, MessageContent::Location { latitude, .. } if (*latitude - 10.7769).abs() < 1e-9)
+        matches!(received(&drafts[3]).1, MessageContent::Location { latitude, .. } if (*latitude - 10.7769).abs() < 1e-9)
+    );
+    assert_eq!(
+        counts,
+        ItemCounts {
+            foreign: 0,
+            unattributed: 1
+        }
+    );
+}
+
+#[test]
+fn an_item_without_a_sender_is_kept_as_unsupported_and_counted() {
+    let drafts = parse("batch_with_bad_item");
+    assert_unattributed(&drafts[1], "message", Some("m_no_sender"));
+    assert_eq!(
+        drafts[1].raw["message"]["text"], "lost",
+        "the raw item is kept"
+    );
+    assert_eq!(
+        drafts[1].platform_timestamp,
+        DateTime::from_timestamp_millis(1_458_692_752_479).unwrap()
+    );
+    let echo_without_recipient = json!({"sender": {"id": PAGE}, "timestamp": 1_700_000_000_000i64,
+        "message": {"is_echo": true, "text": "sent from the inbox"}});
+    let body = delivery(vec![
+        json!({"id": PAGE, "messaging": [echo_without_recipient]}),
+    ]);
+    let ((first, again), counts) = counting(KIND, || {
+        let first = parse_as(&MessengerWebhook, &body, &page(PAGE)).unwrap();
+        (
+            first,
+            parse_as(&MessengerWebhook, &body, &page(PAGE)).unwrap(),
+        )
+    });
+    assert_eq!(first.len(), 1);
+    assert_unattributed(&first[0], "message", None);
+    assert_eq!(first, again, "a redelivery gets the same message id");
+    assert_eq!(counts.unattributed, 2);
+}
+
+#[test]
+fn a_delivery_signed_with_the_app_secret_but_naming_another_page_is_refused() {
+    let body = delivery(vec![entry(OTHER_PAGE, &["42", "43"])]);
+    let (result, counts) = receive_signed(&body);
+    assert_account_mismatch(result);
+    assert_eq!(
+        counts,
+        ItemCounts {
+            foreign: 2,
+            unattributed: 0
+        }
+    );
+}
+
+#[test]
+fn a_mixed_batch_keeps_only_the_items_of_our_page() {
+    let body = delivery(vec![
+        entry(PAGE, &["1", "2"]),
+        entry(OTHER_PAGE, &["3"]),
+        entry(PAGE, &["4"]),
+        json!({"time": 1, "messaging": [{"sender": {"id": "5"}, "message": {"text": "no page"}}]}),
+    ]);
+    let (drafts, counts) = receive_signed(&body);
+    assert_eq!(contacts(&drafts.unwrap()), ["1", "2", "4"]);
+    assert_eq!(
+        counts,
+        ItemCounts {
+            foreign: 2,
+            unattributed: 0
+        },
+        "the other page's item and the item of an entry naming no page"
+    );
+}
+
+#[test]
+fn an_integration_without_a_page_id_accepts_no_delivery_but_answers_the_handshake() {
+    let body = delivery(vec![entry(PAGE, &["1"])]);
+    let platform_page = secrets_of(
+        &[],
+        &[
+            (APP_SECRET, "app-secret"),
+            (VERIFY_TOKEN, "verify-me"),
+            (PAGE_ID, PAGE),
+        ],
+    );
+    for unbound in [
+        secrets_for(None, "app-secret"),
+        secrets_for(Some(" "), "app-secret"),
+        platform_page,
+    ] {
+        let headers = sign(&body, &unbound);
+        assert_eq!(
+            receive(&MessengerWebhook, &headers, &body, &unbound).err(),
+            Some(WebhookError::MissingSecret(PAGE_ID)),
+            "a page id only the platform names binds nothing"
+        );
+        let query: HashMap<String, String> = [
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", "verify-me"),
+            ("hub.challenge", "7"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(MessengerWebhook.handshake(&query, &unbound).unwrap(), "7");
+    }
+    let wrong = sign(&body, &secrets("another-secret"));
+    assert!(
+        matches!(
+            receive(
+                &MessengerWebhook,
+                &wrong,
+                &body,
+                &secrets_for(None, "app-secret")
+            ),
+            Err(WebhookError::Unauthorized(_))
+        ),
+        "the signature is checked first"
+    );
+}
+
+#[test]
+fn a_body_verified_without_an_account_is_not_parsed() {
+    let body = delivery(vec![entry(PAGE, &["1"])]);
+    assert_eq!(
+        parse_trusted(&MessengerWebhook, &body).err(),
+        Some(WebhookError::MissingSecret(PAGE_ID))
     );
 }
 
 #[test]
 fn bodies_that_are_not_page_webhooks_are_malformed() {
     for body in [&b"not json"[..], b"{}", br#"{"object":"page"}"#, b"[]"] {
-        assert!(parse_trusted(&MessengerWebhook, body).is_err());
+        assert!(matches!(
+            parse_as(&MessengerWebhook, body, &page(PAGE)),
+            Err(WebhookError::Malformed(_))
+        ));
     }
 }
 
 #[test]
 fn no_input_makes_the_parser_panic() {
-    assert_parser_total(&MessengerWebhook);
+    assert_parser_total(&MessengerWebhook, &page(PAGE));
 }

@@ -11,18 +11,29 @@
 //! Transport security: port 465 is TLS from the first byte; otherwise STARTTLS is required
 //! unless `starttls` is `false` (a relay on a trusted network). Port 587 is the default.
 //!
+//! Egress: the server is chosen by the tenant, so `host` is resolved once through the egress
+//! policy and every address checked (a loopback, private, link-local… address is refused
+//! unless the operator's allow-list permits it, as is the listed `host:port`); the connection
+//! then goes to a checked address, never to the name again, while TLS still verifies the
+//! certificate for `host`. The attachment URLs written into the body pass the policy too.
+//!
 //! Classification by the server's reply code: 535, 534 and 530 (credentials refused or
 //! required) are auth, other 4xx replies temporary, other 5xx permanent; timeouts and
 //! connection failures are temporary, TLS and protocol failures permanent. Details carry the
 //! server's code and words, with the credentials blotted out should a server echo them.
 
-use crate::channels::sender::{ChannelSender, SendError, SendTarget, SentMessage, SEND_TIMEOUT};
+use crate::channels::sender::{
+    check_attachments, ChannelSender, SendError, SendTarget, SentMessage, SEND_TIMEOUT,
+};
+use crate::egress::allow_list::normalize_host;
+use crate::egress::EgressPolicy;
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::net::SocketAddr;
 use switchboard_domain::message::SendMessage;
 
 /// The submission port, used when none is configured.
@@ -36,13 +47,16 @@ const MAX_SUBJECT_CHARS: usize = 78;
 const AUTH_CODES: &[u16] = &[530, 534, 535];
 
 /// Sends e-mails over SMTP.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SmtpSender;
+#[derive(Debug, Clone, Default)]
+pub struct SmtpSender {
+    egress: EgressPolicy,
+}
 
 impl SmtpSender {
-    /// A sender (it keeps no connections between messages).
-    pub fn new() -> Self {
-        Self
+    /// A sender reaching only the servers `egress` permits (it keeps no connections between
+    /// messages).
+    pub fn new(egress: EgressPolicy) -> Self {
+        Self { egress }
     }
 }
 
@@ -84,54 +98,107 @@ impl ChannelSender for SmtpSender {
             .map_err(|e| SendError::Invalid(format!("the e-mail cannot be built: {e}")))?;
         let username = target.secret("username")?.expose();
         let password = target.secret("password")?.expose();
-        let transport = transport(target, Credentials::new(username.into(), password.into()))?;
-        match transport.send(email).await {
-            Ok(_) => Ok(SentMessage {
-                platform_message_id: message_id,
-            }),
-            Err(error) => Err(classify(&error, &[username, password])),
+        let credentials = Credentials::new(username.into(), password.into());
+        let server = Server::of(target)?;
+        check_attachments(&self.egress, &message.content).await?;
+        let addresses = self.egress.resolve(&server.host, server.port).await?;
+        let mut refused = None;
+        for address in addresses {
+            let transport = server.transport(address, credentials.clone())?;
+            match transport.send(email.clone()).await {
+                Ok(_) => {
+                    return Ok(SentMessage {
+                        platform_message_id: message_id,
+                    })
+                }
+                // Nothing was said yet: the host's next address may take the connection.
+                Err(error) if connection_refused(&error) => refused = Some(error),
+                Err(error) => return Err(classify(&error, &[username, password])),
+            }
         }
+        Err(match refused {
+            Some(error) => classify(&error, &[username, password]),
+            None => SendError::retryable("the SMTP host has no address"),
+        })
     }
 }
 
-/// A one-message transport to the integration's server.
-fn transport(
-    target: &SendTarget,
-    credentials: Credentials,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
-    let host = target.secret("host")?.expose().trim().to_owned();
-    let port = match target.secrets.get("port") {
-        Ok(port) => port
-            .expose()
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| SendError::Permanent("port is not a port number".into()))?,
-        Err(_) => DEFAULT_PORT,
+/// The integration's server settings.
+struct Server {
+    /// As configured, without IPv6 brackets: the name TLS verifies.
+    host: String,
+    port: u16,
+    starttls: bool,
+}
+
+impl Server {
+    fn of(target: &SendTarget) -> Result<Self, SendError> {
+        let host = normalize_host(target.secret("host")?.expose());
+        let port = match target.secrets.get("port") {
+            Ok(port) => port
+                .expose()
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| SendError::Permanent("port is not a port number".into()))?,
+            Err(_) => DEFAULT_PORT,
+        };
+        let starttls = target
+            .secrets
+            .get("starttls")
+            .map(|s| s.expose().trim() != "false")
+            .unwrap_or(true);
+        Ok(Self {
+            host,
+            port,
+            starttls,
+        })
+    }
+
+    /// A one-message transport to the checked `address`, TLS verifying the configured host.
+    fn transport(
+        &self,
+        address: SocketAddr,
+        credentials: Credentials,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let tls = || {
+            TlsParameters::new(self.host.clone()).map_err(|e| {
+                SendError::Permanent(format!("TLS cannot be set up for the host: {e}"))
+            })
+        };
+        let tls = if self.port == IMPLICIT_TLS_PORT {
+            Tls::Wrapper(tls()?)
+        } else if self.starttls {
+            Tls::Required(tls()?)
+        } else {
+            Tls::None
+        };
+        Ok(
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.ip().to_string())
+                .port(address.port())
+                .tls(tls)
+                .credentials(credentials)
+                .timeout(Some(SEND_TIMEOUT))
+                .build(),
+        )
+    }
+}
+
+/// Whether the server refused or could not be reached before any SMTP was spoken.
+fn connection_refused(error: &lettre::transport::smtp::Error) -> bool {
+    use std::io::ErrorKind::{
+        AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable,
     };
-    let starttls = target
-        .secrets
-        .get("starttls")
-        .map(|s| s.expose().trim() != "false")
-        .unwrap_or(true);
-    let tls = || {
-        TlsParameters::new(host.clone())
-            .map_err(|e| SendError::Permanent(format!("TLS cannot be set up for the host: {e}")))
-    };
-    let tls = if port == IMPLICIT_TLS_PORT {
-        Tls::Wrapper(tls()?)
-    } else if starttls {
-        Tls::Required(tls()?)
-    } else {
-        Tls::None
-    };
-    Ok(
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .tls(tls)
-            .credentials(credentials)
-            .timeout(Some(SEND_TIMEOUT))
-            .build(),
-    )
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            );
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The first non-blank line of the text, shortened; a fixed subject for attachments alone.
@@ -195,19 +262,26 @@ fn classify(error: &lettre::transport::smtp::Error, secrets: &[&str]) -> SendErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target};
+    use crate::channels::fake_platform::{message, target, test_policy};
     use crate::channels::smtp::fake_server::{FakeSmtp, Replies};
+    use crate::egress::StaticLookup;
+    use std::net::IpAddr;
+    use std::sync::Arc;
     use switchboard_domain::message::{OutboundAttachment, OutboundContent, QuickReplyOption};
 
     const PASSWORD: &str = "smtp-secret-password";
 
     fn mailbox(port: u16, starttls: &str) -> SendTarget {
+        mailbox_at("127.0.0.1", port, starttls)
+    }
+
+    fn mailbox_at(host: &str, port: u16, starttls: &str) -> SendTarget {
         let port = port.to_string();
         target(
             "smtp",
             "",
             &[
-                ("host", "127.0.0.1"),
+                ("host", host),
                 ("port", &port),
                 ("username", "bot@shop.example"),
                 ("password", PASSWORD),
@@ -227,7 +301,10 @@ mod tests {
             url: "https://cdn.example/label.pdf".into(),
         });
         let command = message(&target, "customer@example.org", content);
-        let sent = SmtpSender::new().send(&target, &command).await.unwrap();
+        let sent = SmtpSender::new(test_policy())
+            .send(&target, &command)
+            .await
+            .unwrap();
         let expected_id = format!("<{}@shop.example>", command.message_id);
         assert_eq!(sent.platform_message_id, expected_id);
         let session = server.session();
@@ -286,7 +363,10 @@ mod tests {
             let server = FakeSmtp::start(replies).await;
             let target = mailbox(server.port, "false");
             let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
-            let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+            let error = SmtpSender::new(test_policy())
+                .send(&target, &command)
+                .await
+                .unwrap_err();
             let seen = match &error {
                 SendError::Retryable { .. } => "retryable",
                 SendError::Permanent(_) => "permanent",
@@ -315,7 +395,10 @@ mod tests {
             message(&target, "not an address", OutboundContent::text("hi")),
             message(&target, "customer@example.org", buttons),
         ] {
-            let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+            let error = SmtpSender::new(test_policy())
+                .send(&target, &command)
+                .await
+                .unwrap_err();
             assert!(matches!(error, SendError::Invalid(_)), "{error}");
         }
         assert_eq!(server.connections(), 0);
@@ -326,7 +409,10 @@ mod tests {
         let server = FakeSmtp::start(Replies::default()).await;
         let target = mailbox(server.port, "true");
         let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
-        let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+        let error = SmtpSender::new(test_policy())
+            .send(&target, &command)
+            .await
+            .unwrap_err();
         assert!(!error.is_retryable(), "{error}");
         assert!(
             server.session().data.is_empty(),
@@ -338,7 +424,144 @@ mod tests {
     async fn an_unreachable_server_is_a_temporary_failure() {
         let target = mailbox(1, "false");
         let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
-        let error = SmtpSender::new().send(&target, &command).await.unwrap_err();
+        let error = SmtpSender::new(test_policy())
+            .send(&target, &command)
+            .await
+            .unwrap_err();
         assert!(error.is_retryable(), "{error}");
+    }
+
+    /// `allow` as the allow-list, with `mail.test` resolving to `addresses`.
+    fn policy(allow: &str, addresses: &[&str]) -> EgressPolicy {
+        let addresses: Vec<IpAddr> = addresses.iter().map(|a| a.parse().unwrap()).collect();
+        EgressPolicy::parse(allow).unwrap().with_lookup(Arc::new(
+            StaticLookup::default().with("mail.test", &addresses),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_loopback_host_is_refused_without_the_allow_list_and_never_connected_to() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let hello = |target: &SendTarget| {
+            message(target, "customer@example.org", OutboundContent::text("hi"))
+        };
+        for (host, address) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1"),
+        ] {
+            let target = mailbox_at(host, server.port, "false");
+            let error = SmtpSender::new(EgressPolicy::default())
+                .send(&target, &hello(&target))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, SendError::Permanent(_)), "{error}");
+            assert!(!error.is_retryable());
+            assert!(
+                error
+                    .to_string()
+                    .contains(&format!("address {address} is loopback")),
+                "{error}"
+            );
+            assert!(
+                error.to_string().contains("not in the egress allow-list"),
+                "{error}"
+            );
+        }
+        assert_eq!(server.connections(), 0);
+        let target = mailbox(server.port, "false");
+        let allowed = SmtpSender::new(EgressPolicy::parse("127.0.0.0/8").unwrap())
+            .send(&target, &hello(&target))
+            .await;
+        assert!(allowed.is_ok(), "{allowed:?}");
+        assert_eq!(server.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_host_name_is_resolved_once_and_refused_if_any_address_is() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let target = mailbox_at("mail.test", server.port, "false");
+        let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
+        // The allowed address first: a check of the first answer only would connect to it.
+        let mixed = policy("127.0.0.1/32", &["127.0.0.1", "10.20.30.40"]);
+        let error = SmtpSender::new(mixed)
+            .send(&target, &command)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SendError::Permanent(_)), "{error}");
+        assert!(
+            error.to_string().contains("address 10.20.30.40 is private"),
+            "{error}"
+        );
+        assert_eq!(server.connections(), 0);
+        let loopback = policy("127.0.0.1/32", &["127.0.0.1"]);
+        SmtpSender::new(loopback)
+            .send(&target, &command)
+            .await
+            .unwrap();
+        assert_eq!(server.connections(), 1);
+        assert_eq!(
+            server.session().rcpt_to,
+            vec!["<customer@example.org>".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listed_host_and_port_is_reached_whatever_its_address() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let target = mailbox_at("MAIL.test", server.port, "false");
+        let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
+        let listed = policy(&format!("mail.test:{}", server.port), &["127.0.0.1"]);
+        SmtpSender::new(listed)
+            .send(&target, &command)
+            .await
+            .unwrap();
+        assert_eq!(server.connections(), 1);
+        let other_port = policy(&format!("mail.test:{}", server.port ^ 1), &["127.0.0.1"]);
+        let error = SmtpSender::new(other_port)
+            .send(&target, &command)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("loopback"), "{error}");
+        assert_eq!(server.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unresolvable_host_is_a_temporary_failure() {
+        let target = mailbox_at("nowhere.test", 2525, "false");
+        let command = message(&target, "customer@example.org", OutboundContent::text("hi"));
+        let error = SmtpSender::new(policy("", &[]))
+            .send(&target, &command)
+            .await
+            .unwrap_err();
+        assert!(error.is_retryable(), "{error}");
+        assert!(error.to_string().contains("nowhere.test"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_attachment_url_to_the_metadata_address_is_refused_and_nothing_sent() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let target = mailbox(server.port, "false");
+        let mut content = OutboundContent::text("Your label");
+        content.attachments.push(OutboundAttachment {
+            kind: switchboard_domain::message::AttachmentKind::File,
+            url: "http://169.254.169.254/latest/meta-data/iam/security-credentials/".into(),
+        });
+        let command = message(&target, "customer@example.org", content);
+        let error = SmtpSender::new(test_policy())
+            .send(&target, &command)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SendError::Permanent(_)), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("attachment 1: egress policy refused the destination: address 169.254.169.254 is link-local"),
+            "{error}"
+        );
+        assert!(
+            !error.to_string().contains("security-credentials"),
+            "{error}"
+        );
+        assert_eq!(server.connections(), 0);
     }
 }

@@ -11,8 +11,16 @@
 //! - `edited_message`, `edited_channel_post` and every other update kind: `Unsupported`, named
 //!   after the update field, from whichever user or chat the update names.
 //!
-//! An update that names nobody (a stopped poll, say) yields no draft; a body that is not an
-//! object with a numeric `update_id` is `Malformed`.
+//! An update whose item names nobody (a stopped poll, say) is kept as an `Unsupported` message
+//! of the reserved unattributed contact and counted (see `channels::webhook::unattributed`); an
+//! update with no item at all yields no draft; a body that is not an object with a numeric
+//! `update_id` is `Malformed`.
+//!
+//! # Account
+//!
+//! An update names no bot, so it is bound to its integration by the secret token alone: the
+//! integration's own `webhook_secret` auth field, never a platform-wide credential of that name,
+//! so one integration's token cannot authenticate a delivery to another's URL.
 //!
 //! # Message ids and de-duplication
 //!
@@ -31,8 +39,10 @@
 //!
 //! A button press names the message that carried the button as its `reply_to`.
 
+use super::KIND;
 use crate::channels::webhook::{
-    constant_time_eq, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    constant_time_eq, unattributed, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError,
+    WebhookSecrets,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -121,10 +131,7 @@ impl WebhookChannel for TelegramWebhook {
         raw: RawWebhook<'a>,
         secrets: &WebhookSecrets,
     ) -> Result<VerifiedWebhook<'a>, WebhookError> {
-        let expected = secrets.get(WEBHOOK_SECRET)?.expose();
-        if expected.is_empty() {
-            return Err(WebhookError::MissingSecret(WEBHOOK_SECRET));
-        }
+        let expected = secrets.integration_field(WEBHOOK_SECRET)?.expose();
         raw.verify_with(|raw| {
             let given = raw.header(SECRET_HEADER).ok_or(WebhookError::Unauthorized(
                 "X-Telegram-Bot-Api-Secret-Token is missing",
@@ -153,16 +160,27 @@ impl WebhookChannel for TelegramWebhook {
     }
 }
 
-/// The one draft of an update; `None` when it carries no item or names nobody.
+/// The one draft of an update; `None` when it carries no item, [`unattributed`] when its item
+/// names nobody.
 fn parse_update(update: &Value, update_id: &str) -> Option<InboundDraft> {
     let (field, item) = update_item(update)?;
+    let Some(contact) = party(item) else {
+        let id = Some(update_message_id(update_id));
+        return Some(unattributed(
+            KIND,
+            field,
+            id,
+            timestamp(item),
+            update.clone(),
+        ));
+    };
     let kind = match field {
         "message" | "channel_post" => message_kind(item, update_id),
         "callback_query" => callback_kind(item, update_id),
         other => unsupported_kind(other, update_id),
     };
     Some(InboundDraft {
-        contact: party(item)?,
+        contact,
         platform_timestamp: timestamp(item),
         kind,
         raw: update.clone(),

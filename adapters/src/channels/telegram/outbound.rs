@@ -9,9 +9,10 @@
 //! error details here are built only from the answer's `description`.
 
 use crate::channels::sender::{
-    classify_status, http_client, retry_after_header, ChannelSender, SendError, SendTarget,
-    SentMessage,
+    check_attachments, classify_status, response_json, retry_after_header, ChannelSender,
+    SendError, SendTarget, SentMessage,
 };
+use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -27,21 +28,20 @@ pub const MAX_CALLBACK_DATA_BYTES: usize = 64;
 /// Sends Telegram messages.
 #[derive(Clone)]
 pub struct TelegramSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl TelegramSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the Bot API through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for TelegramSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -58,18 +58,19 @@ impl ChannelSender for TelegramSender {
     ) -> Result<SentMessage, SendError> {
         let (method, mut body) = request(&message.content)?;
         body["chat_id"] = json!(message.recipient);
+        check_attachments(self.http.policy(), &message.content).await?;
         let token = target.secret(BOT_TOKEN)?;
         let url = target.url(&format!("/bot{}/{method}", token.expose()));
         let response = self
             .http
-            .post(&url)
+            .post(&url)?
             .json(&body)
             .send()
             .await
             .map_err(SendError::from_transport)?;
         let status = response.status();
         let retry_after = retry_after_header(response.headers());
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer = response_json(response).await?;
         if answer["ok"] == Value::Bool(true) {
             return sent(&answer["result"], &message.recipient);
         }
@@ -169,7 +170,7 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::{OutboundAttachment, QuickReplyOption};
 
     const TOKEN: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";
@@ -200,7 +201,7 @@ mod tests {
                 payload: "no".into(),
             },
         ];
-        let sent = TelegramSender::new()
+        let sent = TelegramSender::new(test_egress())
             .send(&target, &message(&target, "987654321", content))
             .await
             .unwrap();
@@ -229,7 +230,7 @@ mod tests {
             kind: AttachmentKind::Image,
             url: "https://cdn.example/cat.jpg".into(),
         });
-        TelegramSender::new()
+        TelegramSender::new(test_egress())
             .send(&target, &message(&target, "1", content))
             .await
             .unwrap();
@@ -250,13 +251,16 @@ mod tests {
         ));
         let target = bot(&fake.base);
         let hello = message(&target, "1", OutboundContent::text("hi"));
-        let error = TelegramSender::new()
+        let error = TelegramSender::new(test_egress())
             .send(&target, &hello)
             .await
             .unwrap_err();
         assert!(matches!(error, SendError::RateLimited { .. }));
         assert_eq!(error.retry_after(), Some(Duration::from_secs(5)));
-        assert!(TelegramSender::new().send(&target, &hello).await.is_ok());
+        assert!(TelegramSender::new(test_egress())
+            .send(&target, &hello)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
@@ -272,7 +276,7 @@ mod tests {
         ))
         .then(Reply::json(502, json!({})));
         let target = bot(&fake.base);
-        let sender = TelegramSender::new();
+        let sender = TelegramSender::new(test_egress());
         let hello = message(&target, "1", OutboundContent::text("hi"));
         let blocked = sender.send(&target, &hello).await.unwrap_err();
         assert_eq!(
@@ -294,7 +298,7 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().unwrap());
         drop(listener);
         let target = bot(&base);
-        let error = TelegramSender::new()
+        let error = TelegramSender::new(test_egress())
             .send(&target, &message(&target, "1", OutboundContent::text("hi")))
             .await
             .unwrap_err();

@@ -6,9 +6,13 @@
 //! step of it, and a separate test pins down that the tampered-body step is the only one that
 //! fails.
 
-use super::{TelegramWebhook, SECRET_HEADER, WEBHOOK_SECRET};
-use crate::channels::compliance::{self, assert_parser_total, fixture, parse_trusted};
-use crate::channels::webhook::{RawWebhook, WebhookChannel, WebhookError, WebhookSecrets};
+use super::{TelegramWebhook, KIND, SECRET_HEADER, WEBHOOK_SECRET};
+use crate::channels::compliance::{
+    self, assert_parser_total, assert_unattributed, counting, fixture, parse_trusted, secrets_of,
+};
+use crate::channels::webhook::{
+    OwnAccount, RawWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+};
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use std::collections::HashSet;
@@ -391,14 +395,67 @@ fn a_channel_post_comes_from_the_channel() {
 }
 
 #[test]
-fn an_update_that_names_nobody_yields_no_draft() {
-    for body in [
-        &br#"{"update_id":11}"#[..],
-        br#"{"update_id":12,"poll":{"id":"5","question":"?","options":[]}}"#,
-        br#"{"update_id":13,"message":{"message_id":1,"text":"orphan"}}"#,
-    ] {
-        assert_eq!(parse_trusted(&TelegramWebhook, body).unwrap(), vec![]);
+fn an_update_without_an_item_yields_no_draft() {
+    assert_eq!(
+        parse_trusted(&TelegramWebhook, br#"{"update_id":11}"#).unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn an_update_whose_item_names_nobody_is_kept_as_unsupported_and_counted() {
+    let cases = [
+        (
+            &br#"{"update_id":12,"poll":{"id":"5","question":"?","options":[]}}"#[..],
+            "poll",
+            "update:12",
+        ),
+        (
+            br#"{"update_id":13,"message":{"message_id":1,"text":"orphan","date":1700000000}}"#,
+            "message",
+            "update:13",
+        ),
+    ];
+    for (body, kind, id) in cases {
+        let (drafts, counts) = counting(KIND, || parse_trusted(&TelegramWebhook, body).unwrap());
+        assert_eq!(drafts.len(), 1, "{kind}");
+        assert_unattributed(&drafts[0], kind, Some(id));
+        assert_eq!(
+            drafts[0].raw["update_id"],
+            12 + u64::from(kind == "message")
+        );
+        assert_eq!(counts.unattributed, 1, "{kind}");
     }
+}
+
+#[test]
+fn a_platform_wide_secret_token_authenticates_no_integration() {
+    let body = fixture("telegram/text.json");
+    let headers = sign(&body, &secrets("shared-token"));
+    let platform_only = secrets_of(&[], &[(WEBHOOK_SECRET, "shared-token")]);
+    assert_eq!(
+        verifies(&headers, &body, &platform_only),
+        Err(WebhookError::MissingSecret(WEBHOOK_SECRET)),
+        "only the integration's own token binds a delivery to it"
+    );
+    let with_own = secrets_of(
+        &[(WEBHOOK_SECRET, "s3cr3t-token_A")],
+        &[(WEBHOOK_SECRET, "shared-token")],
+    );
+    assert!(matches!(
+        verifies(&headers, &body, &with_own),
+        Err(WebhookError::Unauthorized(_))
+    ));
+}
+
+#[test]
+fn another_integrations_token_is_refused() {
+    let body = fixture("telegram/text.json");
+    let theirs = sign(&body, &secrets("their-token"));
+    assert!(matches!(
+        verifies(&theirs, &body, &secrets("s3cr3t-token_A")),
+        Err(WebhookError::Unauthorized(_))
+    ));
 }
 
 #[test]
@@ -419,7 +476,7 @@ fn bodies_that_are_not_updates_are_malformed() {
 
 #[test]
 fn no_input_makes_the_parser_panic() {
-    assert_parser_total(&TelegramWebhook);
+    assert_parser_total(&TelegramWebhook, &OwnAccount::default());
 }
 
 #[test]

@@ -2,7 +2,21 @@
 //! one draft per request (TikTok sends one event per request).
 //!
 //! The signature is `t=<unix seconds>,s=<hex HMAC-SHA256(client secret, t + "." + raw body)>`;
-//! a signature whose `t` is further from now than the tolerance (either way) is refused.
+//! a signature whose `t` is further from now than the tolerance (either way) is refused (the
+//! shared [`ReplayWindow`]: 5 minutes unless the platform setting `signature_tolerance_secs`
+//! says otherwise).
+//!
+//! # Account
+//!
+//! After the signature check the delivery is bound to the integration's `business_id` auth
+//! field; the event names its business account in the envelope's `user_openid` (else in the id
+//! of the `from_user`/`to_user` side whose role is `business_account`). An event naming another
+//! account, or none, is foreign: refused with [`WebhookError::account_mismatch`] (TikTok sends
+//! one event per request, so it is every item), counted and logged without payload (see
+//! `channels::webhook`). An integration without a `business_id` accepts no delivery.
+//!
+//! On the TikTok app's shared URL (`/webhooks/tiktok`, see `channels::app_webhook`) the event
+//! is routed by that account to the integration recording it as its `business_id`.
 //!
 //! The envelope is `{client_key, event, create_time, user_openid, content}`, where `content` is
 //! a JSON *string* holding the event: `from`/`to` (user names), `from_user`/`to_user`
@@ -15,51 +29,34 @@
 //!   to the user on the other side.
 //! - `im_mark_read_msg`: the user read the conversation up to `read.last_read_timestamp`.
 //! - anything else (`im_referral_msg`…): one `Unsupported` message for the user it names,
-//!   keeping the raw event; skipped when it names no user, as `im_receive_msg_eu` never does.
+//!   keeping the raw event.
+//!
+//! An event that names no user (as `im_receive_msg_eu` never does, or whose `content` is not
+//! JSON) is kept as an `Unsupported` message of the reserved unattributed contact and counted
+//! (see `channels::webhook::unattributed`).
 //!
 //! The user is whichever of `from_user`/`to_user` has the role `personal_account` (else the
 //! recipient of our sends and the sender of everything else); their id is that side's `id`,
 //! else `unique_identifier`. Text, image and video map to content; other types are
 //! `Unsupported`. `raw` is the verified envelope, `content` still a string as signed.
 
-use super::{CLIENT_SECRET, SIGNATURE_HEADER};
+use super::{BUSINESS_ID, CLIENT_SECRET, KIND, SIGNATURE_HEADER};
+use crate::channels::app_webhook::{AccountTally, AppWebhook, NamedAccount};
 use crate::channels::webhook::{
-    hex_signature_matches, hmac_sha256, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError,
-    WebhookSecrets,
+    hex_signature_matches, hmac_sha256, id_text, unattributed, AccountCheck, OwnAccount,
+    RawWebhook, ReplayWindow, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::time::Duration;
 use switchboard_domain::message::{
     Attachment, AttachmentKind, Contact, InboundDraft, InboundKind, MessageContent,
 };
 
-/// Platform setting that overrides the tolerance, in seconds (`tiktok.signature_tolerance_secs`).
-pub const TOLERANCE_SETTING: &str = "signature_tolerance_secs";
-
-/// How far a signature's time may be from ours unless configured otherwise.
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
-
 /// TikTok Business Messaging's inbound half.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct TikTokWebhook {
-    /// How far the signature's `t` may be from `now`, before or after, to be accepted.
-    pub tolerance: Duration,
-    /// The clock, in Unix seconds; the system clock by default, pinned in tests.
-    pub now: fn() -> i64,
-}
-
-impl Default for TikTokWebhook {
-    fn default() -> Self {
-        Self {
-            tolerance: DEFAULT_TOLERANCE,
-            now: unix_now,
-        }
-    }
-}
-
-fn unix_now() -> i64 {
-    Utc::now().timestamp()
+    /// How far the signature's `t` may be from now to be accepted.
+    pub window: ReplayWindow,
 }
 
 impl WebhookChannel for TikTokWebhook {
@@ -68,6 +65,33 @@ impl WebhookChannel for TikTokWebhook {
     }
 
     fn verify<'a>(
+        &self,
+        raw: RawWebhook<'a>,
+        secrets: &WebhookSecrets,
+    ) -> Result<VerifiedWebhook<'a>, WebhookError> {
+        let verified = self.check_signature(raw, secrets)?;
+        Ok(verified.bound_to(self.own_account(secrets)?))
+    }
+
+    fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
+        let body = webhook.json()?;
+        let event = event_type(&body)?;
+        let mut check = AccountCheck::new(KIND, webhook.own_account(BUSINESS_ID)?);
+        let content = event_content(&body["content"]);
+        let named = business_account(&body, &content);
+        if !check.admit(&[(BUSINESS_ID, named.as_deref())], 1) {
+            return check.finish(Vec::new());
+        }
+        check.finish(vec![parse_event(event, &body, &content)])
+    }
+
+    fn app(&self) -> Option<&dyn AppWebhook> {
+        Some(self)
+    }
+}
+
+impl AppWebhook for TikTokWebhook {
+    fn check_signature<'a>(
         &self,
         raw: RawWebhook<'a>,
         secrets: &WebhookSecrets,
@@ -89,44 +113,50 @@ impl WebhookChannel for TikTokWebhook {
                     "TikTok-Signature does not match the body",
                 ));
             }
-            self.check_time(signed_at, self.tolerance_for(secrets))
+            let signed_at: i64 = signed_at
+                .parse()
+                .map_err(|_| WebhookError::Unauthorized("TikTok-Signature t is not a Unix time"))?;
+            if self.window.admits(signed_at, secrets) {
+                Ok(())
+            } else {
+                Err(WebhookError::Unauthorized(
+                    "TikTok-Signature is outside the tolerance window",
+                ))
+            }
         })
     }
 
-    fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
+    fn own_account(&self, secrets: &WebhookSecrets) -> Result<OwnAccount, WebhookError> {
+        OwnAccount::from_integration(secrets, &[BUSINESS_ID], &[])
+    }
+
+    fn accounts(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<NamedAccount>, WebhookError> {
         let body = webhook.json()?;
-        let event = body
-            .get("event")
-            .and_then(Value::as_str)
-            .ok_or_else(|| WebhookError::Malformed("expected an object with event".into()))?;
-        Ok(parse_event(event, &body).into_iter().collect())
+        event_type(&body)?;
+        let named = business_account(&body, &event_content(&body["content"]));
+        let mut tally = AccountTally::default();
+        tally.add(named.as_deref(), 1);
+        Ok(tally.finish())
     }
 }
 
-impl TikTokWebhook {
-    /// The configured tolerance: the platform setting when it is a number, else `self.tolerance`.
-    fn tolerance_for(&self, secrets: &WebhookSecrets) -> Duration {
-        secrets
-            .get(TOLERANCE_SETTING)
-            .ok()
-            .and_then(|value| value.expose().trim().parse::<u64>().ok())
-            .map_or(self.tolerance, Duration::from_secs)
-    }
+/// The envelope's `event`; `Malformed` when it has none.
+fn event_type(body: &Value) -> Result<&str, WebhookError> {
+    body.get("event")
+        .and_then(Value::as_str)
+        .ok_or_else(|| WebhookError::Malformed("expected an object with event".into()))
+}
 
-    /// Refuses a signature time that is not a number or is outside the tolerance window.
-    fn check_time(&self, signed_at: &str, tolerance: Duration) -> Result<(), WebhookError> {
-        let signed_at: i64 = signed_at
-            .parse()
-            .map_err(|_| WebhookError::Unauthorized("TikTok-Signature t is not a Unix time"))?;
-        let skew = (i128::from((self.now)()) - i128::from(signed_at)).unsigned_abs();
-        if skew > u128::from(tolerance.as_secs()) {
-            Err(WebhookError::Unauthorized(
-                "TikTok-Signature is outside the tolerance window",
-            ))
-        } else {
-            Ok(())
-        }
-    }
+/// The business account an event names: the envelope's `user_openid`, else the id of the side
+/// whose role is `business_account`.
+fn business_account(envelope: &Value, content: &Value) -> Option<String> {
+    id_text(&envelope["user_openid"]).or_else(|| {
+        ["from_user", "to_user"]
+            .iter()
+            .map(|side| &content[*side])
+            .find(|side| side["role"] == "business_account")
+            .and_then(|side| id_text(&side["id"]))
+    })
 }
 
 /// `(t, s)` from `t=…,s=…`; `None` when either is missing, repeated, or a part has no `=`.
@@ -146,10 +176,15 @@ fn signature_parts(header: &str) -> Option<(&str, &str)> {
     Some((signed_at?, signature?))
 }
 
-/// The one event of a request; `None` when it names no user.
-fn parse_event(event: &str, envelope: &Value) -> Option<InboundDraft> {
-    let content = event_content(&envelope["content"]);
-    let contact = contact(&content, user_side(event, &content))?;
+/// The one event of a request; [`unattributed`] when it names no user.
+fn parse_event(event: &str, envelope: &Value, content: &Value) -> InboundDraft {
+    let platform_timestamp = millis(&content["timestamp"])
+        .or_else(|| seconds(&envelope["create_time"]))
+        .unwrap_or_else(Utc::now);
+    let Some(contact) = contact(content, user_side(event, content)) else {
+        let id = id_text(&content["message_id"]);
+        return unattributed(KIND, event, id, platform_timestamp, envelope.clone());
+    };
     let stamp = if content["timestamp"].is_null() {
         &envelope["create_time"]
     } else {
@@ -157,8 +192,8 @@ fn parse_event(event: &str, envelope: &Value) -> Option<InboundDraft> {
     };
     let fallback_id = format!("{event}:{}:{}", contact.platform_id, text_of(stamp));
     let kind = match event {
-        "im_receive_msg" => message_kind(&content, fallback_id, false),
-        "im_send_msg" => message_kind(&content, fallback_id, true),
+        "im_receive_msg" => message_kind(content, fallback_id, false),
+        "im_send_msg" => message_kind(content, fallback_id, true),
         "im_mark_read_msg" => InboundKind::MessageRead {
             platform_message_ids: Vec::new(),
             watermark: millis(&content["read"]["last_read_timestamp"]),
@@ -170,14 +205,12 @@ fn parse_event(event: &str, envelope: &Value) -> Option<InboundDraft> {
             is_echo: false,
         },
     };
-    Some(InboundDraft {
+    InboundDraft {
         contact,
-        platform_timestamp: millis(&content["timestamp"])
-            .or_else(|| seconds(&envelope["create_time"]))
-            .unwrap_or_else(Utc::now),
+        platform_timestamp,
         kind,
         raw: envelope.clone(),
-    })
+    }
 }
 
 /// `content`, parsed from its JSON string (or taken as is when already an object).
@@ -254,14 +287,6 @@ fn unsupported(kind: &str) -> MessageContent {
     let kind = if kind.is_empty() { "message" } else { kind };
     MessageContent::Unsupported {
         kind: kind.to_owned(),
-    }
-}
-
-fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) if !text.is_empty() => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
     }
 }
 

@@ -6,7 +6,8 @@ mod outbound;
 #[cfg(test)]
 mod tests;
 
-pub use inbound::{TikTokWebhook, DEFAULT_TOLERANCE};
+pub use crate::channels::webhook::DEFAULT_TOLERANCE;
+pub use inbound::TikTokWebhook;
 pub use outbound::TikTokSender;
 
 use crate::channels::RegisteredChannel;
@@ -23,6 +24,8 @@ pub const KIND: &str = "tiktok";
 pub const CLIENT_SECRET: &str = "client_secret";
 /// The signature header: `t=<unix seconds>,s=<hex HMAC-SHA256(client secret, t + "." + body)>`.
 pub const SIGNATURE_HEADER: &str = "tiktok-signature";
+/// Integration auth field: the business account id every delivery must name (`user_openid`).
+pub const BUSINESS_ID: &str = "business_id";
 
 /// What TikTok Business Messaging needs from a workspace to connect.
 pub fn spec() -> ChannelSpec {
@@ -33,7 +36,7 @@ pub fn spec() -> ChannelSpec {
             scheme: AuthScheme::Oauth2,
             fields: vec![
                 AuthField::required(
-                    "business_id",
+                    BUSINESS_ID,
                     AuthFieldKind::Text,
                     "The TikTok business account id.",
                 ),
@@ -46,6 +49,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        app_account: Some(BUSINESS_ID),
         reply_window: Some(ReplyWindow {
             hours: 48,
             max_messages: Some(10),
@@ -54,11 +58,16 @@ pub fn spec() -> ChannelSpec {
     }
 }
 
-/// The registry entry.
+/// The registry entry, sending under the default egress policy.
 pub fn channel() -> RegisteredChannel {
+    channel_with(&crate::egress::EgressHttp::shared_default())
+}
+
+/// The registry entry, sending through `egress` (and its policy).
+pub fn channel_with(egress: &crate::egress::EgressHttp) -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(TikTokWebhook::default())),
-        sender: Some(Arc::new(TikTokSender::new())),
+        sender: Some(Arc::new(TikTokSender::new(egress.clone()))),
     }
 }

@@ -15,9 +15,10 @@
 //! text only for now; attachments and quick replies are `Invalid`.
 
 use crate::channels::sender::{
-    classify_status, http_client, retry_after_header, ChannelSender, SendError, SendTarget,
+    classify_status, response_json, retry_after_header, ChannelSender, SendError, SendTarget,
     SentMessage,
 };
+use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -40,21 +41,20 @@ const AUTH: &[i64] = &[40105];
 /// Sends TikTok Business Messaging messages.
 #[derive(Clone)]
 pub struct TikTokSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl TikTokSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the platform through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for TikTokSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -96,7 +96,7 @@ impl ChannelSender for TikTokSender {
         });
         let response = self
             .http
-            .post(target.url("/business/message/send/"))
+            .post(target.url("/business/message/send/"))?
             .header("Access-Token", token.expose())
             .json(&body)
             .send()
@@ -104,7 +104,7 @@ impl ChannelSender for TikTokSender {
             .map_err(SendError::from_transport)?;
         let status = response.status();
         let retry_after = retry_after_header(response.headers());
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer: Value = response_json(response).await?;
         match (
             answer["code"].as_i64(),
             answer["data"]["message"]["message_id"].as_str(),
@@ -155,7 +155,7 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::{AttachmentKind, OutboundAttachment, OutboundContent};
 
     const TOKEN: &str = "act.tiktok-secret-token";
@@ -188,7 +188,7 @@ mod tests {
     async fn a_text_is_posted_to_the_conversation_with_the_access_token_header() {
         let fake = FakePlatform::start(ok()).await;
         let target = business(&fake.base);
-        let sent = TikTokSender::new()
+        let sent = TikTokSender::new(test_egress())
             .send(
                 &target,
                 &message(&target, CONVERSATION, OutboundContent::text("Hi there")),
@@ -228,7 +228,7 @@ mod tests {
         .then(tiktok_error(40002, "recipient: invalid conversation"))
         .then(tiktok_error(50002, "Internal service error"));
         let target = business(&fake.base);
-        let sender = TikTokSender::new();
+        let sender = TikTokSender::new(test_egress());
         let hello = message(&target, CONVERSATION, OutboundContent::text("hi"));
         let send = || sender.send(&target, &hello);
         let throttled = send().await.unwrap_err();
@@ -259,7 +259,7 @@ mod tests {
                 json!({"code": 0, "message": "OK", "data": {}}),
             ));
         let target = business(&fake.base);
-        let sender = TikTokSender::new();
+        let sender = TikTokSender::new(test_egress());
         let hello = message(&target, CONVERSATION, OutboundContent::text("hi"));
         let unavailable = sender.send(&target, &hello).await.unwrap_err();
         assert!(matches!(unavailable, SendError::Retryable { .. }));
@@ -282,7 +282,7 @@ mod tests {
     async fn attachments_and_overlong_texts_are_invalid_and_never_sent() {
         let fake = FakePlatform::start(ok()).await;
         let target = business(&fake.base);
-        let sender = TikTokSender::new();
+        let sender = TikTokSender::new(test_egress());
         let mut with_image = OutboundContent::text("look");
         with_image.attachments.push(OutboundAttachment {
             kind: AttachmentKind::Image,
@@ -302,7 +302,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_connection_is_retryable_and_names_no_token() {
         let target = business("http://127.0.0.1:1");
-        let error = TikTokSender::new()
+        let error = TikTokSender::new(test_egress())
             .send(
                 &target,
                 &message(&target, CONVERSATION, OutboundContent::text("hi")),

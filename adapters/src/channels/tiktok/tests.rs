@@ -1,23 +1,30 @@
 //! TikTok against payloads built from the documented envelope and event content, plus the
-//! shared compliance checks.
+//! shared compliance checks and the account check (every event must name the integration's
+//! business account).
 
-use super::{TikTokWebhook, CLIENT_SECRET, DEFAULT_TOLERANCE, SIGNATURE_HEADER};
+use super::{TikTokWebhook, BUSINESS_ID, CLIENT_SECRET, DEFAULT_TOLERANCE, KIND, SIGNATURE_HEADER};
 use crate::channels::compliance::{
-    arbitrary_json, assert_parser_total, assert_signature_contract, fixture, parse_trusted,
+    arbitrary_json, assert_account_mismatch, assert_parser_total, assert_signature_contract,
+    assert_unattributed, counting, fixture, parse_as, receive, secrets_of,
 };
 use crate::channels::webhook::{
-    hmac_sha256, RawWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    hmac_sha256, OwnAccount, RawWebhook, ReplayWindow, WebhookChannel, WebhookError, WebhookSecrets,
 };
 use chrono::DateTime;
 use http::HeaderMap;
+use serde_json::json;
 use switchboard_domain::message::{
     Attachment, AttachmentKind, InboundDraft, InboundEvent, InboundKind, MessageContent,
 };
-use switchboard_domain::{ChannelKind, IntegrationId, SecretString};
+use switchboard_domain::{ChannelKind, IntegrationId};
 
 /// The pinned clock of these tests, in Unix seconds.
 const NOW: i64 = 1_719_447_331;
 const USER: &str = "-000aT7uKcNn2m1pQ4rS5vW8xY0zB3dE6fGh";
+/// The business account of the integration under test, as the fixtures name it.
+const BUSINESS: &str = "-000bX2dLq0QkK5k7U9Hn3Qz1r8sVhXyTbA";
+/// Another business account using the same TikTok app.
+const OTHER_BUSINESS: &str = "-000bOtherBusinessAccount0000000000";
 const FIXTURES: [&str; 6] = [
     "receive_text",
     "receive_image",
@@ -29,16 +36,34 @@ const FIXTURES: [&str; 6] = [
 
 fn webhook() -> TikTokWebhook {
     TikTokWebhook {
-        now: || NOW,
-        ..TikTokWebhook::default()
+        window: ReplayWindow {
+            now: || NOW,
+            ..ReplayWindow::default()
+        },
     }
 }
 
+/// The secrets of an integration of `BUSINESS`, on a platform whose client secret is
+/// `client_secret`.
 fn secrets(client_secret: &str) -> WebhookSecrets {
-    WebhookSecrets::new(
-        Default::default(),
-        [(CLIENT_SECRET.to_owned(), SecretString::new(client_secret))].into(),
+    secrets_of(
+        &[(BUSINESS_ID, BUSINESS)],
+        &[(CLIENT_SECRET, client_secret)],
     )
+}
+
+fn own() -> OwnAccount {
+    OwnAccount::of([(BUSINESS_ID, BUSINESS)])
+}
+
+fn parse_body(body: &[u8]) -> Result<Vec<InboundDraft>, WebhookError> {
+    parse_as(&webhook(), body, &own())
+}
+
+/// `body` signed now with the client secret, received by the integration of `BUSINESS`.
+fn receive_signed(body: &[u8]) -> Result<Vec<InboundDraft>, WebhookError> {
+    let secrets = secrets("client-secret");
+    receive(&webhook(), &sign(body, &secrets), body, &secrets)
 }
 
 /// Signs the way TikTok documents it, at time `t`.
@@ -67,7 +92,7 @@ fn verify(webhook: &TikTokWebhook, body: &[u8], headers: &HeaderMap) -> Result<(
 }
 
 fn only(name: &str) -> InboundDraft {
-    let mut drafts = parse_trusted(&webhook(), &fixture(&format!("tiktok/{name}.json"))).unwrap();
+    let mut drafts = parse_body(&fixture(&format!("tiktok/{name}.json"))).unwrap();
     assert_eq!(drafts.len(), 1, "TikTok sends one event per request");
     drafts.remove(0)
 }
@@ -137,8 +162,10 @@ fn a_signature_outside_the_tolerance_window_is_refused() {
 fn the_tolerance_window_is_configurable() {
     let body = fixture("tiktok/receive_text.json");
     let strict = TikTokWebhook {
-        tolerance: std::time::Duration::from_secs(5),
-        ..webhook()
+        window: ReplayWindow {
+            tolerance: std::time::Duration::from_secs(5),
+            now: || NOW,
+        },
     };
     assert_eq!(
         verify(
@@ -158,17 +185,13 @@ fn the_tolerance_window_is_configurable() {
 #[test]
 fn the_platform_setting_overrides_the_tolerance() {
     let body = fixture("tiktok/receive_text.json");
-    let platform = [
-        (
-            "client_secret".to_owned(),
-            SecretString::new("client-secret"),
-        ),
-        (
-            "signature_tolerance_secs".to_owned(),
-            SecretString::new("5"),
-        ),
-    ];
-    let strict = WebhookSecrets::new(Default::default(), platform.into());
+    let strict = secrets_of(
+        &[(BUSINESS_ID, BUSINESS)],
+        &[
+            ("client_secret", "client-secret"),
+            ("signature_tolerance_secs", "5"),
+        ],
+    );
     let check = |t: i64| {
         let headers = sign_at(t, &body, &strict);
         webhook()
@@ -334,9 +357,67 @@ fn a_read_mark_is_a_read_receipt_up_to_its_watermark() {
 }
 
 #[test]
-fn a_stripped_eu_message_names_no_user_and_is_skipped() {
-    let body = fixture("tiktok/receive_msg_eu.json");
-    assert_eq!(parse_trusted(&webhook(), &body).unwrap(), vec![]);
+fn a_stripped_eu_message_names_no_user_and_is_kept_as_unsupported() {
+    let (draft, counts) = counting(KIND, || only("receive_msg_eu"));
+    assert_unattributed(&draft, "im_receive_msg_eu", None);
+    assert_eq!(draft.raw["event"], "im_receive_msg_eu");
+    assert_eq!(draft.platform_timestamp, at_millis(1_719_447_499_640));
+    assert_eq!(counts.unattributed, 1);
+    assert_eq!(
+        only("receive_msg_eu"),
+        draft,
+        "a redelivery gets the same id"
+    );
+}
+
+#[test]
+fn a_delivery_signed_with_the_client_secret_but_naming_another_business_is_refused() {
+    let content = |business: &str| {
+        json!({"from_user": {"id": USER, "role": "personal_account"},
+            "to_user": {"id": business, "role": "business_account"},
+            "message_id": "m1", "timestamp": NOW * 1000, "type": "text", "text": {"body": "hi"}})
+        .to_string()
+    };
+    let cases = [
+        json!({"event": "im_receive_msg", "create_time": NOW, "user_openid": OTHER_BUSINESS,
+            "content": content(OTHER_BUSINESS)}),
+        json!({"event": "im_receive_msg", "create_time": NOW, "user_openid": OTHER_BUSINESS,
+            "content": content(BUSINESS)}),
+        json!({"event": "im_receive_msg", "create_time": NOW, "content": content(OTHER_BUSINESS)}),
+        json!({"event": "im_receive_msg", "create_time": NOW,
+            "content": json!({"from_user": {"id": USER}, "type": "text"}).to_string()}),
+    ];
+    for body in cases {
+        let body = body.to_string().into_bytes();
+        let (result, counts) = counting(KIND, || receive_signed(&body));
+        assert_account_mismatch(result);
+        assert_eq!(counts.foreign, 1);
+    }
+    let fixture = fixture("tiktok/receive_text.json");
+    assert_eq!(
+        receive_signed(&fixture).unwrap()[0].contact.platform_id,
+        USER
+    );
+    let by_role =
+        json!({"event": "im_receive_msg", "create_time": NOW, "content": content(BUSINESS)});
+    let drafts = receive_signed(by_role.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        drafts[0].contact.platform_id, USER,
+        "without user_openid, the business side names the account"
+    );
+}
+
+#[test]
+fn an_integration_without_a_business_id_accepts_no_delivery() {
+    let body = fixture("tiktok/receive_text.json");
+    let unbound = secrets_of(
+        &[],
+        &[(CLIENT_SECRET, "client-secret"), (BUSINESS_ID, BUSINESS)],
+    );
+    assert_eq!(
+        receive(&webhook(), &sign(&body, &unbound), &body, &unbound).err(),
+        Some(WebhookError::MissingSecret(BUSINESS_ID))
+    );
 }
 
 #[test]
@@ -376,9 +457,9 @@ fn other_types_and_events_become_unsupported_for_their_user() {
         let mut content: serde_json::Value = serde_json::from_str(extra).unwrap();
         content["from_user"] = serde_json::json!({"id": "u1", "role": "personal_account"});
         content["timestamp"] = 1_719_447_205_701i64.into();
-        let body =
-            serde_json::json!({"event": event, "create_time": 1, "content": content.to_string()});
-        let drafts = parse_trusted(&webhook(), body.to_string().as_bytes()).unwrap();
+        let body = serde_json::json!({"event": event, "create_time": 1, "user_openid": BUSINESS,
+            "content": content.to_string()});
+        let drafts = parse_body(body.to_string().as_bytes()).unwrap();
         assert_eq!(
             received(&drafts[0]).1,
             &MessageContent::Unsupported { kind: kind.into() },
@@ -390,8 +471,9 @@ fn other_types_and_events_become_unsupported_for_their_user() {
 
 #[test]
 fn an_event_without_a_message_id_gets_a_stable_one() {
-    let body = br#"{"event":"im_referral_msg","create_time":1719447206,"content":"{\"unique_identifier\":\"u1\"}"}"#;
-    let drafts = parse_trusted(&webhook(), body).unwrap();
+    let body = json!({"event": "im_referral_msg", "create_time": 1719447206, "user_openid": BUSINESS,
+        "content": json!({"unique_identifier": "u1"}).to_string()});
+    let drafts = parse_body(body.to_string().as_bytes()).unwrap();
     assert_eq!(received(&drafts[0]).0, "im_referral_msg:u1:1719447206");
     assert_eq!(
         drafts[0].platform_timestamp,
@@ -400,24 +482,21 @@ fn an_event_without_a_message_id_gets_a_stable_one() {
 }
 
 #[test]
-fn content_that_is_not_json_names_no_user_and_is_skipped() {
+fn content_that_is_not_json_names_no_user_and_is_kept_as_unsupported() {
     for content in [r#""not json""#, "42", "null", r#""[1,2]""#] {
-        let body = format!(r#"{{"event":"im_receive_msg","content":{content}}}"#);
-        assert_eq!(
-            parse_trusted(&webhook(), body.as_bytes()).unwrap(),
-            vec![],
-            "{content}"
+        let body = format!(
+            r#"{{"event":"im_receive_msg","user_openid":"{BUSINESS}","content":{content}}}"#
         );
+        let drafts = parse_body(body.as_bytes()).unwrap();
+        assert_eq!(drafts.len(), 1, "{content}");
+        assert_unattributed(&drafts[0], "im_receive_msg", None);
     }
 }
 
 #[test]
 fn bodies_that_are_not_tiktok_events_are_malformed() {
     for body in [&b"not json"[..], b"{}", b"[]", br#"{"event":7}"#] {
-        assert!(matches!(
-            parse_trusted(&webhook(), body),
-            Err(WebhookError::Malformed(_))
-        ));
+        assert!(matches!(parse_body(body), Err(WebhookError::Malformed(_))));
     }
 }
 
@@ -430,7 +509,7 @@ fn the_channel_registers_its_webhook() {
 
 #[test]
 fn no_input_makes_the_parser_panic() {
-    assert_parser_total(&webhook());
+    assert_parser_total(&webhook(), &own());
 }
 
 #[test]
@@ -470,7 +549,8 @@ fn no_event_shaped_input_makes_the_parser_panic() {
             "read": {"last_read_timestamp": timestamp},
             "timestamp": timestamp,
         });
-        let body = serde_json::json!({"event": event, "create_time": create_time, "content": content.to_string()});
-        let _ = parse_trusted(&webhook(), body.to_string().as_bytes());
+        let body = serde_json::json!({"event": event, "create_time": create_time,
+            "user_openid": BUSINESS, "content": content.to_string()});
+        prop_assert!(parse_body(body.to_string().as_bytes()).is_ok());
     });
 }

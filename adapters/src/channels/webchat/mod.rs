@@ -29,6 +29,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: false,
+        app_account: None,
         reply_window: None,
     }
 }

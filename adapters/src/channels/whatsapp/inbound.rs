@@ -2,10 +2,32 @@
 //! one draft per `entry[].changes[].value.messages[]` item (text, media, stickers, locations,
 //! interactive and quick-reply button replies) and per `statuses[]` item (sent, delivered,
 //! read, failed).
+//!
+//! # Account
+//!
+//! After the signature check the delivery is bound to the integration's `phone_number_id` (and
+//! `business_account_id`, when recorded) auth fields: every `messages` change must name the
+//! phone number in `value.metadata.phone_number_id`, and its entry the business account in
+//! `entry[].id`. The items of a change naming another account are foreign, dropped and
+//! counted, and a delivery of nothing but foreign items is refused with
+//! [`WebhookError::account_mismatch`] (the policy is in `channels::webhook`). An integration
+//! without a `phone_number_id` accepts no delivery.
+//!
+//! On the Meta app's shared URL (`/webhooks/whatsapp`, see `channels::app_webhook`) each
+//! `messages` change is routed by its `value.metadata.phone_number_id` to the integration
+//! recording that `phone_number_id` (and then checked on its `business_account_id` as above).
+//!
+//! A message without `from`, or a status without `recipient_id`, is kept as an `Unsupported`
+//! message of the reserved unattributed contact and counted (see
+//! `channels::webhook::unattributed`); a status without an id, or one we do not track (such as
+//! `played`), is skipped.
 
+use super::{BUSINESS_ACCOUNT_ID, KIND, PHONE_NUMBER_ID};
+use crate::channels::app_webhook::{AccountTally, AppWebhook, NamedAccount};
 use crate::channels::meta;
 use crate::channels::webhook::{
-    RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
+    id_text, unattributed, AccountCheck, OwnAccount, RawWebhook, VerifiedWebhook, WebhookChannel,
+    WebhookError, WebhookSecrets,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -52,43 +74,102 @@ impl WebhookChannel for WhatsappWebhook {
         raw: RawWebhook<'a>,
         secrets: &WebhookSecrets,
     ) -> Result<VerifiedWebhook<'a>, WebhookError> {
-        meta::verify(raw, secrets)
+        let verified = self.check_signature(raw, secrets)?;
+        Ok(verified.bound_to(self.own_account(secrets)?))
     }
 
     fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
         let body = webhook.json()?;
-        if body["object"] != OBJECT {
-            return Err(WebhookError::Malformed(format!(
-                "expected object '{OBJECT}' with entry[]"
-            )));
-        }
-        let entries = body["entry"]
-            .as_array()
-            .ok_or_else(|| WebhookError::Malformed("entry[] is missing".into()))?;
-        Ok(entries
-            .iter()
-            .flat_map(|entry| items(entry, "changes"))
-            .filter(|change| change["field"] == MESSAGES_FIELD)
-            .flat_map(|change| value_drafts(&change["value"]))
-            .collect())
+        let changes = message_changes(&body)?;
+        let mut check = AccountCheck::new(KIND, webhook.own_account(PHONE_NUMBER_ID)?);
+        let drafts = changes
+            .filter(|(entry, change)| {
+                let value = &change["value"];
+                let phone = id_text(&value["metadata"]["phone_number_id"]);
+                let business = id_text(&entry["id"]);
+                let count = item_count(value);
+                let named = [
+                    (PHONE_NUMBER_ID, phone.as_deref()),
+                    (BUSINESS_ACCOUNT_ID, business.as_deref()),
+                ];
+                check.admit(&named, count)
+            })
+            .flat_map(|(_, change)| value_drafts(&change["value"]))
+            .collect();
+        check.finish(drafts)
     }
+
+    fn app(&self) -> Option<&dyn AppWebhook> {
+        Some(self)
+    }
+}
+
+impl AppWebhook for WhatsappWebhook {
+    fn check_signature<'a>(
+        &self,
+        raw: RawWebhook<'a>,
+        secrets: &WebhookSecrets,
+    ) -> Result<VerifiedWebhook<'a>, WebhookError> {
+        meta::verify(raw, secrets)
+    }
+
+    fn own_account(&self, secrets: &WebhookSecrets) -> Result<OwnAccount, WebhookError> {
+        OwnAccount::from_integration(secrets, &[PHONE_NUMBER_ID], &[BUSINESS_ACCOUNT_ID])
+    }
+
+    fn accounts(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<NamedAccount>, WebhookError> {
+        let body = webhook.json()?;
+        let mut tally = AccountTally::default();
+        for (_, change) in message_changes(&body)? {
+            let value = &change["value"];
+            let phone = id_text(&value["metadata"]["phone_number_id"]);
+            tally.add(phone.as_deref(), item_count(value));
+        }
+        Ok(tally.finish())
+    }
+}
+
+/// Every `messages` change of a WhatsApp Business Account webhook, with its entry; `Malformed`
+/// when the body is not one.
+fn message_changes(body: &Value) -> Result<impl Iterator<Item = (&Value, &Value)>, WebhookError> {
+    if body["object"] != OBJECT {
+        return Err(WebhookError::Malformed(format!(
+            "expected object '{OBJECT}' with entry[]"
+        )));
+    }
+    let entries = body["entry"]
+        .as_array()
+        .ok_or_else(|| WebhookError::Malformed("entry[] is missing".into()))?;
+    Ok(entries
+        .iter()
+        .flat_map(|entry| items(entry, "changes").map(move |change| (entry, change)))
+        .filter(|(_, change)| change["field"] == MESSAGES_FIELD))
+}
+
+/// The items of one `changes[].value`: its messages and statuses.
+fn item_count(value: &Value) -> usize {
+    items(value, "messages").count() + items(value, "statuses").count()
 }
 
 /// The drafts of one `changes[].value`: its messages, then its statuses.
 fn value_drafts(value: &Value) -> Vec<InboundDraft> {
     let contacts = &value["contacts"];
-    let messages = items(value, "messages").filter_map(|m| message_draft(m, contacts));
+    let messages = items(value, "messages").map(|m| message_draft(m, contacts));
     let statuses = items(value, "statuses").filter_map(status_draft);
     messages.chain(statuses).collect()
 }
 
-/// One `messages[]` item; `None` when it has no sender to attribute it to.
-fn message_draft(message: &Value, contacts: &Value) -> Option<InboundDraft> {
-    let from = non_empty(&message["from"])?;
+/// One `messages[]` item; [`unattributed`] when it has no sender to attribute it to.
+fn message_draft(message: &Value, contacts: &Value) -> InboundDraft {
+    let Some(from) = non_empty(&message["from"]) else {
+        let kind = message["type"].as_str().unwrap_or("message");
+        let id = non_empty(&message["id"]).map(str::to_owned);
+        return unattributed(KIND, kind, id, timestamp(message), message.clone());
+    };
     let platform_message_id = non_empty(&message["id"])
         .map(str::to_owned)
         .unwrap_or_else(|| synthetic_id(message, from));
-    Some(InboundDraft {
+    InboundDraft {
         contact: contact(from, contacts),
         platform_timestamp: timestamp(message),
         kind: InboundKind::MessageReceived {
@@ -98,13 +179,21 @@ fn message_draft(message: &Value, contacts: &Value) -> Option<InboundDraft> {
             is_echo: false,
         },
         raw: message.clone(),
-    })
+    }
 }
 
-/// One `statuses[]` item; `None` without a recipient or message id, or for a status we do not
-/// track (such as `played`).
+/// One `statuses[]` item; [`unattributed`] without a recipient; `None` without a message id,
+/// or for a status we do not track (such as `played`).
 fn status_draft(status: &Value) -> Option<InboundDraft> {
-    let recipient = non_empty(&status["recipient_id"])?;
+    let Some(recipient) = non_empty(&status["recipient_id"]) else {
+        return Some(unattributed(
+            KIND,
+            "status",
+            None,
+            timestamp(status),
+            status.clone(),
+        ));
+    };
     let platform_message_ids = vec![non_empty(&status["id"])?.to_owned()];
     let kind = match status["status"].as_str()? {
         "sent" => InboundKind::MessageSent {

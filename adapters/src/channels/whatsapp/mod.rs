@@ -18,6 +18,12 @@ use switchboard_domain::{
 
 /// The registry name of this channel.
 pub const KIND: &str = "whatsapp";
+/// Integration auth field: the business phone number every delivery must name
+/// (`entry[].changes[].value.metadata.phone_number_id`).
+pub const PHONE_NUMBER_ID: &str = "phone_number_id";
+/// Integration auth field: the WhatsApp Business Account every delivery must name, when recorded
+/// (`entry[].id`).
+pub const BUSINESS_ACCOUNT_ID: &str = "business_account_id";
 
 /// What WhatsApp Cloud API needs from a workspace to connect.
 pub fn spec() -> ChannelSpec {
@@ -28,12 +34,12 @@ pub fn spec() -> ChannelSpec {
             scheme: AuthScheme::Oauth2,
             fields: vec![
                 AuthField::required(
-                    "phone_number_id",
+                    PHONE_NUMBER_ID,
                     AuthFieldKind::Text,
                     "The business phone number id.",
                 ),
                 AuthField::required(
-                    "business_account_id",
+                    BUSINESS_ACCOUNT_ID,
                     AuthFieldKind::Text,
                     "The WhatsApp business account id.",
                 ),
@@ -50,6 +56,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        app_account: Some(PHONE_NUMBER_ID),
         reply_window: Some(ReplyWindow {
             hours: 24,
             max_messages: None,
@@ -58,11 +65,16 @@ pub fn spec() -> ChannelSpec {
     }
 }
 
-/// The registry entry.
+/// The registry entry, sending under the default egress policy.
 pub fn channel() -> RegisteredChannel {
+    channel_with(&crate::egress::EgressHttp::shared_default())
+}
+
+/// The registry entry, sending through `egress` (and its policy).
+pub fn channel_with(egress: &crate::egress::EgressHttp) -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: Some(Arc::new(WhatsappWebhook)),
-        sender: Some(Arc::new(WhatsappSender::new())),
+        sender: Some(Arc::new(WhatsappSender::new(egress.clone()))),
     }
 }

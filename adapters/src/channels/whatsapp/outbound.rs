@@ -8,7 +8,10 @@
 //! Anything else is `Invalid` rather than split.
 
 use crate::channels::graph_api;
-use crate::channels::sender::{http_client, ChannelSender, SendError, SendTarget, SentMessage};
+use crate::channels::sender::{
+    check_attachments, ChannelSender, SendError, SendTarget, SentMessage,
+};
+use crate::egress::EgressHttp;
 use crate::outbound::rate_limit::RateLimit;
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -30,21 +33,20 @@ pub const PAIR_RATE: RateLimit = RateLimit {
 /// Sends WhatsApp messages.
 #[derive(Clone)]
 pub struct WhatsappSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl WhatsappSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the platform through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for WhatsappSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -71,6 +73,7 @@ impl ChannelSender for WhatsappSender {
         for (key, value) in message_fields(&message.content)? {
             body[key] = value;
         }
+        check_attachments(self.http.policy(), &message.content).await?;
         let phone_number_id = target.secret(PHONE_NUMBER_ID)?.expose();
         let token = target.secret(ACCESS_TOKEN)?;
         let url = target.url(&format!("/{phone_number_id}/messages"));
@@ -146,7 +149,7 @@ fn media_type(kind: AttachmentKind) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::{OutboundAttachment, QuickReplyOption};
 
     const WAMID: &str = "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA";
@@ -173,7 +176,7 @@ mod tests {
     async fn a_text_is_posted_to_the_phone_number_with_the_bearer_token() {
         let fake = FakePlatform::start(ok()).await;
         let target = number(&fake.base);
-        let sent = WhatsappSender::new()
+        let sent = WhatsappSender::new(test_egress())
             .send(
                 &target,
                 &message(&target, "16505551234", OutboundContent::text("Hello")),
@@ -200,7 +203,7 @@ mod tests {
     async fn quick_replies_become_reply_buttons_and_attachments_take_the_caption() {
         let fake = FakePlatform::start(ok()).await;
         let target = number(&fake.base);
-        let sender = WhatsappSender::new();
+        let sender = WhatsappSender::new(test_egress());
         let mut buttons = OutboundContent::text("Confirm?");
         buttons.quick_replies = vec![QuickReplyOption {
             title: "Yes".into(),
@@ -244,7 +247,7 @@ mod tests {
             .then(error(130429, "(#130429) Rate limit hit"))
             .then(error(190, "Error validating access token"));
         let target = number(&fake.base);
-        let sender = WhatsappSender::new();
+        let sender = WhatsappSender::new(test_egress());
         let hello = message(&target, "1", OutboundContent::text("hi"));
         assert!(matches!(
             sender.send(&target, &hello).await,
@@ -271,7 +274,7 @@ mod tests {
                 payload: i.to_string(),
             })
             .collect();
-        let error = WhatsappSender::new()
+        let error = WhatsappSender::new(test_egress())
             .send(&target, &message(&target, "1", content))
             .await
             .unwrap_err();

@@ -1,11 +1,16 @@
-//! WhatsApp against the documented example payloads, plus the shared compliance checks.
+//! WhatsApp against the documented example payloads, plus the shared compliance checks and
+//! the account check (every change must name the integration's phone number and business
+//! account).
 
-use super::{channel, WhatsappWebhook};
+use super::{channel, WhatsappWebhook, BUSINESS_ACCOUNT_ID, KIND, PHONE_NUMBER_ID};
 use crate::channels::compliance::{
-    arbitrary_json, assert_parser_total, assert_signature_contract, fixture, parse_trusted,
+    arbitrary_json, assert_account_mismatch, assert_parser_total, assert_signature_contract,
+    assert_unattributed, counting, fixture, parse_as, receive, secrets_of, ItemCounts,
 };
 use crate::channels::meta::{APP_SECRET, SIGNATURE_HEADER, VERIFY_TOKEN};
-use crate::channels::webhook::{hmac_sha256, WebhookChannel, WebhookError, WebhookSecrets};
+use crate::channels::webhook::{
+    hmac_sha256, OwnAccount, WebhookChannel, WebhookError, WebhookSecrets, UNATTRIBUTED_CONTACT,
+};
 use chrono::DateTime;
 use http::HeaderMap;
 use proptest::prelude::*;
@@ -14,21 +19,63 @@ use std::collections::HashMap;
 use switchboard_domain::message::{
     Attachment, AttachmentKind, InboundDraft, InboundKind, MessageContent, PlatformError,
 };
-use switchboard_domain::SecretString;
 
 const SHEENA: &str = "16505551234";
 const JORDAN: &str = "16505559876";
 const OUTGOING: &str = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=";
+/// The phone number and business account of the integration under test, as the fixtures name
+/// them.
+const PHONE: &str = "106540352242922";
+const WABA: &str = "102290129340398";
+/// Another phone number and business account of the same Meta app.
+const OTHER_PHONE: &str = "106540352249999";
+const OTHER_WABA: &str = "102290129349999";
 
+/// The secrets of an integration of `PHONE` and `WABA`, on a platform whose app secret is
+/// `app_secret`.
 fn secrets(app_secret: &str) -> WebhookSecrets {
-    WebhookSecrets::new(
-        Default::default(),
-        [
-            (APP_SECRET.to_owned(), SecretString::new(app_secret)),
-            (VERIFY_TOKEN.to_owned(), SecretString::new("verify-me")),
-        ]
-        .into(),
+    secrets_of(
+        &[(PHONE_NUMBER_ID, PHONE), (BUSINESS_ACCOUNT_ID, WABA)],
+        &[(APP_SECRET, app_secret), (VERIFY_TOKEN, "verify-me")],
     )
+}
+
+fn own() -> OwnAccount {
+    OwnAccount::of([(PHONE_NUMBER_ID, PHONE), (BUSINESS_ACCOUNT_ID, WABA)])
+}
+
+fn parse_body(body: &[u8]) -> Result<Vec<InboundDraft>, WebhookError> {
+    parse_as(&WhatsappWebhook, body, &own())
+}
+
+/// One `messages` change of the phone number `phone` holding `value`'s items.
+fn change(phone: &str, mut value: Value) -> Value {
+    value["messaging_product"] = json!("whatsapp");
+    value["metadata"] = json!({"display_phone_number": "15550783881", "phone_number_id": phone});
+    json!({"field": "messages", "value": value})
+}
+
+/// A delivery of the business account `waba` carrying `changes`.
+fn delivery(waba: &str, changes: Vec<Value>) -> Vec<u8> {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": waba, "changes": changes}]})
+        .to_string()
+        .into_bytes()
+}
+
+/// A text message from `from`.
+fn text_from(from: &str) -> Value {
+    json!({"from": from, "id": format!("wamid.{from}"), "timestamp": "1749416383", "type": "text",
+        "text": {"body": "hi"}})
+}
+
+/// `body` signed with the app secret, received by an integration holding `secrets`.
+fn receive_signed(
+    body: &[u8],
+    secrets: &WebhookSecrets,
+) -> (Result<Vec<InboundDraft>, WebhookError>, ItemCounts) {
+    counting(KIND, || {
+        receive(&WhatsappWebhook, &sign(body, secrets), body, secrets)
+    })
 }
 
 fn sign(body: &[u8], secrets: &WebhookSecrets) -> HeaderMap {
@@ -45,25 +92,16 @@ fn sign(body: &[u8], secrets: &WebhookSecrets) -> HeaderMap {
 }
 
 fn parse(name: &str) -> Vec<InboundDraft> {
-    parse_trusted(&WhatsappWebhook, &fixture(&format!("whatsapp/{name}.json"))).unwrap()
+    parse_body(&fixture(&format!("whatsapp/{name}.json"))).unwrap()
 }
 
-/// One `messages` change holding `messages`, as the platform would send it.
+/// One `messages` change of our phone number holding `messages`, as the platform would send it.
 fn envelope(messages: Value) -> Vec<u8> {
-    json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
-            "messages": messages
-        }}]}]
-    })
-    .to_string()
-    .into_bytes()
+    delivery(WABA, vec![change(PHONE, json!({"messages": messages}))])
 }
 
 fn parse_messages(messages: Value) -> Vec<InboundDraft> {
-    parse_trusted(&WhatsappWebhook, &envelope(messages)).unwrap()
+    parse_body(&envelope(messages)).unwrap()
 }
 
 fn received(draft: &InboundDraft) -> (&str, &MessageContent, Option<&str>, bool) {
@@ -371,44 +409,150 @@ fn a_failed_status_keeps_its_errors() {
 
 #[test]
 fn a_bad_item_never_drops_its_siblings() {
-    let drafts = parse("batch_with_bad_item");
+    let (drafts, counts) = counting(KIND, || parse("batch_with_bad_item"));
     let contacts: Vec<&str> = drafts
         .iter()
         .map(|d| d.contact.platform_id.as_str())
         .collect();
     assert_eq!(
         contacts,
-        [SHEENA, SHEENA, JORDAN, SHEENA, JORDAN, SHEENA],
-        "the message without a sender is skipped alone"
+        [
+            SHEENA,
+            UNATTRIBUTED_CONTACT,
+            SHEENA,
+            JORDAN,
+            SHEENA,
+            JORDAN,
+            SHEENA
+        ],
+        "the message without a sender is kept alone, in its place"
     );
     assert_eq!(received(&drafts[0]).0, "wamid.BATCH_TEXT");
+    assert_unattributed(&drafts[1], "text", Some("wamid.BATCH_NO_SENDER"));
     assert_eq!(
-        received(&drafts[1]).1,
+        drafts[1].raw["text"]["body"], "lost",
+        "the raw item is kept"
+    );
+    assert_eq!(
+        received(&drafts[2]).1,
         &MessageContent::Unsupported {
             kind: "reaction".into()
         }
     );
-    assert_eq!(drafts[1].raw["reaction"]["emoji"], "\u{1f44d}");
+    assert_eq!(drafts[2].raw["reaction"]["emoji"], "\u{1f44d}");
     assert_eq!(
-        received(&drafts[2]).1,
+        received(&drafts[3]).1,
         &MessageContent::Unsupported {
             kind: "unsupported".into()
         }
     );
     assert_eq!(
-        drafts[2].contact.display_name.as_deref(),
+        drafts[3].contact.display_name.as_deref(),
         Some("Jordan Rivera")
     );
-    assert_eq!(drafts[2].raw["errors"][0]["code"], 131051);
+    assert_eq!(drafts[3].raw["errors"][0]["code"], 131051);
     assert!(matches!(
-        drafts[3].kind,
+        drafts[4].kind,
         InboundKind::MessageDelivered { .. }
     ));
     assert!(
-        matches!(received(&drafts[4]).1, MessageContent::Location { latitude, .. }
+        matches!(received(&drafts[5]).1, MessageContent::Location { latitude, .. }
         if (*latitude - 37.442_214_965_82).abs() < 1e-9)
     );
-    assert!(matches!(drafts[5].kind, InboundKind::MessageRead { .. }));
+    assert!(matches!(drafts[6].kind, InboundKind::MessageRead { .. }));
+    assert_eq!(
+        counts,
+        ItemCounts {
+            foreign: 0,
+            unattributed: 1
+        }
+    );
+}
+
+#[test]
+fn a_delivery_naming_another_phone_number_is_refused() {
+    let body = delivery(
+        WABA,
+        vec![change(
+            OTHER_PHONE,
+            json!({"messages": [text_from(SHEENA)]}),
+        )],
+    );
+    let (result, counts) = receive_signed(&body, &secrets("app-secret"));
+    assert_account_mismatch(result);
+    assert_eq!(counts.foreign, 1);
+}
+
+#[test]
+fn a_delivery_naming_another_business_account_is_refused() {
+    let body = delivery(
+        OTHER_WABA,
+        vec![change(PHONE, json!({"messages": [text_from(SHEENA)]}))],
+    );
+    let (result, counts) = receive_signed(&body, &secrets("app-secret"));
+    assert_account_mismatch(result);
+    assert_eq!(counts.foreign, 1);
+}
+
+#[test]
+fn without_a_recorded_business_account_the_phone_number_alone_is_compared() {
+    let phone_only = secrets_of(
+        &[(PHONE_NUMBER_ID, PHONE)],
+        &[(APP_SECRET, "app-secret"), (VERIFY_TOKEN, "verify-me")],
+    );
+    let ours = delivery(
+        OTHER_WABA,
+        vec![change(PHONE, json!({"messages": [text_from(SHEENA)]}))],
+    );
+    let (drafts, _) = receive_signed(&ours, &phone_only);
+    assert_eq!(drafts.unwrap()[0].contact.platform_id, SHEENA);
+    let theirs = delivery(
+        WABA,
+        vec![change(
+            OTHER_PHONE,
+            json!({"messages": [text_from(SHEENA)]}),
+        )],
+    );
+    assert_account_mismatch(receive_signed(&theirs, &phone_only).0);
+    let no_phone = secrets_of(
+        &[(BUSINESS_ACCOUNT_ID, WABA)],
+        &[(APP_SECRET, "app-secret")],
+    );
+    assert_eq!(
+        receive_signed(&ours, &no_phone).0.err(),
+        Some(WebhookError::MissingSecret(PHONE_NUMBER_ID)),
+        "an integration without its phone number accepts no delivery"
+    );
+}
+
+#[test]
+fn a_mixed_batch_keeps_only_the_changes_of_our_phone_number() {
+    let status = json!({"id": OUTGOING, "status": "read", "timestamp": "1750030121", "recipient_id": JORDAN});
+    let body = delivery(
+        WABA,
+        vec![
+            change(PHONE, json!({"messages": [text_from(SHEENA)]})),
+            change(
+                OTHER_PHONE,
+                json!({"messages": [text_from(JORDAN)], "statuses": [status.clone()]}),
+            ),
+            change(PHONE, json!({"statuses": [status]})),
+            json!({"field": "messages", "value": {"messages": [text_from(JORDAN)]}}),
+        ],
+    );
+    let (drafts, counts) = receive_signed(&body, &secrets("app-secret"));
+    let drafts = drafts.unwrap();
+    assert_eq!(drafts.len(), 2);
+    assert_eq!(received(&drafts[0]).0, format!("wamid.{SHEENA}"));
+    assert!(matches!(drafts[1].kind, InboundKind::MessageRead { .. }));
+    assert_eq!(
+        counts,
+        ItemCounts {
+            foreign: 3,
+            unattributed: 0
+        },
+        "two items of the other number, one of a change naming none"
+    );
 }
 
 #[test]
@@ -440,33 +584,40 @@ fn a_message_without_an_id_gets_one_that_is_stable_across_redeliveries() {
 }
 
 #[test]
-fn statuses_we_cannot_attribute_or_do_not_track_are_skipped_alone() {
-    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-        {"field": "messages", "value": {"statuses": [
-            {"id": "wamid.NO_RECIPIENT", "status": "read", "timestamp": "1750030121"},
-            {"recipient_id": SHEENA, "status": "read", "timestamp": "1750030121"},
-            {"id": "wamid.PLAYED", "status": "played", "timestamp": "1750030121", "recipient_id": SHEENA},
-            {"id": "wamid.KEPT", "status": "sent", "timestamp": "1750030121", "recipient_id": SHEENA}
-        ]}}
-    ]}]});
-    let drafts = parse_trusted(&WhatsappWebhook, body.to_string().as_bytes()).unwrap();
-    assert_eq!(drafts.len(), 1);
+fn statuses_without_a_recipient_are_kept_unattributed_and_those_we_do_not_track_skipped() {
+    let body = delivery(
+        WABA,
+        vec![change(
+            PHONE,
+            json!({"statuses": [
+                {"id": "wamid.NO_RECIPIENT", "status": "read", "timestamp": "1750030121"},
+                {"recipient_id": SHEENA, "status": "read", "timestamp": "1750030121"},
+                {"id": "wamid.PLAYED", "status": "played", "timestamp": "1750030121", "recipient_id": SHEENA},
+                {"id": "wamid.KEPT", "status": "sent", "timestamp": "1750030121", "recipient_id": SHEENA}
+            ]}),
+        )],
+    );
+    let (drafts, counts) = counting(KIND, || parse_body(&body).unwrap());
+    assert_eq!(drafts.len(), 2);
+    assert_unattributed(&drafts[0], "status", None);
+    assert_eq!(drafts[0].raw["id"], "wamid.NO_RECIPIENT");
     assert_eq!(
-        drafts[0].kind,
+        drafts[1].kind,
         InboundKind::MessageSent {
             platform_message_ids: vec!["wamid.KEPT".into()]
         }
     );
+    assert_eq!(counts.unattributed, 1);
 }
 
 #[test]
 fn changes_for_other_fields_carry_no_drafts() {
-    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "changes": [
         {"field": "account_update", "value": {"messages": [
             {"from": SHEENA, "id": "wamid.X", "timestamp": "1", "type": "text", "text": {"body": "no"}}
         ]}}
     ]}]});
-    let drafts = parse_trusted(&WhatsappWebhook, body.to_string().as_bytes()).unwrap();
+    let drafts = parse_body(body.to_string().as_bytes()).unwrap();
     assert!(drafts.is_empty());
 }
 
@@ -480,16 +631,13 @@ fn bodies_that_are_not_whatsapp_webhooks_are_malformed() {
         br#"{"object":"whatsapp_business_account"}"#,
         br#"{"object":"whatsapp_business_account","entry":{}}"#,
     ] {
-        assert!(matches!(
-            parse_trusted(&WhatsappWebhook, body),
-            Err(WebhookError::Malformed(_))
-        ));
+        assert!(matches!(parse_body(body), Err(WebhookError::Malformed(_))));
     }
 }
 
 #[test]
 fn no_input_makes_the_parser_panic() {
-    assert_parser_total(&WhatsappWebhook);
+    assert_parser_total(&WhatsappWebhook, &own());
 }
 
 #[test]
@@ -499,9 +647,10 @@ fn no_item_inside_a_valid_envelope_makes_the_parser_panic() {
         ..ProptestConfig::default()
     };
     proptest!(config, |(items in prop::collection::vec(arbitrary_json(), 0..4), contacts in arbitrary_json())| {
-        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-            {"field": "messages", "value": {"contacts": contacts, "messages": items, "statuses": items}}
-        ]}]});
-        prop_assert!(parse_trusted(&WhatsappWebhook, body.to_string().as_bytes()).is_ok());
+        let body = delivery(
+            WABA,
+            vec![change(PHONE, json!({"contacts": contacts, "messages": items, "statuses": items}))],
+        );
+        prop_assert!(parse_body(&body).is_ok());
     });
 }

@@ -3,7 +3,24 @@
 //!
 //! The signature is `mac=<hex SHA-256(app_id + raw body + timestamp + OA secret key)>`, a plain
 //! hash rather than an HMAC, where `timestamp` is the body's own `timestamp` field: the body is
-//! read leniently for it before anything is trusted, and a body without one is refused.
+//! read leniently for it before anything is trusted, and a body without one is refused. That
+//! signed `timestamp` (Unix milliseconds) must also be within the shared [`ReplayWindow`] of now
+//! (5 minutes either way unless the platform setting `zalo.signature_tolerance_secs` says
+//! otherwise), so a captured delivery cannot be replayed later.
+//!
+//! # Account
+//!
+//! After those checks the delivery is bound to the integration's `oa_id` auth field. The event
+//! names its OA in `oa_id` when it has one (`follow`, `user_submit_info`…), else on the OA's side
+//! of the exchange: `sender.id` of the OA's own sends (`oa_send_*`) and of the receipts
+//! (`user_received_message`, `user_seen_message`, which Zalo addresses from the OA to the user),
+//! `recipient.id` of every other event (a user's). An event naming another OA, or none, is
+//! foreign: refused with [`WebhookError::account_mismatch`] (Zalo sends one event per request,
+//! so it is every item), counted and logged without payload (see `channels::webhook`). An
+//! integration without an `oa_id` accepts no delivery.
+//!
+//! On the Zalo app's shared URL (`/webhooks/zalo`, see `channels::app_webhook`) the event is
+//! routed by that OA to the integration recording it as its `oa_id`.
 //!
 //! Events, by `event_name`:
 //! - `user_send_*` (text, image, gif, audio, video, file, sticker, location, link, business card,
@@ -14,14 +31,18 @@
 //!   in `message.msg_ids` (one draft for the whole list, not one per id). Zalo addresses these
 //!   from the OA to the user, so the contact is `recipient.id` (else `sender.id`).
 //! - anything else (`follow`, `user_click_*`…): one `Unsupported` message for the user named by
-//!   `sender.id` or `follower.id`, keeping the raw event; skipped when it names no user.
+//!   `sender.id` or `follower.id`, keeping the raw event.
+//!
+//! An event of our OA that names no user is kept as an `Unsupported` message of the reserved
+//! unattributed contact and counted (see `channels::webhook::unattributed`).
 //!
 //! Timestamps are milliseconds, as a string or a number.
 
-use super::{APP_ID, OA_SECRET_KEY, SIGNATURE_HEADER};
+use super::{APP_ID, KIND, OA_ID, OA_SECRET_KEY, SIGNATURE_HEADER};
+use crate::channels::app_webhook::{AccountTally, AppWebhook, NamedAccount};
 use crate::channels::webhook::{
-    hex_signature_matches, RawWebhook, VerifiedWebhook, WebhookChannel, WebhookError,
-    WebhookSecrets,
+    hex_signature_matches, id_text, unattributed, AccountCheck, OwnAccount, RawWebhook,
+    ReplayWindow, VerifiedWebhook, WebhookChannel, WebhookError, WebhookSecrets,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -32,7 +53,10 @@ use switchboard_domain::message::{
 
 /// Zalo Official Account's inbound half.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct ZaloWebhook;
+pub struct ZaloWebhook {
+    /// How far the body's signed `timestamp` may be from now to be accepted.
+    pub window: ReplayWindow,
+}
 
 impl WebhookChannel for ZaloWebhook {
     fn signature_header(&self) -> Option<&'static str> {
@@ -40,6 +64,32 @@ impl WebhookChannel for ZaloWebhook {
     }
 
     fn verify<'a>(
+        &self,
+        raw: RawWebhook<'a>,
+        secrets: &WebhookSecrets,
+    ) -> Result<VerifiedWebhook<'a>, WebhookError> {
+        let verified = self.check_signature(raw, secrets)?;
+        Ok(verified.bound_to(self.own_account(secrets)?))
+    }
+
+    fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
+        let body = webhook.json()?;
+        let event = event_name(&body)?;
+        let mut check = AccountCheck::new(KIND, webhook.own_account(OA_ID)?);
+        let oa = named_oa(event, &body);
+        if !check.admit(&[(OA_ID, oa.as_deref())], 1) {
+            return check.finish(Vec::new());
+        }
+        check.finish(vec![parse_event(event, &body)])
+    }
+
+    fn app(&self) -> Option<&dyn AppWebhook> {
+        Some(self)
+    }
+}
+
+impl AppWebhook for ZaloWebhook {
+    fn check_signature<'a>(
         &self,
         raw: RawWebhook<'a>,
         secrets: &WebhookSecrets,
@@ -61,24 +111,58 @@ impl WebhookChannel for ZaloWebhook {
                 timestamp.as_bytes(),
                 key.expose().as_bytes(),
             ]);
-            if hex_signature_matches(given, &expected) {
+            if !hex_signature_matches(given, &expected) {
+                return Err(WebhookError::Unauthorized(
+                    "X-ZEvent-Signature does not match the body",
+                ));
+            }
+            let millis: i64 = timestamp.trim().parse().map_err(|_| {
+                WebhookError::Unauthorized("the body's timestamp is not Unix milliseconds")
+            })?;
+            if self.window.admits(millis.div_euclid(1000), secrets) {
                 Ok(())
             } else {
                 Err(WebhookError::Unauthorized(
-                    "X-ZEvent-Signature does not match the body",
+                    "the body's timestamp is outside the tolerance window",
                 ))
             }
         })
     }
 
-    fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
-        let body = webhook.json()?;
-        let event = body
-            .get("event_name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| WebhookError::Malformed("expected an object with event_name".into()))?;
-        Ok(parse_event(event, &body).into_iter().collect())
+    fn own_account(&self, secrets: &WebhookSecrets) -> Result<OwnAccount, WebhookError> {
+        OwnAccount::from_integration(secrets, &[OA_ID], &[])
     }
+
+    fn accounts(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<NamedAccount>, WebhookError> {
+        let body = webhook.json()?;
+        let mut tally = AccountTally::default();
+        tally.add(named_oa(event_name(&body)?, &body).as_deref(), 1);
+        Ok(tally.finish())
+    }
+}
+
+/// The event's `event_name`; `Malformed` when the body has none.
+fn event_name(body: &Value) -> Result<&str, WebhookError> {
+    body.get("event_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| WebhookError::Malformed("expected an object with event_name".into()))
+}
+
+/// The OA an event names: its `oa_id`, else the OA's side of the exchange (`sender.id` of the
+/// OA's sends and of receipts, `recipient.id` of a user's events).
+fn named_oa(event: &str, item: &Value) -> Option<String> {
+    id_at(item, "/oa_id").or_else(|| {
+        let from_the_oa = event.starts_with("oa_send_")
+            || matches!(event, "user_received_message" | "user_seen_message");
+        id_at(
+            item,
+            if from_the_oa {
+                "/sender/id"
+            } else {
+                "/recipient/id"
+            },
+        )
+    })
 }
 
 /// SHA-256 of `parts`, concatenated.
@@ -101,25 +185,34 @@ fn body_timestamp(body: &[u8]) -> Option<String> {
     }
 }
 
-/// The one event of a request; `None` when it names no user.
-fn parse_event(event: &str, item: &Value) -> Option<InboundDraft> {
-    let (contact, kind) = if let Some(kind) = event.strip_prefix("user_send_") {
+/// The one event of a request; [`unattributed`] when it names no user.
+fn parse_event(event: &str, item: &Value) -> InboundDraft {
+    let platform_timestamp = millis(&item["timestamp"]).unwrap_or_else(Utc::now);
+    let Some((contact, kind)) = attributed_event(event, item) else {
+        let id = id_at(item, "/message/msg_id");
+        return unattributed(KIND, event, id, platform_timestamp, item.clone());
+    };
+    InboundDraft {
+        contact: Contact::new(contact),
+        platform_timestamp,
+        kind,
+        raw: item.clone(),
+    }
+}
+
+/// The user an event concerns and what happened; `None` when it names no user.
+fn attributed_event(event: &str, item: &Value) -> Option<(String, InboundKind)> {
+    if let Some(kind) = event.strip_prefix("user_send_") {
         let contact = id_at(item, "/sender/id")?;
         let kind = message_kind(event, kind, item, &contact, false);
-        (contact, kind)
+        Some((contact, kind))
     } else if let Some(kind) = event.strip_prefix("oa_send_") {
         let contact = id_at(item, "/recipient/id")?;
         let kind = message_kind(event, kind, item, &contact, true);
-        (contact, kind)
+        Some((contact, kind))
     } else {
-        other_event(event, item)?
-    };
-    Some(InboundDraft {
-        contact: Contact::new(contact),
-        platform_timestamp: millis(&item["timestamp"]).unwrap_or_else(Utc::now),
-        kind,
-        raw: item.clone(),
-    })
+        other_event(event, item)
+    }
 }
 
 /// Receipts, and the events this channel has no mapping for.
@@ -268,14 +361,6 @@ fn message_ids(message: &Value) -> Vec<String> {
 /// The id at `pointer`: a non-empty string, or a number's digits.
 fn id_at(value: &Value, pointer: &str) -> Option<String> {
     value.pointer(pointer).and_then(id_text)
-}
-
-fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) if !text.is_empty() => Some(text.clone()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
 }
 
 fn non_empty(value: &Value) -> Option<String> {

@@ -25,6 +25,8 @@ pub const APP_ID: &str = "app_id";
 pub const OA_SECRET_KEY: &str = "oa_secret_key";
 /// The signature header: `mac=<hex SHA-256(app_id + body + timestamp + OA secret key)>`.
 pub const SIGNATURE_HEADER: &str = "x-zevent-signature";
+/// Integration auth field: the Official Account every delivery must name.
+pub const OA_ID: &str = "oa_id";
 
 /// What Zalo Official Account needs from a workspace to connect.
 pub fn spec() -> ChannelSpec {
@@ -34,7 +36,7 @@ pub fn spec() -> ChannelSpec {
         auth: AuthSpec {
             scheme: AuthScheme::Oauth2,
             fields: vec![
-                AuthField::required("oa_id", AuthFieldKind::Text, "The Official Account id."),
+                AuthField::required(OA_ID, AuthFieldKind::Text, "The Official Account id."),
                 AuthField::required(
                     "access_token",
                     AuthFieldKind::Secret,
@@ -53,6 +55,7 @@ pub fn spec() -> ChannelSpec {
             ],
         },
         needs_platform_credentials: true,
+        app_account: Some(OA_ID),
         reply_window: Some(ReplyWindow {
             hours: 48,
             max_messages: Some(8),
@@ -61,11 +64,16 @@ pub fn spec() -> ChannelSpec {
     }
 }
 
-/// The registry entry.
+/// The registry entry, sending under the default egress policy.
 pub fn channel() -> RegisteredChannel {
+    channel_with(&crate::egress::EgressHttp::shared_default())
+}
+
+/// The registry entry, sending through `egress` (and its policy).
+pub fn channel_with(egress: &crate::egress::EgressHttp) -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
-        webhook: Some(Arc::new(ZaloWebhook)),
-        sender: Some(Arc::new(ZaloSender::new())),
+        webhook: Some(Arc::new(ZaloWebhook::default())),
+        sender: Some(Arc::new(ZaloSender::new(egress.clone()))),
     }
 }

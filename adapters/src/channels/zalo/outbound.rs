@@ -13,9 +13,10 @@
 //! One command is text only; attachments and quick replies are `Invalid` for now.
 
 use crate::channels::sender::{
-    classify_status, http_client, retry_after_header, ChannelSender, SendError, SendTarget,
+    classify_status, response_json, retry_after_header, ChannelSender, SendError, SendTarget,
     SentMessage,
 };
+use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::auth::AuthInput;
@@ -38,21 +39,20 @@ const THROTTLED: &[i64] = &[-32];
 /// Sends Zalo OA messages and refreshes OA tokens.
 #[derive(Clone)]
 pub struct ZaloSender {
-    http: reqwest::Client,
+    http: EgressHttp,
 }
 
 impl ZaloSender {
-    /// A sender on the shared HTTP client.
-    pub fn new() -> Self {
-        Self {
-            http: http_client(),
-        }
+    /// A sender calling the platform through `http` (and its egress policy).
+    pub fn new(http: EgressHttp) -> Self {
+        Self { http }
     }
 }
 
 impl Default for ZaloSender {
+    /// A sender under the default egress policy.
     fn default() -> Self {
-        Self::new()
+        Self::new(EgressHttp::shared_default())
     }
 }
 
@@ -78,7 +78,7 @@ impl ChannelSender for ZaloSender {
         let body = json!({"recipient": {"user_id": message.recipient}, "message": {"text": text}});
         let response = self
             .http
-            .post(target.url("/v3.0/oa/message/cs"))
+            .post(target.url("/v3.0/oa/message/cs"))?
             .header("access_token", token.expose())
             .json(&body)
             .send()
@@ -86,7 +86,7 @@ impl ChannelSender for ZaloSender {
             .map_err(SendError::from_transport)?;
         let status = response.status();
         let retry_after = retry_after_header(response.headers());
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer: Value = response_json(response).await?;
         match (
             answer["error"].as_i64(),
             answer["data"]["message_id"].as_str(),
@@ -121,13 +121,13 @@ impl ChannelSender for ZaloSender {
         ];
         let response = self
             .http
-            .post(format!("{base}/oa/access_token"))
+            .post(format!("{base}/oa/access_token"))?
             .header("secret_key", secret.expose())
             .form(&form)
             .send()
             .await
             .map_err(SendError::from_transport)?;
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let answer: Value = response_json(response).await?;
         let (Some(access), Some(refresh)) = (
             answer["access_token"].as_str(),
             answer["refresh_token"].as_str(),
@@ -192,7 +192,7 @@ fn classify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::fake_platform::{message, target, FakePlatform, Reply};
+    use crate::channels::fake_platform::{message, target, test_egress, FakePlatform, Reply};
     use switchboard_domain::message::OutboundContent;
 
     fn ok() -> Reply {
@@ -220,7 +220,7 @@ mod tests {
     async fn a_text_is_posted_with_the_access_token_header() {
         let fake = FakePlatform::start(ok()).await;
         let target = oa(&fake.base);
-        let sent = ZaloSender::new()
+        let sent = ZaloSender::new(test_egress())
             .send(
                 &target,
                 &message(
@@ -257,7 +257,7 @@ mod tests {
             json!({"error": -213, "message": "User has not followed the OA"}),
         ));
         let target = oa(&fake.base);
-        let sender = ZaloSender::new();
+        let sender = ZaloSender::new(test_egress());
         let hello = message(&target, "1", OutboundContent::text("hi"));
         assert_eq!(
             sender.send(&target, &hello).await,
@@ -283,7 +283,7 @@ mod tests {
         ))
         .await;
         let target = oa(&fake.base);
-        let auth = ZaloSender::new()
+        let auth = ZaloSender::new(test_egress())
             .refresh_credentials(&target)
             .await
             .unwrap()
@@ -308,7 +308,7 @@ mod tests {
         ))
         .await;
         let target = oa(&fake.base);
-        let error = ZaloSender::new()
+        let error = ZaloSender::new(test_egress())
             .refresh_credentials(&target)
             .await
             .unwrap_err();

@@ -1,18 +1,25 @@
-//! Zalo against the documented example payloads, plus the shared compliance checks.
+//! Zalo against the documented example payloads, plus the shared compliance checks, the
+//! replay window over the signed `timestamp` and the account check (every event must name the
+//! integration's OA).
 
-use super::{ZaloWebhook, APP_ID, OA_SECRET_KEY, SIGNATURE_HEADER};
+use super::{ZaloWebhook, APP_ID, KIND, OA_ID, OA_SECRET_KEY, SIGNATURE_HEADER};
 use crate::channels::compliance::{
-    arbitrary_json, assert_parser_total, assert_signature_contract, fixture, parse_trusted,
+    arbitrary_json, assert_account_mismatch, assert_parser_total, assert_signature_contract,
+    assert_unattributed, counting, fixture, parse_as, receive, secrets_of,
 };
-use crate::channels::webhook::{RawWebhook, WebhookChannel, WebhookError, WebhookSecrets};
+use crate::channels::webhook::{
+    OwnAccount, RawWebhook, ReplayWindow, WebhookChannel, WebhookError, WebhookSecrets,
+    DEFAULT_TOLERANCE, TOLERANCE_SETTING,
+};
 use chrono::DateTime;
 use http::HeaderMap;
-use serde_json::Value;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 use switchboard_domain::message::{
     Attachment, AttachmentKind, InboundDraft, InboundEvent, InboundKind, MessageContent,
 };
-use switchboard_domain::{ChannelKind, IntegrationId, SecretString};
+use switchboard_domain::{ChannelKind, IntegrationId};
 
 const FIXTURES: [&str; 10] = [
     "text",
@@ -27,16 +34,60 @@ const FIXTURES: [&str; 10] = [
     "follow",
 ];
 const USER: &str = "246845883529197922";
+/// The OA of the integration under test, as the fixtures name it.
+const OA: &str = "388613280878808645";
+/// Another OA of the same Zalo app.
+const OTHER_OA: &str = "388613280878800000";
+/// The pinned clock of these tests, in Unix seconds: between the fixtures' timestamps, which
+/// span about 22 minutes.
+const NOW: i64 = 1_718_181_650;
 
+/// The webhook under test: the clock pinned at `NOW`, a window wide enough for every fixture.
+fn webhook() -> ZaloWebhook {
+    ZaloWebhook {
+        window: ReplayWindow {
+            tolerance: Duration::from_secs(15 * 60),
+            now: || NOW,
+        },
+    }
+}
+
+/// The webhook with the default window, its clock pinned at `NOW`.
+fn strict() -> ZaloWebhook {
+    ZaloWebhook {
+        window: ReplayWindow {
+            now: || NOW,
+            ..ReplayWindow::default()
+        },
+    }
+}
+
+/// The secrets of an integration of `OA`, on a platform whose OA secret key is `oa_secret_key`.
 fn secrets(oa_secret_key: &str) -> WebhookSecrets {
-    WebhookSecrets::new(
-        Default::default(),
-        [
-            (APP_ID.to_owned(), SecretString::new("360846524940903967")),
-            (OA_SECRET_KEY.to_owned(), SecretString::new(oa_secret_key)),
-        ]
-        .into(),
+    secrets_of(
+        &[(OA_ID, OA)],
+        &[
+            (APP_ID, "360846524940903967"),
+            (OA_SECRET_KEY, oa_secret_key),
+        ],
     )
+}
+
+fn own() -> OwnAccount {
+    OwnAccount::of([(OA_ID, OA)])
+}
+
+fn parse_body(body: &[u8]) -> Result<Vec<InboundDraft>, WebhookError> {
+    parse_as(&webhook(), body, &own())
+}
+
+/// A user's text to `oa`, at `millis`.
+fn user_text(oa: &str, millis: i64) -> Vec<u8> {
+    json!({"app_id": "360846524940903967", "event_name": "user_send_text", "sender": {"id": USER},
+        "recipient": {"id": oa}, "message": {"msg_id": "m1", "text": "hi"},
+        "timestamp": millis.to_string()})
+    .to_string()
+    .into_bytes()
 }
 
 /// Signs the way Zalo documents it, independently of the code under test.
@@ -58,13 +109,19 @@ fn sign(body: &[u8], secrets: &WebhookSecrets) -> HeaderMap {
 }
 
 fn verify(body: &[u8], headers: &HeaderMap, secrets: &WebhookSecrets) -> Result<(), WebhookError> {
-    ZaloWebhook
+    webhook()
         .verify(RawWebhook { headers, body }, secrets)
         .map(|_| ())
 }
 
+/// `body` signed with the OA secret key, received by the integration of `OA` (default window).
+fn receive_signed(body: &[u8]) -> Result<Vec<InboundDraft>, WebhookError> {
+    let secrets = secrets("oa-secret-key");
+    receive(&strict(), &sign(body, &secrets), body, &secrets)
+}
+
 fn parse(name: &str) -> Vec<InboundDraft> {
-    parse_trusted(&ZaloWebhook, &fixture(&format!("zalo/{name}.json"))).unwrap()
+    parse_body(&fixture(&format!("zalo/{name}.json"))).unwrap()
 }
 
 fn only(name: &str) -> InboundDraft {
@@ -94,7 +151,7 @@ fn every_fixture_passes_the_signature_contract() {
     for name in FIXTURES {
         let body = fixture(&format!("zalo/{name}.json"));
         assert_signature_contract(
-            &ZaloWebhook,
+            &webhook(),
             &body,
             &secrets("oa-secret-key"),
             &secrets("another-key"),
@@ -119,14 +176,7 @@ fn the_signature_header_may_omit_the_mac_prefix() {
 #[test]
 fn a_signature_over_another_app_id_is_refused() {
     let body = fixture("zalo/text.json");
-    let other_app = WebhookSecrets::new(
-        Default::default(),
-        [
-            (APP_ID.to_owned(), SecretString::new("1")),
-            (OA_SECRET_KEY.to_owned(), SecretString::new("k")),
-        ]
-        .into(),
-    );
+    let other_app = secrets_of(&[(OA_ID, OA)], &[(APP_ID, "1"), (OA_SECRET_KEY, "k")]);
     let headers = sign(&body, &other_app);
     assert!(matches!(
         verify(&body, &headers, &secrets("k")),
@@ -151,10 +201,7 @@ fn a_body_without_a_timestamp_is_refused() {
 fn a_missing_credential_is_reported_rather_than_refused() {
     let body = fixture("zalo/text.json");
     let headers = sign(&body, &secrets("k"));
-    let no_key = WebhookSecrets::new(
-        Default::default(),
-        [(APP_ID.to_owned(), SecretString::new("360846524940903967"))].into(),
-    );
+    let no_key = secrets_of(&[(OA_ID, OA)], &[(APP_ID, "360846524940903967")]);
     assert_eq!(
         verify(&body, &headers, &no_key),
         Err(WebhookError::MissingSecret(OA_SECRET_KEY))
@@ -359,11 +406,11 @@ fn the_same_body_parsed_twice_has_the_same_message_id_and_event_id() {
 fn timestamps_as_numbers_and_strings_agree() {
     let body = |ts: &str| {
         format!(
-            r#"{{"event_name":"user_send_text","sender":{{"id":"7"}},"message":{{"msg_id":"m","text":"hi"}},"timestamp":{ts}}}"#
+            r#"{{"event_name":"user_send_text","sender":{{"id":"7"}},"recipient":{{"id":"{OA}"}},"message":{{"msg_id":"m","text":"hi"}},"timestamp":{ts}}}"#
         )
     };
-    let number = parse_trusted(&ZaloWebhook, body("1718181840312").as_bytes()).unwrap();
-    let string = parse_trusted(&ZaloWebhook, body(r#""1718181840312""#).as_bytes()).unwrap();
+    let number = parse_body(body("1718181840312").as_bytes()).unwrap();
+    let string = parse_body(body(r#""1718181840312""#).as_bytes()).unwrap();
     assert_eq!(number[0].platform_timestamp, at_millis(1_718_181_840_312));
     assert_eq!(number[0].platform_timestamp, string[0].platform_timestamp);
 }
@@ -400,8 +447,10 @@ fn kinds_without_a_mapping_become_unsupported() {
         ),
     ];
     for (event, kind) in cases {
-        let body = format!(r#"{{"event_name":{event},"sender":{{"id":"7"}},"timestamp":"1"}}"#);
-        let drafts = parse_trusted(&ZaloWebhook, body.as_bytes()).unwrap();
+        let body = format!(
+            r#"{{"event_name":{event},"sender":{{"id":"7"}},"recipient":{{"id":"{OA}"}},"timestamp":"1"}}"#
+        );
+        let drafts = parse_body(body.as_bytes()).unwrap();
         assert_eq!(
             received(&drafts[0]).1,
             &MessageContent::Unsupported { kind: kind.into() },
@@ -411,23 +460,140 @@ fn kinds_without_a_mapping_become_unsupported() {
 }
 
 #[test]
-fn events_that_name_no_user_are_skipped() {
-    for body in [
-        &br#"{"event_name":"user_send_text","message":{"msg_id":"m","text":"lost"},"timestamp":"1"}"#[..],
-        br#"{"event_name":"oa_send_text","sender":{"id":"oa"},"message":{"msg_id":"m"},"timestamp":"1"}"#,
-        br#"{"event_name":"add_user_to_tag","oa_id":"oa","timestamp":"1"}"#,
-    ] {
-        assert_eq!(parse_trusted(&ZaloWebhook, body).unwrap(), vec![]);
+fn events_of_our_oa_that_name_no_user_are_kept_as_unsupported_and_counted() {
+    let cases = [
+        (
+            json!({"event_name": "user_send_text", "recipient": {"id": OA},
+                "message": {"msg_id": "m1", "text": "lost"}, "timestamp": "1"}),
+            "user_send_text",
+            Some("m1"),
+        ),
+        (
+            json!({"event_name": "oa_send_text", "sender": {"id": OA}, "message": {"msg_id": "m2"},
+                "timestamp": "1"}),
+            "oa_send_text",
+            Some("m2"),
+        ),
+        (
+            json!({"event_name": "add_user_to_tag", "oa_id": OA, "timestamp": "1"}),
+            "add_user_to_tag",
+            None,
+        ),
+    ];
+    for (body, kind, id) in cases {
+        let (drafts, counts) = counting(KIND, || parse_body(body.to_string().as_bytes()).unwrap());
+        assert_eq!(drafts.len(), 1, "{body}");
+        assert_unattributed(&drafts[0], kind, id);
+        assert_eq!(drafts[0].raw, body, "the raw event is kept");
+        assert_eq!(drafts[0].platform_timestamp, at_millis(1));
+        assert_eq!(counts.unattributed, 1, "{body}");
     }
+}
+
+#[test]
+fn a_delivery_naming_another_oa_is_refused() {
+    let at = (NOW * 1000).to_string();
+    let cases = [
+        json!({"event_name": "user_send_text", "sender": {"id": USER}, "recipient": {"id": OTHER_OA},
+            "message": {"msg_id": "m", "text": "hi"}, "timestamp": at}),
+        json!({"event_name": "oa_send_text", "sender": {"id": OTHER_OA}, "recipient": {"id": USER},
+            "message": {"msg_id": "m", "text": "hi"}, "timestamp": at}),
+        json!({"event_name": "user_seen_message", "sender": {"id": OTHER_OA}, "recipient": {"id": USER},
+            "message": {"msg_ids": ["m"]}, "timestamp": at}),
+        json!({"event_name": "follow", "oa_id": OTHER_OA, "follower": {"id": USER},
+            "recipient": {"id": OA}, "timestamp": at}),
+        json!({"event_name": "user_send_text", "sender": {"id": USER},
+            "message": {"msg_id": "m", "text": "names no OA"}, "timestamp": at}),
+    ];
+    for body in cases {
+        let body = body.to_string().into_bytes();
+        let (result, counts) = counting(KIND, || receive_signed(&body));
+        assert_account_mismatch(result);
+        assert_eq!(counts.foreign, 1);
+    }
+    let ours = user_text(OA, NOW * 1000);
+    assert_eq!(receive_signed(&ours).unwrap()[0].contact.platform_id, USER);
+}
+
+#[test]
+fn an_integration_without_an_oa_id_accepts_no_delivery() {
+    let body = user_text(OA, NOW * 1000);
+    let unbound = secrets_of(
+        &[],
+        &[
+            (APP_ID, "360846524940903967"),
+            (OA_SECRET_KEY, "k"),
+            (OA_ID, OA),
+        ],
+    );
+    assert_eq!(
+        strict()
+            .verify(
+                RawWebhook {
+                    headers: &sign(&body, &unbound),
+                    body: &body
+                },
+                &unbound
+            )
+            .err(),
+        Some(WebhookError::MissingSecret(OA_ID)),
+        "an OA id only the platform names binds nothing"
+    );
+}
+
+#[test]
+fn a_signed_timestamp_outside_the_tolerance_window_is_refused() {
+    let window = DEFAULT_TOLERANCE.as_secs() as i64;
+    for seconds in [NOW - window, NOW - 1, NOW, NOW + window] {
+        let body = user_text(OA, seconds * 1000);
+        assert!(receive_signed(&body).is_ok(), "t = now {:+}", seconds - NOW);
+    }
+    for millis in [
+        (NOW - window - 1) * 1000,
+        (NOW + window + 1) * 1000,
+        0,
+        1_000_000,
+        -1,
+    ] {
+        let body = user_text(OA, millis);
+        assert!(
+            matches!(receive_signed(&body), Err(WebhookError::Unauthorized(_))),
+            "timestamp {millis}"
+        );
+    }
+    let not_a_time = json!({"event_name": "user_send_text", "sender": {"id": USER},
+        "recipient": {"id": OA}, "timestamp": "soon"})
+    .to_string()
+    .into_bytes();
+    assert!(matches!(
+        receive_signed(&not_a_time),
+        Err(WebhookError::Unauthorized(_))
+    ));
+}
+
+#[test]
+fn the_platform_setting_overrides_the_tolerance() {
+    let strict_secrets = secrets_of(
+        &[(OA_ID, OA)],
+        &[
+            (APP_ID, "360846524940903967"),
+            (OA_SECRET_KEY, "k"),
+            (TOLERANCE_SETTING, "5"),
+        ],
+    );
+    let check = |seconds: i64| {
+        let body = user_text(OA, seconds * 1000);
+        let headers = sign(&body, &strict_secrets);
+        receive(&strict(), &headers, &body, &strict_secrets).map(|_| ())
+    };
+    assert_eq!(check(NOW - 5), Ok(()));
+    assert!(matches!(check(NOW - 6), Err(WebhookError::Unauthorized(_))));
 }
 
 #[test]
 fn bodies_that_are_not_zalo_events_are_malformed() {
     for body in [&b"not json"[..], b"{}", b"[]", br#"{"event_name":1}"#] {
-        assert!(matches!(
-            parse_trusted(&ZaloWebhook, body),
-            Err(WebhookError::Malformed(_))
-        ));
+        assert!(matches!(parse_body(body), Err(WebhookError::Malformed(_))));
     }
 }
 
@@ -440,7 +606,7 @@ fn the_channel_registers_its_webhook() {
 
 #[test]
 fn no_input_makes_the_parser_panic() {
-    assert_parser_total(&ZaloWebhook);
+    assert_parser_total(&webhook(), &own());
 }
 
 #[test]
@@ -478,11 +644,12 @@ fn no_event_shaped_input_makes_the_parser_panic() {
     )| {
         let body = serde_json::json!({
             "event_name": event,
+            "oa_id": OA,
             "sender": {"id": user},
             "recipient": {"id": user},
             "message": {"msg_id": msg_id, "msg_ids": [msg_id], "text": text, "attachments": attachments},
             "timestamp": timestamp,
         });
-        let _ = parse_trusted(&ZaloWebhook, body.to_string().as_bytes());
+        prop_assert!(parse_body(body.to_string().as_bytes()).is_ok());
     });
 }

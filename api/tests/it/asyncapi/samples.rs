@@ -411,6 +411,7 @@ pub(super) fn status_record(update: &DeliveryUpdate) -> OutgoingRecord {
             subject: Some(update.conversation_key.clone()),
             time: update.at,
             sequence: None,
+            actor: None,
         },
         body: serde_json::to_vec(update).unwrap(),
         traceparent: Some(TRACEPARENT.into()),

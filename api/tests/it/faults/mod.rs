@@ -49,6 +49,7 @@ impl Service {
             ),
             ("RUST_LOG", "warn".to_owned()),
         ];
+        env.extend(crate::helpers::process_env());
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
         let ensured = switchboard(&env)
             .args(["topics", "ensure"])
@@ -62,7 +63,7 @@ impl Service {
             port,
             process: None,
             log,
-            client: reqwest::Client::builder()
+            client: crate::helpers::client_for("acme")
                 .timeout(Duration::from_secs(15))
                 .build()
                 .unwrap(),

@@ -1,0 +1,48 @@
+//! The workspace guard, layered on every `/v1/workspaces/{ws}/…` route: the credential must be
+//! valid (401), belong to the path's workspace (404 otherwise, so another tenant's existence is
+//! not revealed) and be within its rate limit (429). The caller then rides in the request's
+//! extensions, where handlers require their scope through `Authorized`.
+
+use super::authenticator::Principal;
+use super::rate_limit::too_many_requests;
+use crate::error::Problem;
+use crate::state::AppState;
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Authenticates and scopes a workspace request.
+pub async fn workspace_guard(
+    State(state): State<AppState>,
+    params: RawPathParams,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let workspace = params
+        .iter()
+        .find(|(name, _)| *name == "ws")
+        .map(|(_, value)| value.to_owned());
+    let caller = match state.auth.authenticate(request.headers()).await {
+        Ok(Principal::Workspace(caller)) => caller,
+        Ok(Principal::Operator) => {
+            return Problem::new(
+                StatusCode::FORBIDDEN,
+                "workspace-credential-required",
+                "Workspace credential required",
+                "the operator credential does not act inside workspaces; use a workspace key",
+            )
+            .into_response()
+        }
+        Err(problem) => return problem.into_response(),
+    };
+    if workspace.as_deref() != Some(caller.workspace.as_str()) {
+        return Problem::not_found("no such workspace resource").into_response();
+    }
+    if let Err(wait) = state.caller_limit.check(&caller.actor()) {
+        metrics::counter!("switchboard_rate_limited_total", "kind" => "credential").increment(1);
+        return too_many_requests(wait, "this credential is over its request rate").into_response();
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}

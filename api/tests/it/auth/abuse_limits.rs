@@ -1,0 +1,141 @@
+//! The server loop's limits, over real sockets: a client that never finishes its headers is
+//! disconnected, a body that stalls gets 408, requests beyond the concurrency cap are shed with
+//! 503, and a source address whose webhooks keep failing verification gets 429.
+
+use crate::helpers::{json_request, TestApp, TestKafka};
+use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use std::net::SocketAddr;
+use std::time::Duration;
+use switchboard_api::config::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Upper bound for anything these tests wait on; the limits under test are far shorter.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Serves an app with `tweak` on a loopback port; returns the port and the app.
+async fn serving(kafka: &TestKafka, tweak: impl FnOnce(&mut Config)) -> (u16, TestApp) {
+    let mut app = TestApp::new_with(kafka, tweak).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = app.app.take().unwrap();
+    tokio::spawn(served.serve(listener, std::future::pending()));
+    (port, app)
+}
+
+/// Everything the server sends until it closes the connection.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let kafka = TestKafka::new();
+    let (port, _app) = serving(&kafka, |c| c.header_read_timeout_ms = 300).await;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut stream).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+
+    let mut patient = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    patient
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_to_close(&mut patient)
+        .await
+        .starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_408_and_requests_past_the_cap_are_shed() {
+    let kafka = TestKafka::new();
+    let (port, _app) = serving(&kafka, |c| {
+        c.body_read_timeout_ms = 1_500;
+        c.max_concurrent_requests = 1;
+    })
+    .await;
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stalled
+        .write_all(b"POST /v1/keys HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"work")
+        .await
+        .unwrap();
+    // The stalled request holds the only slot while its body is awaited.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = reqwest::Client::new();
+    let shed = client
+        .get(format!("http://127.0.0.1:{port}/v1/channels"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let problem: serde_json::Value = shed.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/overloaded");
+    let probe = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(probe.status(), StatusCode::OK, "probes are never shed");
+
+    let answer = read_to_close(&mut stalled).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("/problems/body-timeout"), "{answer}");
+    let after = client
+        .get(format!("http://127.0.0.1:{port}/v1/channels"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::OK, "the slot is free again");
+}
+
+#[tokio::test]
+async fn a_source_that_keeps_failing_webhook_verification_gets_429() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new_with(&kafka, |c| c.webhook_failures_per_minute = 3).await;
+    let id = app.connected_telegram("acme", "1:token").await;
+    let uri = format!("/webhooks/telegram/{id}");
+    let from = |address: [u8; 4], secret: &str| {
+        let mut request = json_request("POST", &uri, Some(serde_json::json!({"update_id": 1})));
+        request
+            .headers_mut()
+            .insert("x-telegram-bot-api-secret-token", secret.parse().unwrap());
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((address, 40_000))));
+        request
+    };
+    let attacker = [198, 51, 100, 9];
+    for _ in 0..3 {
+        assert_eq!(
+            app.send_as_is(from(attacker, "guess")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, _, problem) = app.send_as_is(from(attacker, "guess")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
+    let (status, _, _) = app.send_as_is(from(attacker, "hook-secret")).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "paused, even with the right secret"
+    );
+    let (status, _, body) = app
+        .send_as_is(from([198, 51, 100, 10], "hook-secret"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another address is unaffected: {body}"
+    );
+}
