@@ -2,7 +2,8 @@
 # Runs the whole test suite: unit tests, given/when/then aggregate tests, and integration
 # tests against real PostgreSQL and Kafka (librdkafka's mock cluster in-process, plus
 # end-to-end and fault tests against real Apache Kafka nodes that the tests start, kill and
-# restart themselves through deploy/kafka/node.sh).
+# restart themselves through deploy/kafka/node.sh); then the API contract run
+# (deploy/api-contract.sh: schemathesis against a real `switchboard serve`).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -11,3 +12,5 @@ ensure_kafka >/dev/null
 export SWITCHBOARD_TEST_DATABASE_URL="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 cargo test --workspace --all-targets "$@"
+# The running service against its own OpenAPI description (schemathesis, bounded in time).
+bash "$REPO_ROOT/deploy/api-contract.sh"

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
+use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::OutboundEngine;
 use switchboard_adapters::store::{
@@ -67,12 +67,10 @@ impl App {
             Some(text) => PlatformCredentials::parse(text.expose())?,
             None => PlatformCredentials::default(),
         };
-        let webhook_targets = WebhookTargets::new(
-            integrations.clone(),
-            sealer,
-            platform,
-            Duration::from_millis(config.webhook_cache_ms),
-        );
+        let webhook_cache = Duration::from_millis(config.webhook_cache_ms);
+        let webhook_targets =
+            WebhookTargets::new(integrations.clone(), sealer, platform, webhook_cache);
+        let account_owners = AccountOwners::new(integrations.clone(), webhook_cache);
         let inbound = InboundPublisher::new(
             producer.clone(),
             config.topics().received,
@@ -115,6 +113,7 @@ impl App {
             pool: pool.clone(),
             producer,
             webhook_targets,
+            account_owners,
             inbound,
             topics: config.topics(),
             metrics: metrics_handle(),

@@ -48,7 +48,8 @@ pub struct Config {
     pub platform_credentials: Option<SecretString>,
     /// How long a webhook waits for the broker to acknowledge its events before answering 503.
     pub webhook_ack_timeout_ms: u64,
-    /// How long an integration looked up for webhooks is remembered.
+    /// How long an integration looked up for webhooks (by id, or as the owner of a platform
+    /// account) is remembered.
     pub webhook_cache_ms: u64,
     /// How long `serve` drains after SIGTERM (requests, then background tasks, then the
     /// producer's queue) before it exits anyway.

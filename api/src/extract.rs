@@ -1,5 +1,6 @@
 //! Extractors whose rejections speak problem+json: malformed JSON 400, well-formed JSON of the
-//! wrong shape 422, a NUL character in any string 422, wrong content type 415, body over the
+//! wrong shape (an array or scalar where an object belongs, too) 422, a NUL character in any
+//! string 422, wrong content type 415, body over the
 //! limit 413, bad path or query 400/404.
 
 use crate::error::Problem;
@@ -35,6 +36,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
                     Problem::bad_request(rejection.body_text())
                 }
             })?;
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            // serde would read a struct from an array too; every body here is an object.
+            return Err(
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() {
+                    Problem::invalid("the body must be a JSON object")
+                } else {
+                    Problem::bad_request("the body is not well-formed JSON")
+                },
+            );
+        }
         if has_nul_escape(&bytes) {
             return Err(Problem::invalid(
                 "text fields must not contain NUL characters",

@@ -113,25 +113,30 @@ pub struct MessagePage {
 
 /// Filters and paging of the conversation list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationQuery {
     /// Only this inbox.
     pub inbox: Option<Uuid>,
     /// Only this status: `open` or `resolved`.
+    #[param(value_type = Option<String>, pattern = "^(open|resolved)$")]
     pub status: Option<String>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// Paging of a message list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
     /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

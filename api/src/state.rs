@@ -6,7 +6,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use std::sync::Arc;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::inbound::{InboundPublisher, WebhookTargets};
+use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, Topics};
 use switchboard_adapters::store::IntegrationStore;
 
@@ -49,6 +49,8 @@ pub struct Handles {
     pub producer: EventProducer,
     /// Integrations as webhooks see them.
     pub webhook_targets: WebhookTargets,
+    /// Which integration records a platform account (deliveries to a platform app's shared URL).
+    pub account_owners: AccountOwners,
     /// Publishes verified webhook items.
     pub inbound: InboundPublisher,
     /// Topic names (send commands go to `outbound`, agents' actions to `activity`).

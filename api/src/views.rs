@@ -17,7 +17,12 @@ pub struct CreateIntegration {
     pub id: Option<Uuid>,
     /// Channel kind, one of `GET /v1/channels`.
     pub channel: String,
-    /// Display name, 1–200 characters.
+    /// Display name, 1–200 characters after trimming, without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: String,
     /// Credentials (possibly partial), per the channel's auth schema.
     #[schema(value_type = Option<Object>)]
@@ -39,7 +44,12 @@ pub struct ConnectIntegration {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateIntegration {
-    /// New display name.
+    /// New display name (the same rules as at creation).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub name: Option<String>,
     /// New channel settings (replaces the old object).
     #[schema(value_type = Option<Object>)]

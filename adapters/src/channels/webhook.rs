@@ -19,6 +19,10 @@
 //! | `zalo` | `oa_id`, else the OA side of the event (`recipient.id` of a user's event, `sender.id` of the OA's sends and of receipts) | `oa_id` |
 //! | `tiktok` | `user_openid`, else the `business_account` side's `id` | `business_id` |
 //!
+//! A delivery to a platform app's shared URL (`/webhooks/{channel}`) is instead routed item by
+//! item to the integration recording the account the item names, then parsed bound to that
+//! integration's account in the same way (see `channels::app_webhook`).
+//!
 //! `telegram` and `chatbotx` bodies name no account: they are bound to the integration by its
 //! own secret (`webhook_secret`, `api_key`), which is read from the integration only, never from
 //! a platform-wide credential of the same name.

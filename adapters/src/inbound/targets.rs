@@ -171,6 +171,13 @@ impl WebhookTargets {
         }
     }
 
+    /// The platform's credentials for `channel` alone, with no integration field: what a
+    /// delivery to the platform app's shared URL is verified with (an integration's own secret
+    /// never vouches for it).
+    pub fn platform_secrets(&self, channel: &ChannelKind) -> WebhookSecrets {
+        WebhookSecrets::new(Default::default(), self.platform.for_channel(channel))
+    }
+
     /// Forgets `id`, so its next lookup reads the store (its lifecycle or credentials
     /// changed). A lookup of `id` already reading when this runs is answered but not cached.
     pub async fn invalidate(&self, id: IntegrationId) {
@@ -205,7 +212,7 @@ impl WebhookTargets {
 }
 
 /// A copy of a read error shared by every lookup that waited on the read.
-fn same_error(error: &StoreError) -> StoreError {
+pub(crate) fn same_error(error: &StoreError) -> StoreError {
     match error {
         StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
         StoreError::Corrupt(message) => StoreError::Corrupt(message.clone()),

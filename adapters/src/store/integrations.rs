@@ -203,8 +203,12 @@ impl IntegrationStore {
             return Ok(None);
         };
         if folded.row_behind {
-            state::backfill(&self.pool, std::slice::from_ref(&folded), self.channels.as_ref())
-                .await;
+            state::backfill(
+                &self.pool,
+                std::slice::from_ref(&folded),
+                self.channels.as_ref(),
+            )
+            .await;
         }
         Ok(Some(folded.state))
     }

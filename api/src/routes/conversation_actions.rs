@@ -50,6 +50,7 @@ pub struct ReadRequest {
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     /// `resolved` or `open`.
+    #[schema(pattern = "^(resolved|open)$")]
     pub status: String,
 }
 

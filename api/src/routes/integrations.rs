@@ -16,7 +16,7 @@ use axum::Router;
 use switchboard_adapters::kafka::trace_context::current_traceparent;
 use switchboard_adapters::store::CommandMetadata;
 use switchboard_domain::integration::{Integration, IntegrationCommand, IntegrationStatus};
-use switchboard_domain::{ChannelKind, IntegrationId, WorkspaceId};
+use switchboard_domain::{ChannelCatalog, ChannelKind, IntegrationId, WorkspaceId};
 
 /// The integration routes.
 pub fn routes() -> Router<AppState> {
@@ -89,7 +89,8 @@ pub async fn list(
     let channel = match filter.channel.as_deref() {
         Some(name) => Some(
             ChannelKind::parse(name)
-                .ok_or_else(|| Problem::bad_request("malformed channel filter"))?,
+                .filter(|kind| state.channels.spec(kind).is_some())
+                .ok_or_else(|| Problem::bad_request("unknown channel in the filter"))?,
         ),
         None => None,
     };

@@ -89,7 +89,7 @@ pub async fn create(
 
 /// Lists keys, without their secrets.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("operator" = [])),
-    params(("workspace" = Option<String>, Query, description = "Only this workspace's keys")),
+    params(("workspace" = Option<String>, Query, description = "Only this workspace's keys", pattern = "^[A-Za-z0-9_-]{1,64}$")),
     responses((status = 200, body = KeyList), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
     _operator: Operator,

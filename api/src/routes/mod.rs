@@ -1,5 +1,6 @@
 //! The HTTP surface: one file per resource, joined here with the shared layers.
 
+pub mod app_webhooks;
 pub mod asyncapi;
 pub mod channels;
 pub mod conversation_actions;
@@ -11,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_edge;
 pub mod send;
 pub mod settings;
 pub mod webhooks;
@@ -44,6 +46,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(openapi::routes())
         .merge(asyncapi::routes())
         .merge(webhooks::routes())
+        .merge(app_webhooks::routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

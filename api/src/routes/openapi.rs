@@ -2,7 +2,8 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    channels, conversation_actions, health, inbox, integrations, keys, send, settings, webhooks,
+    app_webhooks, channels, conversation_actions, health, inbox, integrations, keys, send,
+    settings, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
@@ -47,6 +48,8 @@ use utoipa::{Modify, OpenApi};
         health::metrics,
         webhooks::handshake,
         webhooks::receive,
+        app_webhooks::handshake,
+        app_webhooks::receive,
     ),
     components(schemas(
         Problem,
@@ -145,5 +148,16 @@ fn problem_response(description: &str) -> utoipa::openapi::Response {
 
 /// The route.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+    Router::new().route("/openapi.json", get(|| async { Json(document()) }))
+}
+
+/// The description as served: generated from the handlers, with the edge's answers.
+pub fn document() -> serde_json::Value {
+    let generated = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let registry = switchboard_adapters::channels::ChannelRegistry::builtin();
+    let channels: Vec<&str> = switchboard_domain::ChannelCatalog::all(&registry)
+        .into_iter()
+        .map(|spec| spec.kind.as_str())
+        .collect();
+    super::openapi_edge::with_edge_answers(generated, &channels)
 }

@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::WorkspaceId;
+use switchboard_domain::{ChannelCatalog, ChannelKind};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -52,6 +53,7 @@ pub struct SettingsList {
 
 /// Filter of the settings list.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsFilter {
     /// Only this channel.
@@ -68,6 +70,12 @@ pub async fn list(
     Path(ws): Path<WorkspaceId>,
     Query(filter): Query<SettingsFilter>,
 ) -> Result<Json<SettingsList>, Problem> {
+    let known = |name: &String| {
+        ChannelKind::parse(name).is_some_and(|kind| state.channels.spec(&kind).is_some())
+    };
+    if filter.channel.as_ref().is_some_and(|name| !known(name)) {
+        return Err(Problem::bad_request("unknown channel in the filter"));
+    }
     let items = sqlx::query_as::<_, SettingsIntegration>(
         "SELECT integration_id AS id, channel, name, status, account, last_error, updated_at, updated_by
          FROM settings.integrations

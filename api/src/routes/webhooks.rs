@@ -1,5 +1,9 @@
 //! `/webhooks/{channel}/{integration_id}`: platforms' verification handshakes (GET) and their
-//! event deliveries (POST).
+//! event deliveries (POST), for one integration: verified with its own secrets first (then the
+//! platform's), every item checked against its own account. A platform app shared by every
+//! workspace (Meta's, Zalo's, TikTok's) posts to its one URL `/webhooks/{channel}` instead,
+//! routed item by item to the integration recording the account it names: see
+//! [`super::app_webhooks`].
 //!
 //! # Guarantees
 //! A POST is answered 200 only after every event it carried was acknowledged by the broker;
@@ -94,7 +98,12 @@ pub async fn receive(
 /// A failed verification (bad signature or token, refused handshake) counts against the
 /// source address on this URL, which past its quota gets 429. A delivery that verified but
 /// names other accounts does not count: it proves the sender holds the secret.
-fn counted_failure(state: &AppState, peer: PeerAddress, url: &str, problem: Problem) -> Problem {
+pub(crate) fn counted_failure(
+    state: &AppState,
+    peer: PeerAddress,
+    url: &str,
+    problem: Problem,
+) -> Problem {
     let failed_verification =
         problem.status == 401 || problem.problem_type == "/problems/handshake-refused";
     if failed_verification {
@@ -174,7 +183,11 @@ async fn resolve(
 }
 
 /// Reads the raw body, refusing it with 413 past `limit` bytes.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, Problem> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, Problem> {
     let too_large = || {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -3,6 +3,7 @@
 
 mod api_errors;
 mod api_lifecycle;
+mod app_webhooks;
 mod asyncapi;
 mod auth;
 mod concurrency;

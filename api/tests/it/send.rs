@@ -50,9 +50,9 @@ async fn eventually(app: &TestApp, uri: &str, check: impl Fn(&Value) -> bool) ->
     }
 }
 
-async fn webhook(app: &TestApp, id: &str, psid: &str, mid: &str, at_ms: i64) {
-    let body = json!({"object": "page", "entry": [{"id": "1122334455", "time": at_ms, "messaging": [
-        {"sender": {"id": psid}, "recipient": {"id": "1122334455"}, "timestamp": at_ms, "message": {"mid": mid, "text": "help"}}]}]})
+async fn webhook(app: &TestApp, id: &str, page: &str, psid: &str, mid: &str, at_ms: i64) {
+    let body = json!({"object": "page", "entry": [{"id": page, "time": at_ms, "messaging": [
+        {"sender": {"id": psid}, "recipient": {"id": page}, "timestamp": at_ms, "message": {"mid": mid, "text": "help"}}]}]})
     .to_string();
     let mac = hmac_sha256(b"meta-app-secret", &[body.as_bytes()]);
     let signature = format!(
@@ -67,18 +67,21 @@ async fn webhook(app: &TestApp, id: &str, psid: &str, mid: &str, at_ms: i64) {
     assert_eq!(app.send(request).await.0, StatusCode::OK);
 }
 
-/// A connected Messenger integration with one conversation whose contact wrote `ago_ms` ago.
+/// A connected Messenger integration (of a page of its own: a page has one live integration)
+/// with one conversation whose contact wrote `ago_ms` ago.
 async fn conversation(app: &TestApp, psid: &str, ago_ms: i64) -> (String, String) {
+    let page = format!("page-of-{psid}");
     let id = app
         .connected(
             "acme",
             "messenger",
-            json!({"page_id": "1122334455", "page_access_token": "EAAB"}),
+            json!({"page_id": page, "page_access_token": "EAAB"}),
         )
         .await;
     webhook(
         app,
         &id,
+        &page,
         psid,
         &format!("m-{psid}"),
         chrono::Utc::now().timestamp_millis() - ago_ms,

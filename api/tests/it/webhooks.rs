@@ -21,7 +21,7 @@ fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
 }
 
-fn meta_signature(body: &[u8]) -> String {
+pub(crate) fn meta_signature(body: &[u8]) -> String {
     format!(
         "sha256={}",
         hex(&hmac_sha256(APP_SECRET.as_bytes(), &[body]))
@@ -32,7 +32,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn post(uri: &str, signature: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+pub(crate) fn post(uri: &str, signature: Option<&str>, body: impl Into<Body>) -> Request<Body> {
     let mut builder = Request::builder()
         .method("POST")
         .uri(uri)
@@ -145,7 +145,7 @@ async fn a_redelivered_webhook_carries_the_same_event_id() {
 }
 
 /// A delivery of one text per `(page, mid)`, each in its own entry.
-fn pages_body(items: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn pages_body(items: &[(&str, &str)]) -> Vec<u8> {
     let entries: Vec<Value> = items
         .iter()
         .map(|(page, mid)| {
@@ -230,7 +230,11 @@ async fn a_delivery_naming_another_page_lands_in_no_other_integration() {
     );
 }
 
-async fn assert_problem(app: &TestApp, request: Request<Body>, status: StatusCode) -> Value {
+pub(crate) async fn assert_problem(
+    app: &TestApp,
+    request: Request<Body>,
+    status: StatusCode,
+) -> Value {
     let (actual, content_type, body) = app.send(request).await;
     assert_eq!(actual, status, "{body}");
     assert_eq!(content_type, "application/problem+json", "{body}");

@@ -2,10 +2,11 @@
 //! integration records, by which deliveries to a platform app's shared webhook URL are routed.
 //!
 //! # What an integration claims
-//! An integration that accepts webhooks (created or connected) claims the id in its channel's
-//! [`ChannelSpec::app_account`](switchboard_domain::ChannelSpec::app_account) auth field (a plain, non-secret field), trimmed, when it records
-//! one. Disconnected and deleted integrations claim nothing, so their accounts are free for
-//! another integration and deliveries naming them are unrouted.
+//! An integration that accepts webhooks (created or connected) claims the id it records, trimmed,
+//! in its channel's [`ChannelSpec::app_account`](switchboard_domain::ChannelSpec::app_account)
+//! auth field (a plain field: account ids are not secrets). Disconnected and deleted
+//! integrations claim nothing, so their accounts are free for another integration and
+//! deliveries naming them are unrouted.
 //!
 //! # Guarantees
 //! An integration's claims are replaced in the transaction that writes its state row (a
@@ -124,3 +125,6 @@ pub(crate) async fn owner(
     .fetch_optional(pool)
     .await
 }
+
+#[cfg(test)]
+mod tests;

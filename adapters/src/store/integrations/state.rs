@@ -127,15 +127,15 @@ pub(crate) async fn upsert<'e>(
     sqlx::query_scalar(&format!(
         "{UPSERT}{guard}\nRETURNING integration_states.aggregate_id"
     ))
-        .bind(column(|r| r.aggregate_id.clone()))
-        .bind(rows.iter().map(|r| r.last_sequence).collect::<Vec<_>>())
-        .bind(column(|r| r.workspace_id.clone()))
-        .bind(column(|r| r.channel.clone()))
-        .bind(column(|r| r.status.clone()))
-        .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
-        .bind(column(|r| r.state.clone()))
-        .fetch_all(executor)
-        .await
+    .bind(column(|r| r.aggregate_id.clone()))
+    .bind(rows.iter().map(|r| r.last_sequence).collect::<Vec<_>>())
+    .bind(column(|r| r.workspace_id.clone()))
+    .bind(column(|r| r.channel.clone()))
+    .bind(column(|r| r.status.clone()))
+    .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+    .bind(column(|r| r.state.clone()))
+    .fetch_all(executor)
+    .await
 }
 
 /// One integration: its row and the events after it, `None` when it has neither.
