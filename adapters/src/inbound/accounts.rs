@@ -7,15 +7,14 @@
 //! [`WebhookTarget`]: super::WebhookTarget
 //!
 //! # Caching
-//! Answers are cached for the same short time as targets (`ttl`; zero: never), in a bounded
-//! cache of owned accounts ([`MAX_CACHED_OWNERS`]) and a smaller one of accounts no live
-//! integration records ([`MAX_CACHED_UNOWNED`]), so a platform that keeps delivering for a page
-//! nobody connected costs one query per `ttl`, and a flood of such accounts evicts only each
-//! other. Concurrent misses of one account wait for a single read. Every answer remembers how
-//! many commands this process had committed when it was read
+//! Owners are cached for the same short time as targets (`ttl`; zero: never), in a bounded cache
+//! ([`MAX_CACHED_OWNERS`]). Concurrent misses of one account wait for a single read. Every answer
+//! remembers how many commands this process had committed when it was read
 //! ([`IntegrationStore::commits`]): once another one commits (a Connect, a Disconnect…) the
-//! answer is read again, so in this process a Connect is routed at once; other processes
-//! notice within `ttl`.
+//! answer is read again. "Nobody owns it" is never cached: a Connect committed by another
+//! process would otherwise leave that page's first deliveries unrouted (acknowledged, so lost)
+//! for up to `ttl`. Only verified deliveries reach a lookup, so unowned accounts cost one query
+//! each only when the platform itself names them.
 
 use crate::inbound::targets::same_error;
 use crate::store::{IntegrationStore, StoreError};
@@ -27,8 +26,6 @@ use switchboard_domain::{ChannelKind, IntegrationId};
 
 /// How many owned accounts are cached at most.
 pub const MAX_CACHED_OWNERS: u64 = 100_000;
-/// How many accounts no live integration records are remembered at most.
-pub const MAX_CACHED_UNOWNED: u64 = 10_000;
 
 /// Where owners are read from (the store; a stand-in in tests).
 #[async_trait]
@@ -65,7 +62,7 @@ type Key = (ChannelKind, &'static str, String);
 
 /// Why a cache fill produced no entry to keep.
 enum Unkept {
-    /// No live integration records the account (remembered in the negative cache instead).
+    /// No live integration records the account (never remembered).
     Unowned,
     /// The read failed (not remembered: the next lookup tries again).
     Failed(StoreError),
@@ -74,8 +71,6 @@ enum Unkept {
 struct Caches {
     /// The owner, and the commit count when it was read.
     owned: Cache<Key, (IntegrationId, u64)>,
-    /// The commit count when the account was read as unowned.
-    unowned: Cache<Key, u64>,
 }
 
 /// Looks up the live integration recording an account, with a short-lived, bounded cache.
@@ -89,26 +84,14 @@ pub struct AccountOwners {
 impl AccountOwners {
     /// Lookups through `store`, cached for `ttl` (zero: never).
     pub fn new(store: IntegrationStore, ttl: Duration) -> Self {
-        Self::with_source(
-            Arc::new(store),
-            ttl,
-            (MAX_CACHED_OWNERS, MAX_CACHED_UNOWNED),
-        )
+        Self::with_source(Arc::new(store), ttl, MAX_CACHED_OWNERS)
     }
 
-    fn with_source(
-        source: Arc<dyn OwnerSource>,
-        ttl: Duration,
-        (max_owned, max_unowned): (u64, u64),
-    ) -> Self {
+    fn with_source(source: Arc<dyn OwnerSource>, ttl: Duration, max_owned: u64) -> Self {
         let caches = (!ttl.is_zero()).then(|| {
             Arc::new(Caches {
                 owned: Cache::builder()
                     .max_capacity(max_owned)
-                    .time_to_live(ttl)
-                    .build(),
-                unowned: Cache::builder()
-                    .max_capacity(max_unowned)
                     .time_to_live(ttl)
                     .build(),
             })
@@ -130,12 +113,6 @@ impl AccountOwners {
         };
         let key: Key = (channel.clone(), field, account.to_owned());
         let commits = self.source.commits();
-        if let Some(read_at) = caches.unowned.get(&key).await {
-            if read_at == commits {
-                return Ok(None);
-            }
-            caches.unowned.invalidate(&key).await;
-        }
         if let Some((owner, read_at)) = caches.owned.get(&key).await {
             if read_at == commits {
                 return Ok(Some(owner));
@@ -145,10 +122,7 @@ impl AccountOwners {
         let fill = async {
             match self.source.owner(channel, field, account).await {
                 Ok(Some(owner)) => Ok((owner, commits)),
-                Ok(None) => {
-                    caches.unowned.insert(key.clone(), commits).await;
-                    Err(Unkept::Unowned)
-                }
+                Ok(None) => Err(Unkept::Unowned),
                 Err(error) => Err(Unkept::Failed(error)),
             }
         };

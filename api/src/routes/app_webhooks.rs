@@ -181,7 +181,12 @@ async fn store_delivery(
     delivery.count_unrouted(shared.kind.as_str());
     metrics::counter!("switchboard_webhook_events_total", "channel" => shared.kind.to_string())
         .increment(events.len() as u64);
-    tracing::debug!(channel = %shared.kind, events = events.len(), unrouted = delivery.unrouted, "app-level webhook stored");
+    tracing::debug!(
+        channel = %shared.kind,
+        events = events.len(),
+        unrouted = delivery.unrouted,
+        "app-level webhook stored"
+    );
     Ok((
         StatusCode::OK,
         axum::Json(serde_json::json!({ "events": events.len(), "unrouted": delivery.unrouted })),

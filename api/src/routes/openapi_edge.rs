@@ -78,10 +78,10 @@ fn add_answers(operation: &mut Value, problem: &Value, on_integration: bool) {
         let is_problem = content
             .get("application/json")
             .is_some_and(|c| c["schema"] == *problem);
-        if let Some(body) = content.remove("application/json").filter(|_| is_problem) {
-            content.insert(crate::error::PROBLEM_JSON.to_owned(), body);
-        } else if let Some(body) = content.remove("application/json") {
-            content.insert("application/json".to_owned(), body);
+        if is_problem {
+            if let Some(body) = content.remove("application/json") {
+                content.insert(crate::error::PROBLEM_JSON.to_owned(), body);
+            }
         }
     }
 }
