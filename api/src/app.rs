@@ -63,6 +63,12 @@ impl App {
             clock: Arc::new(SystemClock),
         };
         let integrations = IntegrationStore::new(pool.clone(), services);
+        // Integrations from before their state rows get them now, so the shared webhook URLs
+        // route them from the first delivery.
+        integrations
+            .backfill_rowless()
+            .await
+            .context("writing missing integration state rows")?;
         let platform = match &config.platform_credentials {
             Some(text) => PlatformCredentials::parse(text.expose())?,
             None => PlatformCredentials::default(),

@@ -56,7 +56,14 @@ pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
             let workspace: WorkspaceId = workspace.parse()?;
             let scopes = Scopes::parse_list(&scope).map_err(anyhow::Error::msg)?;
             anyhow::ensure!(!scopes.is_empty(), "a key needs at least one scope");
-            let expires_at = expires_in_days.map(|days| Utc::now() + Duration::days(days.into()));
+            let expires_at = match expires_in_days {
+                Some(days) => Some(
+                    Utc::now()
+                        .checked_add_signed(Duration::days(days.into()))
+                        .context("--expires-in-days is too far in the future")?,
+                ),
+                None => None,
+            };
             let created = keys.create(&workspace, &name, scopes, expires_at).await?;
             println!("{}", serde_json::to_string(&created)?);
         }

@@ -213,6 +213,36 @@ impl IntegrationStore {
         Ok(Some(folded.state))
     }
 
+    /// Writes the state row (and account claim) of every integration that has none yet, those
+    /// created before migration 0004, so deliveries to a platform app's shared URL find them
+    /// from the start. Run once at start-up; returns how many were written.
+    pub async fn backfill_rowless(&self) -> Result<u64, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT c.aggregate_id FROM events c
+              WHERE c.aggregate_type = $1 AND c.event_type = 'IntegrationCreated'
+                AND NOT EXISTS (SELECT 1 FROM integration_states s
+                                 WHERE s.aggregate_id = c.aggregate_id)",
+        )
+        .bind(<Integration as cqrs_es::Aggregate>::TYPE)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut written = 0;
+        for id in &ids {
+            if let Some(folded) = state::read_one(&self.pool, id).await? {
+                written += state::backfill(
+                    &self.pool,
+                    std::slice::from_ref(&folded),
+                    self.channels.as_ref(),
+                )
+                .await;
+            }
+        }
+        if written > 0 {
+            tracing::info!(written, "state rows written for integrations that had none");
+        }
+        Ok(written)
+    }
+
     /// The live (not deleted) integrations of a workspace, optionally of one channel, oldest first.
     pub async fn list(
         &self,

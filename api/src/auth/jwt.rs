@@ -137,9 +137,15 @@ impl JwtVerifier {
         if let Some(key) = self.known_jwk(kid)? {
             return Ok(key);
         }
+        // The attempt is stamped before it starts: concurrent tokens with unknown key ids, or an
+        // identity provider that keeps failing, cause one fetch a minute, not one per request.
         let may_refetch = source.starts_with("https://") && {
-            let jwks = self.jwks.read().unwrap_or_else(|e| e.into_inner());
-            jwks.0.elapsed() >= JWKS_REFETCH_INTERVAL
+            let mut jwks = self.jwks.write().unwrap_or_else(|e| e.into_inner());
+            let due = jwks.0.elapsed() >= JWKS_REFETCH_INTERVAL;
+            if due {
+                jwks.0 = Instant::now();
+            }
+            due
         };
         if may_refetch {
             match load_jwks(&self.http, source).await {

@@ -206,6 +206,7 @@ pub async fn delete(
         .integrations
         .execute(id, IntegrationCommand::Delete, metadata(&auth.caller))
         .await?;
+    state.webhook_targets.invalidate(id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -221,6 +222,8 @@ async fn command_then_show(
         .integrations
         .execute(id, command, metadata(caller))
         .await?;
+    // This process's webhooks see the change at once (others within `webhook_cache_ms`).
+    state.webhook_targets.invalidate(id).await;
     Ok(axum::Json(owned(state, ws, id).await?))
 }
 

@@ -12,6 +12,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+/// The largest body any channel's webhook accepts (WhatsApp: 3 MiB), with room to spare.
+const WEBHOOK_BODY_CEILING: usize = 4 * 1024 * 1024;
+
+/// Whether a body read failed on the length limit (as opposed to the client going away).
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// The limits.
 #[derive(Clone)]
 pub struct RequestLimits {
@@ -105,16 +120,24 @@ async fn read_body(limits: &RequestLimits, request: Request) -> Result<Request, 
     ) {
         return Ok(request);
     }
+    // Webhooks read their raw body themselves, against their channel's own limit (WhatsApp's
+    // is 3 MiB); here they only get the deadline, under the largest channel limit.
+    let limit = if request.uri().path().starts_with("/webhooks/") {
+        limits.max_body_bytes.max(WEBHOOK_BODY_CEILING)
+    } else {
+        limits.max_body_bytes
+    };
     let (parts, body) = request.into_parts();
-    let read = axum::body::to_bytes(body, limits.max_body_bytes);
+    let read = axum::body::to_bytes(body, limit);
     match tokio::time::timeout(limits.body_read_timeout, read).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
-        Ok(Err(_)) => Err(Problem::new(
+        Ok(Err(error)) if is_length_limit(&error) => Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
             "Body too large",
-            "the request body exceeds the configured limit or could not be read",
+            "the request body exceeds the configured limit",
         )),
+        Ok(Err(_)) => Err(Problem::bad_request("the request body could not be read")),
         Err(_) => Err(Problem::new(
             StatusCode::REQUEST_TIMEOUT,
             "body-timeout",

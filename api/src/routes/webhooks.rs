@@ -52,7 +52,7 @@ pub async fn handshake(
     Path((channel, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Problem> {
-    let url = format!("{channel}/{id}");
+    let url = failure_key(&channel, &id);
     state.webhook_failures.admit(peer.0, &url)?;
     answer_handshake(&state, &channel, &id, &query)
         .await
@@ -88,11 +88,20 @@ pub async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let url = format!("{channel}/{id}");
+    let url = failure_key(&channel, &id);
     state.webhook_failures.admit(peer.0, &url)?;
     store_delivery(&state, channel, &id, &headers, body)
         .await
         .map_err(|problem| counted_failure(&state, peer, &url, problem))
+}
+
+/// The URL a failure counts against, with the id in its one canonical spelling (a UUID has
+/// several: upper case, without hyphens, braced), so respelling it opens no fresh bucket.
+fn failure_key(channel: &str, id: &str) -> String {
+    match id.parse::<IntegrationId>() {
+        Ok(id) => format!("{channel}/{id}"),
+        Err(_) => format!("{channel}/?"),
+    }
 }
 
 /// A failed verification (bad signature or token, refused handshake) counts against the

@@ -544,3 +544,25 @@ async fn listing_a_workspace_uses_the_state_index() {
     drop(conn);
     db.drop_database().await;
 }
+
+#[tokio::test]
+async fn the_start_up_backfill_writes_every_missing_row_once() {
+    let db = TestDb::new().await;
+    let old = events_only(&db);
+    let store = store(&db);
+    let ids = [IntegrationId::new(), IntegrationId::new()];
+    for id in ids {
+        old.execute(&id.to_string(), create(id, "legacy", telegram()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.backfill_rowless().await.unwrap(), 2);
+    for id in ids {
+        assert_row_is_fold(&db.pool, id).await;
+    }
+    assert_eq!(
+        store.backfill_rowless().await.unwrap(),
+        0,
+        "nothing left to write"
+    );
+}
