@@ -129,6 +129,7 @@ impl App {
                 config.rate_limit_burst,
             )),
             webhook_failures: VerificationFailures::new(config.webhook_failures_per_minute),
+            shared_webhook_routes: config.shared_webhook_routes,
         });
         Ok(Self {
             state,

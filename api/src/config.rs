@@ -96,6 +96,10 @@ pub struct Config {
     pub request_timeout_ms: u64,
     /// Requests handled at once; more are shed with 503 and `Retry-After`.
     pub max_concurrent_requests: usize,
+    /// Whether `/webhooks/{channel}` (a platform app's shared callback, routed by account) is
+    /// served. Off by default: an integration claims the account id its tenant typed, and
+    /// nothing proves the account is theirs until connecting verifies it with the platform.
+    pub shared_webhook_routes: bool,
     /// Destinations tenants may reach despite the egress policy: CIDRs and `host:port`
     /// entries, comma-separated (e.g. `10.0.0.0/8,mail.internal:25`).
     pub egress_allow: Option<String>,
@@ -143,6 +147,7 @@ impl Default for Config {
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             max_concurrent_requests: 1024,
+            shared_webhook_routes: false,
             egress_allow: None,
             otel_endpoint: None,
             log_format: "json".into(),
@@ -231,6 +236,7 @@ impl Config {
         "body_read_timeout_ms",
         "request_timeout_ms",
         "max_concurrent_requests",
+        "shared_webhook_routes",
         "egress_allow",
         "otel_endpoint",
         "log_format",

@@ -63,4 +63,6 @@ pub struct Handles {
     pub caller_limit: KeyedLimit<String>,
     /// Failed webhook verifications per source address.
     pub webhook_failures: VerificationFailures,
+    /// Whether the platform apps' shared webhook URLs (`/webhooks/{channel}`) are served.
+    pub shared_webhook_routes: bool,
 }

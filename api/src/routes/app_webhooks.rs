@@ -125,6 +125,13 @@ struct SharedApp {
 
 /// The channel named in the URL, or the 404 of one without a shared app.
 fn shared_app(state: &AppState, channel: &str) -> Result<SharedApp, Problem> {
+    if !state.shared_webhook_routes {
+        // Off by default until connecting an account proves it is the tenant's: a claim is
+        // made from the id the tenant typed, so another workspace could take a page's traffic.
+        return Err(Problem::not_found(
+            "shared webhook routes are off (shared_webhook_routes): use /webhooks/{channel}/{integration_id}",
+        ));
+    }
     let kind = ChannelKind::parse(channel).ok_or_else(|| Problem::not_found("no such channel"))?;
     let field = state.channels.spec(&kind).and_then(|spec| spec.app_account);
     let webhook = state.channels.webhook(&kind).cloned();

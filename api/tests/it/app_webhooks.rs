@@ -353,3 +353,25 @@ async fn a_broker_that_cannot_take_the_events_gets_503() {
     assert_eq!(problem["type"], "/problems/unavailable");
     kafka.cluster.broker_up(1).unwrap();
 }
+
+#[tokio::test]
+async fn the_shared_routes_are_off_unless_configured() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new_with(&kafka, |config| config.shared_webhook_routes = false).await;
+    page(&app, "acme", PAGE_A).await;
+    let body = pages_body(&[(PAGE_A, "m_while_off")]);
+    let problem = assert_problem(
+        &app,
+        post("/webhooks/messenger", Some(&meta_signature(&body)), body),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("shared_webhook_routes"),
+        "{problem}"
+    );
+    assert!(stored(&kafka, 1).await.is_empty(), "nothing published");
+}

@@ -164,6 +164,7 @@ pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
         rate_limit_per_second: 100_000,
         rate_limit_burst: 100_000,
         egress_allow: Some(TEST_EGRESS_ALLOW.into()),
+        shared_webhook_routes: true,
         ..Config::default()
     }
 }
