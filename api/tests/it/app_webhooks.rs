@@ -4,14 +4,11 @@
 //! and acknowledged; only the platform's credentials verify; one account has one live
 //! integration; channels without a shared app answer 404.
 
-use crate::helpers::{
-    captured_logs, json_request, read_topic, TestApp, TestKafka, TEST_OPERATOR_TOKEN,
-};
-use crate::webhooks::{assert_problem, meta_signature, pages_body, post};
+use crate::helpers::{captured_logs, json_request, TestApp, TestKafka, TEST_OPERATOR_TOKEN};
+use crate::webhooks::{assert_problem, meta_signature, pages_body, post, stored};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 const PAGE_A: &str = "700000000000001";
 const PAGE_B: &str = "700000000000002";
@@ -24,26 +21,6 @@ async fn page(app: &TestApp, ws: &str, page: &str) -> String {
         json!({"page_id": page, "page_access_token": "EAAB-token"}),
     )
     .await
-}
-
-/// `(integration_id, workspace_id, platform_message_id)` of every event on the topic.
-async fn stored(kafka: &TestKafka, at_least: usize) -> Vec<(String, String, String)> {
-    let topic = format!("{}messages.received", kafka.prefix);
-    let records = read_topic(&kafka.brokers(), &topic, at_least, Duration::from_secs(5)).await;
-    let mut stored: Vec<_> = records
-        .iter()
-        .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap())
-        .map(|e| {
-            let text = |key: &str| e[key].as_str().unwrap().to_owned();
-            (
-                text("integration_id"),
-                text("workspace_id"),
-                text("platform_message_id"),
-            )
-        })
-        .collect();
-    stored.sort();
-    stored
 }
 
 /// The value of `switchboard_webhook_items_unrouted_total{channel}` (0 before its first count).

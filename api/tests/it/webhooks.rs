@@ -204,9 +204,23 @@ async fn a_delivery_naming_another_page_lands_in_no_other_integration() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["events"], 1, "only our page's item is kept");
 
+    let stored = stored(&kafka, 10).await;
+    let mut expected = vec![
+        (ours.clone(), "acme".to_owned(), "m_ours".to_owned()),
+        (theirs.clone(), "globex".to_owned(), "m_theirs".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(
+        stored, expected,
+        "nothing of the other page reached our workspace"
+    );
+}
+
+/// `(integration_id, workspace_id, platform_message_id)` of every event on the topic.
+pub(crate) async fn stored(kafka: &TestKafka, at_least: usize) -> Vec<(String, String, String)> {
     let topic = format!("{}messages.received", kafka.prefix);
-    let records = read_topic(&kafka.brokers(), &topic, 10, Duration::from_secs(5)).await;
-    let mut stored: Vec<(String, String, String)> = records
+    let records = read_topic(&kafka.brokers(), &topic, at_least, Duration::from_secs(5)).await;
+    let mut stored: Vec<_> = records
         .iter()
         .map(|r| serde_json::from_slice::<Value>(&r.payload).unwrap())
         .map(|e| {
@@ -219,15 +233,7 @@ async fn a_delivery_naming_another_page_lands_in_no_other_integration() {
         })
         .collect();
     stored.sort();
-    let mut expected = vec![
-        (ours.clone(), "acme".to_owned(), "m_ours".to_owned()),
-        (theirs.clone(), "globex".to_owned(), "m_theirs".to_owned()),
-    ];
-    expected.sort();
-    assert_eq!(
-        stored, expected,
-        "nothing of the other page reached our workspace"
-    );
+    stored
 }
 
 pub(crate) async fn assert_problem(
