@@ -13,7 +13,9 @@ use anyhow::Context;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
+use switchboard_adapters::channels::platform_credentials::{
+    LivePlatformCredentials, PlatformCredentials,
+};
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
@@ -69,13 +71,13 @@ impl App {
             .backfill_rowless()
             .await
             .context("writing missing integration state rows")?;
-        let platform = match &config.platform_credentials {
+        let platform = LivePlatformCredentials::from(match &config.platform_credentials {
             Some(text) => PlatformCredentials::parse(text.expose())?,
             None => PlatformCredentials::default(),
-        };
+        });
         let webhook_cache = Duration::from_millis(config.webhook_cache_ms);
         let webhook_targets =
-            WebhookTargets::new(integrations.clone(), sealer, platform, webhook_cache);
+            WebhookTargets::new(integrations.clone(), sealer, platform.clone(), webhook_cache);
         let account_owners = AccountOwners::new(integrations.clone(), webhook_cache);
         let inbound = InboundPublisher::new(
             producer.clone(),
@@ -118,6 +120,11 @@ impl App {
             channels,
             pool: pool.clone(),
             producer,
+            platform_credentials: platform,
+            public_base_url: config
+                .public_base_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_owned()),
             webhook_targets,
             account_owners,
             inbound,

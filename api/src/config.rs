@@ -46,6 +46,9 @@ pub struct Config {
     pub secret_keys: Option<SecretString>,
     /// Platform app credentials, `channel.field=value[;…]` (e.g. `messenger.app_secret=…`).
     pub platform_credentials: Option<SecretString>,
+    /// The URL platforms and browsers reach this service at (`https://switchboard.example.com`),
+    /// for the webhook and OAuth callback URLs registered with platforms.
+    pub public_base_url: Option<String>,
     /// How long a webhook waits for the broker to acknowledge its events before answering 503.
     pub webhook_ack_timeout_ms: u64,
     /// How long an integration looked up for webhooks (by id, or as the owner of a platform
@@ -124,6 +127,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             secret_keys: None,
             platform_credentials: None,
+            public_base_url: None,
             webhook_ack_timeout_ms: 5_000,
             webhook_cache_ms: 2_000,
             shutdown_grace_ms: 20_000,
@@ -213,6 +217,7 @@ impl Config {
         "max_body_bytes",
         "secret_keys",
         "platform_credentials",
+        "public_base_url",
         "webhook_ack_timeout_ms",
         "webhook_cache_ms",
         "shutdown_grace_ms",

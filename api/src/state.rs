@@ -5,6 +5,7 @@ use crate::auth::Authenticator;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use std::sync::Arc;
+use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, Topics};
@@ -47,6 +48,10 @@ pub struct Handles {
     pub pool: PgPool,
     /// Kafka, for readiness (and, later, ingest).
     pub producer: EventProducer,
+    /// The platform apps' credentials in force (client ids and secrets, webhook secrets).
+    pub platform_credentials: LivePlatformCredentials,
+    /// The URL platforms and browsers reach this service at, without a trailing slash.
+    pub public_base_url: Option<String>,
     /// Integrations as webhooks see them.
     pub webhook_targets: WebhookTargets,
     /// Which integration records a platform account (deliveries to a platform app's shared URL).

@@ -3,6 +3,7 @@
 //! once by the operator. An integration's own auth field of the same name takes precedence.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use switchboard_domain::{ChannelKind, SecretString};
 
 /// Why the configured text could not be read.
@@ -49,6 +50,34 @@ impl PlatformCredentials {
     /// The credentials of one channel (empty when none are configured).
     pub fn for_channel(&self, channel: &ChannelKind) -> BTreeMap<String, SecretString> {
         self.0.get(channel).cloned().unwrap_or_default()
+    }
+}
+
+/// The platform credentials in force, shared by every reader in the process and replaced whole
+/// when an operator changes them. Cheap to clone; readers take a snapshot per use.
+#[derive(Clone, Default)]
+pub struct LivePlatformCredentials(Arc<RwLock<Arc<PlatformCredentials>>>);
+
+impl LivePlatformCredentials {
+    /// The credentials in force now.
+    pub fn current(&self) -> Arc<PlatformCredentials> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts `credentials` in force for every later reader.
+    pub fn replace(&self, credentials: PlatformCredentials) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(credentials);
+    }
+
+    /// The credentials of one channel now (empty when none are configured).
+    pub fn for_channel(&self, channel: &ChannelKind) -> BTreeMap<String, SecretString> {
+        self.current().for_channel(channel)
+    }
+}
+
+impl From<PlatformCredentials> for LivePlatformCredentials {
+    fn from(credentials: PlatformCredentials) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(credentials))))
     }
 }
 

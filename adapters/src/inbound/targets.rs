@@ -14,7 +14,7 @@
 //! - concurrent misses of one id wait for a single database read.
 
 use crate::channels::opened_auth::open_auth_fields;
-use crate::channels::platform_credentials::PlatformCredentials;
+use crate::channels::platform_credentials::LivePlatformCredentials;
 use crate::channels::webhook::WebhookSecrets;
 use crate::store::{IntegrationStore, StoreError};
 use async_trait::async_trait;
@@ -89,7 +89,7 @@ struct Caches {
 pub struct WebhookTargets {
     source: Arc<dyn IntegrationSource>,
     sealer: Arc<dyn SecretSealer>,
-    platform: Arc<PlatformCredentials>,
+    platform: LivePlatformCredentials,
     /// `None` when the time-to-live is zero: every lookup reads the store.
     caches: Option<Arc<Caches>>,
 }
@@ -99,7 +99,7 @@ impl WebhookTargets {
     pub fn new(
         store: IntegrationStore,
         sealer: Arc<dyn SecretSealer>,
-        platform: PlatformCredentials,
+        platform: impl Into<LivePlatformCredentials>,
         ttl: Duration,
     ) -> Self {
         Self::with_source(
@@ -114,7 +114,7 @@ impl WebhookTargets {
     fn with_source(
         source: Arc<dyn IntegrationSource>,
         sealer: Arc<dyn SecretSealer>,
-        platform: PlatformCredentials,
+        platform: impl Into<LivePlatformCredentials>,
         ttl: Duration,
         (max_known, max_unknown): (u64, u64),
     ) -> Self {
@@ -134,7 +134,7 @@ impl WebhookTargets {
         Self {
             source,
             sealer,
-            platform: Arc::new(platform),
+            platform: platform.into(),
             caches,
         }
     }

@@ -6,7 +6,7 @@
 //! disconnect is seen by the very next attempt.
 
 use crate::channels::opened_auth::open_auth_fields;
-use crate::channels::platform_credentials::PlatformCredentials;
+use crate::channels::platform_credentials::LivePlatformCredentials;
 use crate::channels::sender::{SendTarget, API_BASE};
 use crate::channels::webhook::WebhookSecrets;
 use crate::channels::ChannelRegistry;
@@ -45,7 +45,7 @@ pub trait SendTargets: Send + Sync {
 pub struct StoreSendTargets {
     store: IntegrationStore,
     sealer: Arc<dyn SecretSealer>,
-    platform: Arc<PlatformCredentials>,
+    platform: LivePlatformCredentials,
     channels: Arc<ChannelRegistry>,
 }
 
@@ -55,13 +55,13 @@ impl StoreSendTargets {
     pub fn new(
         store: IntegrationStore,
         sealer: Arc<dyn SecretSealer>,
-        platform: PlatformCredentials,
+        platform: impl Into<LivePlatformCredentials>,
         channels: Arc<ChannelRegistry>,
     ) -> Self {
         Self {
             store,
             sealer,
-            platform: Arc::new(platform),
+            platform: platform.into(),
             channels,
         }
     }

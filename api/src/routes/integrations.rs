@@ -1,6 +1,7 @@
 //! `/v1/workspaces/{ws}/integrations`: the Integration aggregate over HTTP.
 
 use crate::auth::{Admin, Authorized, Caller, Read};
+use crate::connecting::{connect_integration, owned};
 use crate::error::Problem;
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
@@ -15,7 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use switchboard_adapters::kafka::trace_context::current_traceparent;
 use switchboard_adapters::store::CommandMetadata;
-use switchboard_domain::integration::{Integration, IntegrationCommand, IntegrationStatus};
+use switchboard_domain::integration::{IntegrationCommand, IntegrationStatus};
 use switchboard_domain::{ChannelCatalog, ChannelKind, IntegrationId, WorkspaceId};
 
 /// The integration routes.
@@ -126,11 +127,10 @@ pub async fn connect(
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
     Json(body): Json<ConnectIntegration>,
 ) -> Result<axum::Json<IntegrationView>, Problem> {
-    let command = IntegrationCommand::Connect {
-        auth: body.auth,
-        account: body.account.map(Into::into),
-    };
-    command_then_show(&state, &auth.caller, &ws, id, command).await
+    let account = body.account.map(Into::into);
+    let view =
+        connect_integration(&state, metadata(&auth.caller), &ws, id, body.auth, account).await?;
+    Ok(axum::Json(view))
 }
 
 /// Renames an integration or replaces its settings.
@@ -227,21 +227,8 @@ async fn command_then_show(
     Ok(axum::Json(owned(state, ws, id).await?))
 }
 
-/// The integration, if it exists and belongs to `ws`: another workspace's id is a plain 404.
-async fn owned(
-    state: &AppState,
-    ws: &WorkspaceId,
-    id: IntegrationId,
-) -> Result<IntegrationView, Problem> {
-    let integration: Option<Integration> = state.integrations.load(id).await?;
-    match integration {
-        Some(i) if i.workspace_id.as_ref() == Some(ws) => Ok(IntegrationView::from(&i)),
-        _ => Err(Problem::not_found("integration not found")),
-    }
-}
-
 /// The command's metadata: the request, its trace, and the caller as the actor.
-fn metadata(caller: &Caller) -> CommandMetadata {
+pub(crate) fn metadata(caller: &Caller) -> CommandMetadata {
     CommandMetadata {
         request_id: crate::routes::middleware::current_request_id(),
         actor: Some(caller.actor()),
