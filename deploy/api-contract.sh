@@ -67,7 +67,7 @@ export SWITCHBOARD_RATE_LIMIT_PER_SECOND=100000 SWITCHBOARD_RATE_LIMIT_BURST=100
 SWITCHBOARD_OPERATOR_TOKEN="contract-operator-$$-$RANDOM$RANDOM"
 export SWITCHBOARD_OPERATOR_TOKEN
 # Platform credentials as an operator sets them, so webhook checks have their secrets.
-export SWITCHBOARD_PLATFORM_CREDENTIALS="messenger.app_secret=a;messenger.verify_token=v;whatsapp.app_secret=a;whatsapp.verify_token=v;zalo.app_id=z;zalo.oa_secret_key=z;tiktok.client_secret=t"
+export SWITCHBOARD_PLATFORM_CREDENTIALS="messenger.app_id=1;messenger.app_secret=a;messenger.verify_token=v;whatsapp.app_id=1;whatsapp.app_secret=a;whatsapp.verify_token=v;zalo.app_id=z;zalo.app_secret=z;zalo.oa_secret_key=z;tiktok.client_key=t;tiktok.client_secret=t"
 export RUST_LOG=warn
 "$bin" topics ensure >/dev/null
 SWITCHBOARD_CONTRACT_KEY="$("$bin" keys create --workspace acme --scope read,write,admin --name contract \

@@ -81,6 +81,7 @@ children+=("$broker_pid")
 
 http_port="$(free_port)"
 app_secret="bench-app-secret-$RANDOM$RANDOM"
+operator_token="bench-operator-$RANDOM$RANDOM"
 serve_env=(
   -u OTEL_EXPORTER_OTLP_ENDPOINT
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database"
@@ -88,13 +89,15 @@ serve_env=(
   SWITCHBOARD_TOPIC_PREFIX=
   SWITCHBOARD_HTTP_ADDR="127.0.0.1:$http_port"
   SWITCHBOARD_SECRET_KEYS="$("$bin" keygen --id bench)"
-  SWITCHBOARD_PLATFORM_CREDENTIALS="messenger.app_secret=$app_secret;messenger.verify_token=bench-verify-token"
+  SWITCHBOARD_OPERATOR_TOKEN="$operator_token"
+  # The benchmark sets the Meta app's credentials itself, Graph played by a fake on loopback.
+  SWITCHBOARD_EGRESS_ALLOW=127.0.0.0/8
   SWITCHBOARD_LOG_FORMAT=json
   RUST_LOG=warn
 )
 # The service settings this run takes from the environment, named in the report.
 serve_settings="$(env | grep -E '^SWITCHBOARD_' \
-  | grep -vE '^SWITCHBOARD_(BENCH_|SECRET_KEYS|PLATFORM_CREDENTIALS|HTTP_ADDR|TOPIC_PREFIX|LOG_FORMAT|TOOLS_DIR|CACHE_DIR|KAFKA_HEAP)' \
+  | grep -vE '^SWITCHBOARD_(BENCH_|SECRET_KEYS|PLATFORM_CREDENTIALS|OPERATOR_TOKEN|EGRESS_ALLOW|HTTP_ADDR|TOPIC_PREFIX|LOG_FORMAT|TOOLS_DIR|CACHE_DIR|KAFKA_HEAP)' \
   | sort | paste -sd ' ' - || true)"
 env "${serve_env[@]}" "$bin" migrate >&2
 env "${serve_env[@]}" "$bin" topics ensure >&2
@@ -112,6 +115,7 @@ SWITCHBOARD_BENCH_SERVER_PID="$serve_pid" \
 SWITCHBOARD_BENCH_BROKER_PID="$broker_pid" \
 SWITCHBOARD_BENCH_APP_SECRET="$app_secret" \
 SWITCHBOARD_BENCH_API_KEY="$api_key" \
+SWITCHBOARD_BENCH_OPERATOR_TOKEN="$operator_token" \
 SWITCHBOARD_BENCH_BROKER="Apache Kafka $KAFKA_VERSION, one KRaft node, data in a temporary directory" \
 SWITCHBOARD_BENCH_SERVE_SETTINGS="${serve_settings:-defaults}" \
 KAFKA_BROKERS="127.0.0.1:$broker_port" \

@@ -9,4 +9,5 @@ pub mod egress;
 pub mod inbound;
 pub mod kafka;
 pub mod outbound;
+pub mod refresh;
 pub mod store;

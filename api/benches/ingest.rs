@@ -45,6 +45,8 @@ mod broker;
 mod ceiling;
 #[path = "ingest/cpu.rs"]
 mod cpu;
+#[path = "common/fake_meta_app.rs"]
+mod fake_meta_app;
 #[path = "ingest/load.rs"]
 mod load;
 #[path = "ingest/memory.rs"]

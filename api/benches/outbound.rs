@@ -34,6 +34,8 @@
 mod broker;
 #[path = "outbound/fake_graph.rs"]
 mod fake_graph;
+#[path = "common/fake_meta_app.rs"]
+mod fake_meta_app;
 #[path = "outbound/probes.rs"]
 mod probes;
 #[path = "outbound/workload.rs"]

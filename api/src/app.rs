@@ -4,6 +4,7 @@ use crate::auth::api_keys::ApiKeys;
 use crate::auth::jwt::{JwtKeys, JwtSettings, JwtVerifier};
 use crate::auth::rate_limit::{per_second, KeyedLimit, VerificationFailures};
 use crate::auth::Authenticator;
+use crate::client_address::TrustedProxies;
 use crate::config::Config;
 use crate::routes::limits::RequestLimits;
 use crate::routes::router;
@@ -13,19 +14,19 @@ use anyhow::Context;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_adapters::channels::platform_credentials::{
-    LivePlatformCredentials, PlatformCredentials,
-};
+use switchboard_adapters::channels::account_lifecycle::AccountLifecycles;
+use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
+use switchboard_adapters::egress::{EgressHttp, EgressPolicy};
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::OutboundEngine;
+use switchboard_adapters::refresh::TokenRefresher;
 use switchboard_adapters::store::{
-    connect_lazy, migrate, IntegrationStore, OutboxRelay, XChaChaSealer,
+    connect_lazy, migrate, IntegrationStore, OutboxRelay, PlatformAppStore,
 };
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
-use switchboard_domain::SecretSealer;
 use switchboard_projections::engine::{ensure_live_schema, ProjectorSettings};
 use switchboard_projections::Projector;
 use tokio::net::TcpListener;
@@ -41,43 +42,52 @@ pub struct App {
     pub projectors: Vec<Projector>,
     /// The outbound channel adapters, when this process runs them (`outbound_adapters`).
     pub outbound: Option<OutboundEngine>,
+    /// The token refresher, when this process runs it (`token_refresher`).
+    pub refresher: Option<TokenRefresher>,
     limits: RequestLimits,
     header_read_timeout: Duration,
+    max_connections: usize,
     shutdown_grace: Duration,
 }
 
 impl App {
     /// Connects, migrates and wires everything from `config`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let keys = config
-            .secret_keys
-            .as_ref()
-            .context("SWITCHBOARD_SECRET_KEYS is not set")?;
-        let sealer = XChaChaSealer::from_config(keys.expose())?;
         let pool = connect_lazy(&config.database_url, config.database_max_connections)?;
+        let sealer = crate::secret_commands::envelope_sealer(config, &pool)?;
         migrate(&pool).await.context("applying migrations")?;
         let producer = EventProducer::new(&config.kafka())?;
-        let channels = Arc::new(ChannelRegistry::builtin());
-        let sealer: Arc<dyn SecretSealer> = Arc::new(sealer);
+        let egress =
+            EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
+        let channels = Arc::new(ChannelRegistry::with_egress(&egress));
         let services = IntegrationServices {
             channels: channels.clone(),
             sealer: sealer.clone(),
             clock: Arc::new(SystemClock),
         };
-        let integrations = IntegrationStore::new(pool.clone(), services);
+        let platform_services = services.clone();
+        let integrations = IntegrationStore::with_data_keys(pool.clone(), services, sealer.clone());
         // Integrations from before their state rows get them now, so the shared webhook URLs
         // route them from the first delivery.
         integrations
             .backfill_rowless()
             .await
             .context("writing missing integration state rows")?;
-        let platform = LivePlatformCredentials::from(match &config.platform_credentials {
-            Some(text) => PlatformCredentials::parse(text.expose())?,
-            None => PlatformCredentials::default(),
-        });
+        let platform = LivePlatformCredentials::default();
+        let platform_apps = PlatformAppStore::new(
+            pool.clone(),
+            platform_services,
+            Some(sealer.clone()),
+            platform.clone(),
+        );
+        crate::platform_bootstrap::bootstrap(config, &platform_apps).await?;
         let webhook_cache = Duration::from_millis(config.webhook_cache_ms);
-        let webhook_targets =
-            WebhookTargets::new(integrations.clone(), sealer, platform.clone(), webhook_cache);
+        let webhook_targets = WebhookTargets::new(
+            integrations.clone(),
+            integrations.sealer(),
+            platform.clone(),
+            webhook_cache,
+        );
         let account_owners = AccountOwners::new(integrations.clone(), webhook_cache);
         let inbound = InboundPublisher::new(
             producer.clone(),
@@ -110,8 +120,21 @@ impl App {
             let settings = crate::outbound::settings(config);
             // Outcomes have no caller waiting on them: a producer of their own batches longer.
             let outcomes = EventProducer::with_linger(&config.kafka(), BATCHING_LINGER)?;
-            let engine = crate::outbound::engine(config, integrations.clone(), outcomes, settings)?;
+            let engine = crate::outbound::engine(
+                config,
+                integrations.clone(),
+                outcomes,
+                settings,
+                platform.clone(),
+            )?;
             Some(engine)
+        } else {
+            None
+        };
+        let refresher = if config.token_refresher {
+            let integrations = integrations.clone();
+            let refresher = crate::token_refresh::refresher(config, integrations, platform.clone());
+            Some(refresher?)
         } else {
             None
         };
@@ -121,6 +144,7 @@ impl App {
             pool: pool.clone(),
             producer,
             platform_credentials: platform,
+            platform_apps,
             public_base_url: config
                 .public_base_url
                 .as_ref()
@@ -135,16 +159,33 @@ impl App {
                 config.rate_limit_per_second,
                 config.rate_limit_burst,
             )),
-            webhook_failures: VerificationFailures::new(config.webhook_failures_per_minute),
+            webhook_failures: VerificationFailures::webhooks(config.webhook_failures_per_minute),
+            credential_failures: VerificationFailures::credentials(
+                config.credential_failures_per_minute,
+            ),
+            trusted_proxies: TrustedProxies::parse(
+                config.trusted_proxies.as_deref().unwrap_or(""),
+            )?,
             shared_webhook_routes: config.shared_webhook_routes,
+            oauth_states: crate::oauth_state::from_config(config, &pool)?,
+            oauth_http: switchboard_adapters::egress::EgressHttp::new(
+                switchboard_adapters::egress::EgressPolicy::from_config(
+                    config.egress_allow.as_deref(),
+                )
+                .context("egress_allow")?,
+            ),
+            oauth_return_url: config.oauth_return_url.clone(),
+            account_lifecycles: AccountLifecycles::builtin(&EgressHttp::new(egress.clone())),
         });
         Ok(Self {
             state,
             relay,
             projectors,
             outbound,
+            refresher,
             limits: RequestLimits::from_config(config),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+            max_connections: config.max_connections,
             shutdown_grace: Duration::from_millis(config.shutdown_grace_ms),
         })
     }
@@ -192,14 +233,40 @@ impl App {
                 }
             })
         });
+        let refresher = self.refresher.map(|refresher| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                refresher
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
+        let platform_upkeep = {
+            let mut stop = stop_rx.clone();
+            let state = self.state.clone();
+            tokio::spawn(crate::platform_bootstrap::keep_in_force(
+                state,
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            ))
+        };
         let producer = self.state.producer.clone();
         let app = router(self.state, self.limits);
         tracing::info!(addr = %listener.local_addr()?, "serving");
         let (signalled_tx, mut signalled) = tokio::sync::watch::channel(None);
-        let server = crate::server::serve(listener, app, self.header_read_timeout, async move {
-            shutdown.await;
-            let _ = signalled_tx.send(Some(tokio::time::Instant::now()));
-        });
+        let server = crate::server::serve(
+            listener,
+            app,
+            self.header_read_timeout,
+            self.max_connections,
+            async move {
+                shutdown.await;
+                let _ = signalled_tx.send(Some(tokio::time::Instant::now()));
+            },
+        );
         // The grace period starts at the signal; past it nothing more is waited for.
         let grace = self.shutdown_grace;
         let mut signal_seen = signalled.clone();
@@ -220,6 +287,7 @@ impl App {
         let end = signal_at + grace;
         let _ = stop_tx.send(true);
         let background = async {
+            let _ = platform_upkeep.await;
             if let Some(relay) = relay {
                 let _ = relay.await;
             }
@@ -228,6 +296,9 @@ impl App {
             }
             if let Some(outbound) = outbound {
                 let _ = outbound.await;
+            }
+            if let Some(refresher) = refresher {
+                let _ = refresher.await;
             }
         };
         if tokio::time::timeout_at(end, background).await.is_err() {

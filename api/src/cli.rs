@@ -1,5 +1,6 @@
 //! The `switchboard` command line: `serve`, `migrate`, `topics ensure`, `tail`, `analytics`, `replay`,
-//! `adapters`, `dlq list|redrive`, `keygen`, `keys create|list|revoke`.
+//! `adapters`, `dlq list|redrive`, `keygen`, `keys create|list|revoke`, `refresh-tokens`,
+//! `secrets rewrap`.
 
 use crate::app::App;
 use crate::config::Config;
@@ -69,6 +70,19 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         action: crate::key_commands::KeysAction,
+    },
+    /// Secrets at rest: re-wrapping the data keys after a secret key rotation.
+    Secrets {
+        /// What to do with the data keys.
+        #[command(subcommand)]
+        action: crate::secret_commands::SecretsAction,
+    },
+    /// Renews OAuth access tokens that expire within `token_refresh_margin_ms`, single-flight
+    /// across processes; every `token_refresh_interval_ms` until stopped.
+    RefreshTokens {
+        /// One round, printed as a JSON line of counts, then exit.
+        #[arg(long)]
+        once: bool,
     },
     /// Prints a new secret key entry for `SWITCHBOARD_SECRET_KEYS`.
     Keygen {
@@ -165,6 +179,11 @@ impl Cli {
                 action: DlqAction::Redrive,
             } => crate::outbound::redrive(&config).await,
             Command::Keys { action } => crate::key_commands::run(&config, action).await,
+            Command::RefreshTokens { once } => {
+                let _telemetry = crate::telemetry::init(&config)?;
+                crate::token_refresh::run(&config, once, shutdown_signal()).await
+            }
+            Command::Secrets { action } => crate::secret_commands::run(&config, action).await,
             Command::Keygen { id } => {
                 println!("{}", XChaChaSealer::generate_entry(&id));
                 Ok(())

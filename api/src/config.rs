@@ -49,6 +49,11 @@ pub struct Config {
     /// The URL platforms and browsers reach this service at (`https://switchboard.example.com`),
     /// for the webhook and OAuth callback URLs registered with platforms.
     pub public_base_url: Option<String>,
+    /// Where the browser is sent after an OAuth connect callback, with
+    /// `?integration=…&outcome=connected|error&problem=…` appended.
+    pub oauth_return_url: Option<String>,
+    /// The key signing OAuth states (any length; derived from `secret_keys` when unset).
+    pub oauth_state_key: Option<SecretString>,
     /// How long a webhook waits for the broker to acknowledge its events before answering 503.
     pub webhook_ack_timeout_ms: u64,
     /// How long an integration looked up for webhooks (by id, or as the owner of a platform
@@ -69,6 +74,12 @@ pub struct Config {
     pub outbound_rate_burst: u32,
     /// Commands consumed but unfinished before the adapters pause consuming.
     pub outbound_max_in_flight: usize,
+    /// Whether `serve` also runs the token refresher (else `switchboard refresh-tokens`).
+    pub token_refresher: bool,
+    /// Access tokens expiring within this are renewed ahead of expiry.
+    pub token_refresh_margin_ms: u64,
+    /// The pause between two rounds of the token refresher.
+    pub token_refresh_interval_ms: u64,
     /// The operator credential: a bearer token for platform-wide routes (API keys, `/metrics`);
     /// none closes them.
     pub operator_token: Option<SecretString>,
@@ -91,6 +102,14 @@ pub struct Config {
     /// Failed webhook verifications one source address may cause per minute before it is
     /// refused for a while.
     pub webhook_failures_per_minute: u32,
+    /// Requests with a bad credential (401) one client address may make per minute before
+    /// it is refused (429) for a while.
+    pub credential_failures_per_minute: u32,
+    /// Networks of the reverse proxies whose `X-Forwarded-For` names the client, for the
+    /// per-address limits (`10.0.0.0/8,fd00::/8`); none by default: the peer is the client.
+    pub trusted_proxies: Option<String>,
+    /// Open connections served at once; further ones wait to be accepted.
+    pub max_connections: usize,
     /// How long a client may take to send a request's headers (slow clients are disconnected).
     pub header_read_timeout_ms: u64,
     /// How long a client may take to send a request's body (408).
@@ -100,8 +119,8 @@ pub struct Config {
     /// Requests handled at once; more are shed with 503 and `Retry-After`.
     pub max_concurrent_requests: usize,
     /// Whether `/webhooks/{channel}` (a platform app's shared callback, routed by account) is
-    /// served. Off by default: an integration claims the account id its tenant typed, and
-    /// nothing proves the account is theirs until connecting verifies it with the platform.
+    /// served. On by default: an integration claims an account only once connecting proved it
+    /// with the platform (the account the platform answers for the integration's credentials).
     pub shared_webhook_routes: bool,
     /// Destinations tenants may reach despite the egress policy: CIDRs and `host:port`
     /// entries, comma-separated (e.g. `10.0.0.0/8,mail.internal:25`).
@@ -128,6 +147,8 @@ impl Default for Config {
             secret_keys: None,
             platform_credentials: None,
             public_base_url: None,
+            oauth_return_url: None,
+            oauth_state_key: None,
             webhook_ack_timeout_ms: 5_000,
             webhook_cache_ms: 2_000,
             shutdown_grace_ms: 20_000,
@@ -137,6 +158,9 @@ impl Default for Config {
             outbound_rate_per_second: 20,
             outbound_rate_burst: 40,
             outbound_max_in_flight: 10_000,
+            token_refresher: true,
+            token_refresh_margin_ms: 600_000,
+            token_refresh_interval_ms: 60_000,
             operator_token: None,
             jwt_hmac_secret: None,
             jwt_jwks: None,
@@ -147,11 +171,14 @@ impl Default for Config {
             rate_limit_per_second: 50,
             rate_limit_burst: 100,
             webhook_failures_per_minute: 30,
+            credential_failures_per_minute: 30,
+            trusted_proxies: None,
+            max_connections: 10_000,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
             max_concurrent_requests: 1024,
-            shared_webhook_routes: false,
+            shared_webhook_routes: true,
             egress_allow: None,
             otel_endpoint: None,
             log_format: "json".into(),
@@ -218,6 +245,8 @@ impl Config {
         "secret_keys",
         "platform_credentials",
         "public_base_url",
+        "oauth_return_url",
+        "oauth_state_key",
         "webhook_ack_timeout_ms",
         "webhook_cache_ms",
         "shutdown_grace_ms",
@@ -227,6 +256,9 @@ impl Config {
         "outbound_rate_per_second",
         "outbound_rate_burst",
         "outbound_max_in_flight",
+        "token_refresher",
+        "token_refresh_margin_ms",
+        "token_refresh_interval_ms",
         "operator_token",
         "jwt_hmac_secret",
         "jwt_jwks",
@@ -237,6 +269,9 @@ impl Config {
         "rate_limit_per_second",
         "rate_limit_burst",
         "webhook_failures_per_minute",
+        "credential_failures_per_minute",
+        "trusted_proxies",
+        "max_connections",
         "header_read_timeout_ms",
         "body_read_timeout_ms",
         "request_timeout_ms",

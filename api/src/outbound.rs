@@ -7,7 +7,7 @@ use anyhow::Context;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
-use switchboard_adapters::channels::platform_credentials::PlatformCredentials;
+use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::EgressPolicy;
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
@@ -19,10 +19,9 @@ use switchboard_adapters::outbound::record::CommandRecord;
 use switchboard_adapters::outbound::redrive::DeadLetters;
 use switchboard_adapters::outbound::targets::StoreSendTargets;
 use switchboard_adapters::outbound::{OutboundEngine, OutboundSettings};
-use switchboard_adapters::store::{connect_lazy, IntegrationStore, XChaChaSealer};
+use switchboard_adapters::store::{connect_lazy, IntegrationStore};
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
-use switchboard_domain::SecretSealer;
 
 /// The engine settings `config` asks for.
 pub fn settings(config: &Config) -> OutboundSettings {
@@ -41,17 +40,14 @@ pub fn engine(
     integrations: IntegrationStore,
     producer: EventProducer,
     settings: OutboundSettings,
+    platform: LivePlatformCredentials,
 ) -> anyhow::Result<OutboundEngine> {
     // The registry that sends: every destination a tenant can influence passes the policy.
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
-    let targets = StoreSendTargets::new(
-        integrations,
-        sealer(config)?,
-        platform(config)?,
-        channels.clone(),
-    );
+    let sealer = integrations.sealer();
+    let targets = StoreSendTargets::new(integrations, sealer, platform, channels.clone());
     let engine = OutboundEngine::new(
         &config.kafka(),
         &config.topics(),
@@ -67,15 +63,27 @@ pub fn engine(
 pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let channels = Arc::new(ChannelRegistry::builtin());
     let pool = connect_lazy(&config.database_url, config.database_max_connections)?;
+    let sealer = crate::secret_commands::envelope_sealer(config, &pool)?;
     let services = IntegrationServices {
         channels,
-        sealer: sealer(config)?,
+        sealer: sealer.clone(),
         clock: Arc::new(SystemClock),
     };
-    let integrations = IntegrationStore::new(pool, services);
+    let integrations = IntegrationStore::with_data_keys(pool, services, sealer.clone());
+    let platform = crate::platform_bootstrap::open_store(config, &integrations, sealer).await?;
     let producer = EventProducer::with_linger(&config.kafka(), BATCHING_LINGER)?;
-    let engine = engine(config, integrations, producer.clone(), settings(config))?;
-    engine.run(shutdown).await?;
+    let live = platform.live().clone();
+    let engine = engine(
+        config,
+        integrations,
+        producer.clone(),
+        settings(config),
+        live,
+    )?;
+    tokio::select! {
+        outcome = engine.run(shutdown) => outcome?,
+        _ = crate::platform_bootstrap::keep_reloading(&platform, std::future::pending()) => {}
+    }
     let _ = producer.flush(std::time::Duration::from_secs(5));
     Ok(())
 }
@@ -122,20 +130,5 @@ pub fn describe(record: &CommandRecord) -> serde_json::Value {
         },
         "message_id": body.get("message_id"),
         "body": body,
-    })
-}
-
-fn sealer(config: &Config) -> anyhow::Result<Arc<dyn SecretSealer>> {
-    let keys = config
-        .secret_keys
-        .as_ref()
-        .context("SWITCHBOARD_SECRET_KEYS is not set")?;
-    Ok(Arc::new(XChaChaSealer::from_config(keys.expose())?))
-}
-
-fn platform(config: &Config) -> anyhow::Result<PlatformCredentials> {
-    Ok(match &config.platform_credentials {
-        Some(text) => PlatformCredentials::parse(text.expose())?,
-        None => PlatformCredentials::default(),
     })
 }

@@ -1,6 +1,9 @@
 //! The HTTP server loop: hyper's automatic HTTP/1.1 + HTTP/2 connections (with upgrades), a
-//! deadline for a request's headers so slow-loris clients are disconnected, the peer address
-//! for per-source limits, and a graceful stop that lets in-flight requests finish.
+//! deadline for a request's headers so slow-loris clients are disconnected (HTTP/1.1; an
+//! HTTP/2 connection is bounded in streams and header size and must answer pings), a cap on
+//! open connections past which new ones wait in the listen backlog, the peer address
+//! for per-source limits (see `client_address`), and a graceful stop that lets in-flight
+//! requests finish.
 
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -8,16 +11,24 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then waits for open requests.
+/// Streams one HTTP/2 connection may have open at once.
+const MAX_STREAMS_PER_CONNECTION: u32 = 100;
+/// Largest header block of one HTTP/2 request.
+const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
+/// Serves `app` on `listener`, at most `max_connections` at once, until `shutdown` resolves,
+/// then waits for open requests.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_read_timeout: Duration,
+    max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -28,10 +39,18 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(header_read_timeout)
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES);
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = &mut shutdown => break,
+        };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -55,6 +74,7 @@ pub async fn serve(
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _slot = slot;
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, error = %error, "connection ended with an error");
             }
@@ -62,25 +82,4 @@ pub async fn serve(
     }
     drop(listener);
     graceful.shutdown().await;
-}
-
-/// The peer address of the request; `None` when it did not come through [`serve`] (tests that
-/// drive the router directly).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddress(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
-        ))
-    }
 }

@@ -52,6 +52,8 @@ pub struct Handles {
     pub platform_credentials: LivePlatformCredentials,
     /// The URL platforms and browsers reach this service at, without a trailing slash.
     pub public_base_url: Option<String>,
+    /// Each channel's platform credentials, as the operator manages them.
+    pub platform_apps: switchboard_adapters::store::PlatformAppStore,
     /// Integrations as webhooks see them.
     pub webhook_targets: WebhookTargets,
     /// Which integration records a platform account (deliveries to a platform app's shared URL).
@@ -68,6 +70,19 @@ pub struct Handles {
     pub caller_limit: KeyedLimit<String>,
     /// Failed webhook verifications per source address.
     pub webhook_failures: VerificationFailures,
+    /// Failed credential checks (401s) per client address.
+    pub credential_failures: VerificationFailures,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
     /// Whether the platform apps' shared webhook URLs (`/webhooks/{channel}`) are served.
     pub shared_webhook_routes: bool,
+    /// OAuth connect flows in progress (signed, single-use states).
+    pub oauth_states: crate::oauth_state::OAuthStates,
+    /// The egress-checked client the OAuth flows reach the platforms with.
+    pub oauth_http: switchboard_adapters::egress::EgressHttp,
+    /// Where the browser is sent after an OAuth callback, with the outcome.
+    pub oauth_return_url: Option<String>,
+    /// What connecting, disconnecting and deleting ask of each channel's platform (through the
+    /// egress policy).
+    pub account_lifecycles: switchboard_adapters::channels::account_lifecycle::AccountLifecycles,
 }

@@ -63,4 +63,8 @@ pub trait ChannelCatalog: Send + Sync {
     fn spec(&self, kind: &ChannelKind) -> Option<&ChannelSpec>;
     /// Every known channel, in registry order.
     fn all(&self) -> Vec<&ChannelSpec>;
+    /// The fields of a channel's platform credentials (its platform app), when it uses one.
+    fn platform_fields(&self, _kind: &ChannelKind) -> Option<&AuthSpec> {
+        None
+    }
 }

@@ -1,5 +1,5 @@
 //! Switchboard's pure model: typed ids, channel and auth specifications, secrets, and the
-//! `Integration` aggregate.
+//! `Integration` and `PlatformApp` aggregates.
 //!
 //! This crate must never do IO: no sockets, no files, no database, no broker. Everything that
 //! touches the outside world (encryption keys, the clock, the channel registry) reaches the
@@ -11,6 +11,7 @@ pub mod channel;
 pub mod ids;
 pub mod integration;
 pub mod message;
+pub mod platform;
 pub mod secret;
 
 pub use auth::{AuthField, AuthFieldKind, AuthInput, AuthScheme, AuthSpec, FieldProblem};

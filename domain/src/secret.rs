@@ -40,9 +40,9 @@ impl fmt::Display for SecretString {
     }
 }
 
-/// A secret encrypted with an AEAD key, in the text form `sb1:<key id>:<base64 nonce+ciphertext>`.
-///
-/// The key id lets keys rotate: old ciphertexts name the key that opens them.
+/// A secret encrypted with an AEAD key, in a text form naming how it opens: `sb2:<base64
+/// nonce+ciphertext>` under its owner's data key (the owner is the seal context's), or
+/// `sb1:<key id>:<base64 nonce+ciphertext>` under a configured key (so keys can rotate).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedSecret(String);
@@ -68,7 +68,8 @@ impl fmt::Debug for SealedSecret {
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
-    /// The sealed text names a key this process does not hold.
+    /// The sealed text names a key this process does not hold (for a data key: its owner's,
+    /// not held at the moment or destroyed).
     #[error("no key with id {0}")]
     UnknownKey(String),
     /// The ciphertext is malformed, was tampered with, or is bound to another context.

@@ -12,6 +12,7 @@ pub mod webchat;
 pub mod whatsapp;
 pub mod zalo;
 
+pub mod account_lifecycle;
 pub mod app_webhook;
 #[cfg(test)]
 pub mod compliance;
@@ -19,17 +20,23 @@ pub mod compliance;
 mod egress_contract;
 #[cfg(test)]
 pub mod fake_platform;
+pub mod graph_account;
 pub mod graph_api;
+pub mod mail_probe;
 pub mod meta;
+pub mod meta_app;
+pub mod oauth_flow;
 pub mod opened_auth;
+pub mod platform_app;
 pub mod platform_credentials;
 pub mod sender;
 pub mod webhook;
 
 use crate::egress::{EgressHttp, EgressPolicy};
+use platform_app::PlatformApp;
 use sender::ChannelSender;
 use std::sync::Arc;
-use switchboard_domain::{ChannelCatalog, ChannelKind, ChannelSpec};
+use switchboard_domain::{AuthSpec, ChannelCatalog, ChannelKind, ChannelSpec};
 use webhook::WebhookChannel;
 
 /// One channel as the registry knows it: its declaration and the parts it implements.
@@ -47,6 +54,7 @@ pub struct RegisteredChannel {
 #[derive(Clone)]
 pub struct ChannelRegistry {
     channels: Vec<RegisteredChannel>,
+    platform_apps: Vec<(ChannelKind, PlatformApp)>,
 }
 
 impl ChannelRegistry {
@@ -65,7 +73,27 @@ impl ChannelRegistry {
 
     /// The registry of all built-in channels, their senders sharing the clients of `egress`.
     pub fn with_egress_http(egress: &EgressHttp) -> Self {
-        Self::new(vec![
+        let kind = |name: &str| ChannelKind::parse(name).expect("valid channel name");
+        let mut platform_apps = vec![
+            (
+                kind(messenger::KIND),
+                messenger::platform_app::platform_app(egress),
+            ),
+            (
+                kind(whatsapp::KIND),
+                whatsapp::platform_app::platform_app(egress),
+            ),
+            (kind(zalo::KIND), zalo::platform_app::platform_app()),
+            (
+                kind(tiktok::KIND),
+                tiktok::platform_app::platform_app(egress),
+            ),
+            (
+                kind(google_sheets::KIND),
+                google_sheets::platform_app::platform_app(egress),
+            ),
+        ];
+        let registry = Self::new(vec![
             messenger::channel_with(egress),
             whatsapp::channel_with(egress),
             zalo::channel_with(egress),
@@ -76,12 +104,34 @@ impl ChannelRegistry {
             smtp::channel_with(egress),
             google_sheets::channel_with(egress),
             chatbotx::channel_with(egress),
-        ])
+        ]);
+        // The others have platform settings only: API base overrides (a local Bot API server,
+        // a test's fake platform).
+        for channel in &registry.channels {
+            if !platform_apps.iter().any(|(k, _)| k == &channel.spec.kind) {
+                platform_apps.push((channel.spec.kind.clone(), PlatformApp::new(vec![], None)));
+            }
+        }
+        Self {
+            platform_apps,
+            ..registry
+        }
     }
 
-    /// A registry of `channels`.
+    /// A registry of `channels`, none with a platform app.
     pub fn new(channels: Vec<RegisteredChannel>) -> Self {
-        Self { channels }
+        Self {
+            channels,
+            platform_apps: Vec::new(),
+        }
+    }
+
+    /// The platform app of a channel that has one.
+    pub fn platform_app(&self, kind: &ChannelKind) -> Option<&PlatformApp> {
+        self.platform_apps
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, app)| app)
     }
 
     /// The webhook of a known channel that has one.
@@ -114,6 +164,10 @@ impl ChannelCatalog for ChannelRegistry {
     fn all(&self) -> Vec<&ChannelSpec> {
         self.channels.iter().map(|c| &c.spec).collect()
     }
+
+    fn platform_fields(&self, kind: &ChannelKind) -> Option<&AuthSpec> {
+        self.platform_app(kind).map(|app| &app.fields)
+    }
 }
 
 #[cfg(test)]
@@ -142,12 +196,40 @@ mod tests {
     }
 
     #[test]
+    fn exactly_the_channels_needing_platform_credentials_require_platform_fields() {
+        let registry = ChannelRegistry::builtin();
+        for spec in registry.all() {
+            let app = registry.platform_app(&spec.kind);
+            if let Some(app) = app {
+                let requires = app.fields.fields.iter().any(|f| f.required);
+                assert_eq!(requires, spec.needs_platform_credentials, "{}", spec.kind);
+                for field in &app.fields.fields {
+                    let looks_secret = ["token", "secret", "key"]
+                        .iter()
+                        .any(|w| field.name.contains(w) && field.name != "client_key");
+                    if looks_secret {
+                        assert_eq!(
+                            field.kind,
+                            AuthFieldKind::Secret,
+                            "{}.{}",
+                            spec.kind,
+                            field.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn credentials_with_tokens_are_declared_secret() {
         for spec in ChannelRegistry::builtin().all() {
             for field in &spec.auth.fields {
+                // A token's expiry time is not the token.
                 let looks_secret = ["token", "password", "secret", "api_key"]
                     .iter()
-                    .any(|w| field.name.contains(w));
+                    .any(|w| field.name.contains(w))
+                    && !field.name.ends_with("_expires_at");
                 if looks_secret {
                     assert_eq!(
                         field.kind,

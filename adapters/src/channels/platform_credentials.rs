@@ -2,7 +2,7 @@
 //! app id and OA secret key, TikTok client secret), shared by every workspace and configured
 //! once by the operator. An integration's own auth field of the same name takes precedence.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 use switchboard_domain::{ChannelKind, SecretString};
 
@@ -14,9 +14,13 @@ pub enum PlatformCredentialsError {
     Malformed(usize),
 }
 
-/// Every platform's credentials, by channel then field name. `Debug` shows only names.
+/// Every platform's credentials, by channel then field name, and which channels' are verified.
+/// `Debug` shows only names.
 #[derive(Clone, Default)]
-pub struct PlatformCredentials(BTreeMap<ChannelKind, BTreeMap<String, SecretString>>);
+pub struct PlatformCredentials {
+    fields: BTreeMap<ChannelKind, BTreeMap<String, SecretString>>,
+    verified: BTreeSet<ChannelKind>,
+}
 
 impl PlatformCredentials {
     /// Parses `channel.field=value[;channel.field=value…]` (whitespace around entries ignored).
@@ -41,15 +45,30 @@ impl PlatformCredentials {
 
     /// Sets one credential.
     pub fn insert(&mut self, channel: ChannelKind, field: &str, value: SecretString) {
-        self.0
+        self.fields
             .entry(channel)
             .or_default()
             .insert(field.to_owned(), value);
     }
 
+    /// Records that `channel`'s credentials were verified.
+    pub fn mark_verified(&mut self, channel: ChannelKind) {
+        self.verified.insert(channel);
+    }
+
+    /// Whether `channel`'s credentials were verified: its integrations may connect.
+    pub fn is_verified(&self, channel: &ChannelKind) -> bool {
+        self.verified.contains(channel)
+    }
+
+    /// The channels that have credentials.
+    pub fn channels(&self) -> impl Iterator<Item = &ChannelKind> {
+        self.fields.keys()
+    }
+
     /// The credentials of one channel (empty when none are configured).
     pub fn for_channel(&self, channel: &ChannelKind) -> BTreeMap<String, SecretString> {
-        self.0.get(channel).cloned().unwrap_or_default()
+        self.fields.get(channel).cloned().unwrap_or_default()
     }
 }
 
@@ -84,7 +103,7 @@ impl From<PlatformCredentials> for LivePlatformCredentials {
 impl std::fmt::Debug for PlatformCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names = self
-            .0
+            .fields
             .iter()
             .flat_map(|(channel, fields)| fields.keys().map(move |f| format!("{channel}.{f}")));
         f.debug_set().entries(names).finish()

@@ -16,7 +16,7 @@
 use crate::channels::opened_auth::open_auth_fields;
 use crate::channels::platform_credentials::LivePlatformCredentials;
 use crate::channels::webhook::WebhookSecrets;
-use crate::store::{IntegrationStore, StoreError};
+use crate::store::{IntegrationStore, KeyHold, StoreError};
 use async_trait::async_trait;
 use moka::future::Cache;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,12 +58,20 @@ impl WebhookTarget {
 #[async_trait]
 trait IntegrationSource: Send + Sync {
     async fn load(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError>;
+    /// Holds the integration's data key while its auth fields are opened.
+    async fn hold_keys(&self, _id: IntegrationId) -> Result<Option<KeyHold>, StoreError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
 impl IntegrationSource for IntegrationStore {
     async fn load(&self, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
         IntegrationStore::load(self, id).await
+    }
+
+    async fn hold_keys(&self, id: IntegrationId) -> Result<Option<KeyHold>, StoreError> {
+        IntegrationStore::hold_keys(self, id).await
     }
 }
 
@@ -188,13 +196,21 @@ impl WebhookTargets {
         }
     }
 
+    /// Forgets every remembered integration (the platform credentials they carry changed).
+    pub async fn invalidate_all(&self) {
+        if let Some(caches) = &self.caches {
+            caches.invalidations.fetch_add(1, Ordering::SeqCst);
+            caches.known.invalidate_all();
+            caches.unknown.invalidate_all();
+        }
+    }
+
     async fn read(&self, id: IntegrationId) -> Result<Option<Arc<WebhookTarget>>, StoreError> {
-        Ok(self
-            .source
-            .load(id)
-            .await?
-            .and_then(|i| self.target(i))
-            .map(Arc::new))
+        let Some(integration) = self.source.load(id).await? else {
+            return Ok(None);
+        };
+        let _key = self.source.hold_keys(id).await?;
+        Ok(self.target(integration).map(Arc::new))
     }
 
     fn target(&self, integration: Integration) -> Option<WebhookTarget> {
@@ -225,6 +241,7 @@ pub(crate) fn same_error(error: &StoreError) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::platform_credentials::PlatformCredentials;
     use crate::store::integrations::test_db::{sealer, services, TestDb};
     use crate::store::CommandMetadata;
     use std::collections::{BTreeMap, HashMap};
@@ -500,6 +517,7 @@ mod tests {
                 ("webhook_secret".into(), "s3cret".into()),
             ]))),
             account: None,
+            account_verified: false,
         })
         .await
         .unwrap();
@@ -515,6 +533,7 @@ mod tests {
         // Changed in the database: the cached entry survives until invalidated.
         run(IntegrationCommand::Disconnect {
             reason: "operator".into(),
+            platform_outcome: None,
         })
         .await
         .unwrap();

@@ -5,9 +5,11 @@
 //! Many conversations of one integration fail at once when its token expires. Only the first
 //! to arrive refreshes; the others wait for it, then see the integration's newer version and
 //! retry with the new credentials (or see it disconnected and fail), instead of each spending
-//! a single-use refresh token.
+//! a single-use refresh token. Across processes the same holds through the integration's
+//! token refresh lock ([`crate::refresh::RefreshLocks`]), which the background refresher takes
+//! too: whoever holds it refreshes, the others find the newer version once it is released.
 
-use crate::channels::sender::{ChannelSender, SendTarget};
+use crate::channels::sender::{ChannelSender, SendError, SendTarget};
 use crate::outbound::retry::Backoff;
 use crate::outbound::targets::{SendTargets, TargetLookup};
 use crate::store::StoreError;
@@ -23,6 +25,9 @@ pub enum Recovery {
     Renewed,
     /// The integration is disconnected (now or already): the message fails with `auth`.
     Disconnected,
+    /// The refresh failed for a reason that may pass (the platform's token endpoint is down):
+    /// the integration stays connected and the send is retried like any temporary failure.
+    Later(SendError),
 }
 
 /// Single-flight credential recovery, per integration.
@@ -52,7 +57,23 @@ impl AuthRecovery {
         let flight = self.flight(id);
         let recovery = {
             let _turn = flight.lock().await;
-            self.recover_alone(failed, sender, cause).await
+            match persist(|| self.targets.refresh_lock(id)).await {
+                Ok(lock) => {
+                    let recovery = self.recover_alone(failed, sender, cause).await;
+                    if let Some(lock) = lock {
+                        lock.release().await;
+                    }
+                    recovery
+                }
+                // Without the cross-process lock another process may be spending the same
+                // single-use refresh token: try again later rather than race it.
+                Err(error) => {
+                    tracing::warn!(integration_id = %id, %error, "token refresh lock unavailable; the send waits");
+                    Recovery::Later(SendError::retryable(
+                        "the token refresh lock is unavailable",
+                    ))
+                }
+            }
         };
         self.land(id, flight);
         recovery
@@ -102,6 +123,10 @@ impl AuthRecovery {
                 self.disconnect(id, cause).await;
                 Recovery::Disconnected
             }
+            Err(error) if error.is_retryable() => {
+                tracing::warn!(integration_id = %id, %error, "token refresh failed for now; the send will be retried");
+                Recovery::Later(error)
+            }
             Err(error) => {
                 self.disconnect(id, &format!("{cause}; token refresh failed: {error}"))
                     .await;
@@ -138,7 +163,7 @@ impl AuthRecovery {
 }
 
 /// Runs a store call until it succeeds or fails for a reason waiting cannot fix.
-async fn persist<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+pub(crate) async fn persist<T, F, Fut>(mut call: F) -> Result<T, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,

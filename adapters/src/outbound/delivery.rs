@@ -129,8 +129,26 @@ impl Deliverer {
                         self.auth.recover(&target, sender.as_ref(), cause).await
                     };
                     self.targets.forget(target.integration_id);
-                    if recovery == Recovery::Disconnected {
-                        return Verdict::failed(FailureReason::Auth, error.to_string(), attempts);
+                    match recovery {
+                        Recovery::Renewed => {}
+                        Recovery::Disconnected => {
+                            return Verdict::failed(
+                                FailureReason::Auth,
+                                error.to_string(),
+                                attempts,
+                            )
+                        }
+                        Recovery::Later(refresh_error) => {
+                            // Nothing was renewed: the next refused send may refresh again.
+                            renewed = false;
+                            let rate = sender.recipient_rate();
+                            if let Some(verdict) = self
+                                .wait_to_retry(command, &target, rate, &refresh_error, attempts)
+                                .await
+                            {
+                                return verdict;
+                            }
+                        }
                     }
                 }
                 SendError::Permanent(_) => {

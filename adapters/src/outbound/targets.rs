@@ -2,14 +2,15 @@
 //! base URL, lifecycle state), and the two commands an adapter may issue on it, storing
 //! refreshed credentials and disconnecting it after an auth failure.
 //!
-//! Lookups are not cached: a send costs one indexed read, and a refreshed token or a
-//! disconnect is seen by the very next attempt.
+//! Lookups are not cached: a send costs two indexed reads (the integration's state row and its
+//! data key), and a refreshed token, a disconnect or a deletion is seen by the very next attempt.
 
 use crate::channels::opened_auth::open_auth_fields;
 use crate::channels::platform_credentials::LivePlatformCredentials;
 use crate::channels::sender::{SendTarget, API_BASE};
 use crate::channels::webhook::WebhookSecrets;
 use crate::channels::ChannelRegistry;
+use crate::refresh::{RefreshLock, RefreshLocks};
 use crate::store::{CommandMetadata, IntegrationStore, StoreError};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -38,6 +39,11 @@ pub trait SendTargets: Send + Sync {
         -> Result<(), StoreError>;
     /// Disconnects the integration, so its settings page asks for a reconnect.
     async fn disconnect(&self, id: IntegrationId, reason: String) -> Result<(), StoreError>;
+    /// Waits for the integration's cross-process token refresh lock; `None` where there is
+    /// none to take (in-memory targets), so only this process's single flight applies.
+    async fn refresh_lock(&self, _id: IntegrationId) -> Result<Option<RefreshLock>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// [`SendTargets`] on the event-sourced integration store.
@@ -47,11 +53,13 @@ pub struct StoreSendTargets {
     sealer: Arc<dyn SecretSealer>,
     platform: LivePlatformCredentials,
     channels: Arc<ChannelRegistry>,
+    locks: RefreshLocks,
 }
 
 impl StoreSendTargets {
     /// Lookups through `store`, opening secrets with `sealer`; each channel's API base is its
-    /// `api_base` platform setting or its sender's default.
+    /// `api_base` platform setting or its sender's default. Token refreshes take the refresh
+    /// lock on the store's database.
     pub fn new(
         store: IntegrationStore,
         sealer: Arc<dyn SecretSealer>,
@@ -59,6 +67,7 @@ impl StoreSendTargets {
         channels: Arc<ChannelRegistry>,
     ) -> Self {
         Self {
+            locks: RefreshLocks::new(store.pool().clone()),
             store,
             sealer,
             platform: platform.into(),
@@ -90,7 +99,9 @@ impl SendTargets for StoreSendTargets {
         ) else {
             return Ok(TargetLookup::Unknown);
         };
+        let key = self.store.hold_keys(id).await?;
         let opened = open_auth_fields(&integration, id, self.sealer.as_ref());
+        drop(key);
         let platform = self.platform.for_channel(&channel);
         let api_base = match platform.get(API_BASE) {
             Some(base) => base.expose().to_owned(),
@@ -120,7 +131,14 @@ impl SendTargets for StoreSendTargets {
     }
 
     async fn disconnect(&self, id: IntegrationId, reason: String) -> Result<(), StoreError> {
-        let command = IntegrationCommand::Disconnect { reason };
+        let command = IntegrationCommand::Disconnect {
+            reason,
+            platform_outcome: None,
+        };
         self.store.execute(id, command, Self::metadata()).await
+    }
+
+    async fn refresh_lock(&self, id: IntegrationId) -> Result<Option<RefreshLock>, StoreError> {
+        self.locks.lock(id).await.map(Some)
     }
 }

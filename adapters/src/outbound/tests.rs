@@ -71,6 +71,8 @@ struct Scripted {
     calls: Mutex<Vec<(Instant, String)>>,
     refresh_to: Option<&'static str>,
     refreshes: Mutex<u32>,
+    /// How many refreshes fail first as the platform being down.
+    refresh_outages: Mutex<u32>,
 }
 
 #[async_trait]
@@ -97,6 +99,13 @@ impl ChannelSender for Scripted {
     async fn refresh_credentials(&self, _: &SendTarget) -> Result<Option<AuthInput>, SendError> {
         *self.refreshes.lock().unwrap() += 1;
         tokio::time::sleep(SECOND).await;
+        {
+            let mut outages = self.refresh_outages.lock().unwrap();
+            if *outages > 0 {
+                *outages -= 1;
+                return Err(SendError::retryable("token endpoint answered HTTP 503"));
+            }
+        }
         Ok(self
             .refresh_to
             .map(|token| AuthInput([("page_access_token".to_owned(), token.into())].into())))
@@ -311,4 +320,23 @@ async fn a_malformed_command_fails_as_invalid_without_a_call() {
     let verdict = setup.deliverer.deliver(&foreign).await;
     assert_eq!(failed(&verdict), (FailureReason::Invalid, 0));
     assert!(setup.sender.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_failing_for_now_retries_the_send_instead_of_disconnecting() {
+    let setup = setup(
+        "expired",
+        Scripted {
+            refresh_to: Some("fresh"),
+            refresh_outages: Mutex::new(1),
+            ..Scripted::default()
+        },
+    );
+    let verdict = setup.deliverer.deliver(&command(&setup, "u1")).await;
+    assert!(
+        matches!(verdict.outcome, DeliveryOutcome::Sent { attempts: 3, .. }),
+        "{verdict:?}"
+    );
+    assert_eq!(*setup.sender.refreshes.lock().unwrap(), 2);
+    assert!(setup.integration.disconnects.lock().unwrap().is_empty());
 }

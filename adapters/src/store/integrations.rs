@@ -24,6 +24,8 @@ pub(crate) mod test_db;
 #[cfg(test)]
 mod tests;
 
+use super::data_keys::DataKeyError;
+use super::envelope_sealer::{EnvelopeSealer, KeyHold};
 use cqrs_es::{AggregateError, CqrsFramework};
 use event_store::IntegrationEventStore;
 use sqlx::PgPool;
@@ -34,7 +36,7 @@ use std::time::Duration;
 use switchboard_domain::integration::{
     Integration, IntegrationCommand, IntegrationError, IntegrationServices, IntegrationStatus,
 };
-use switchboard_domain::{ChannelCatalog, ChannelKind, IntegrationId, WorkspaceId};
+use switchboard_domain::{ChannelCatalog, ChannelKind, IntegrationId, SecretSealer, WorkspaceId};
 
 /// How many times a command is re-decided after losing a race before the caller is told.
 pub const DEFAULT_CONFLICT_RETRIES: u32 = 24;
@@ -53,7 +55,7 @@ pub struct CommandMetadata {
 }
 
 impl CommandMetadata {
-    fn into_map(self) -> HashMap<String, String> {
+    pub(crate) fn into_map(self) -> HashMap<String, String> {
         [
             ("request_id", self.request_id),
             ("actor", self.actor),
@@ -89,6 +91,15 @@ impl StoreError {
     }
 }
 
+impl From<DataKeyError> for StoreError {
+    fn from(error: DataKeyError) -> Self {
+        match error {
+            DataKeyError::Database(error) => error.into(),
+            unwrap @ DataKeyError::Unwrap { .. } => Self::Corrupt(unwrap.to_string()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if is_connectivity(&error) {
@@ -117,6 +128,11 @@ pub struct IntegrationStore {
     cqrs: Arc<CqrsFramework<Integration, IntegrationEventStore>>,
     pool: PgPool,
     channels: Arc<dyn ChannelCatalog>,
+    /// What seals the aggregate's secrets (and opens them for readers of this store).
+    sealer: Arc<dyn SecretSealer>,
+    /// The same sealer when it seals with per-owner data keys, which commands and readers
+    /// hold around sealing and opening.
+    envelope: Option<Arc<EnvelopeSealer>>,
     conflict_retries: u32,
     /// Commands committed through this store and its clones.
     commits: Arc<AtomicU64>,
@@ -126,15 +142,54 @@ impl IntegrationStore {
     /// A store on `pool` (migrated) with the aggregate's services.
     pub fn new(pool: PgPool, services: IntegrationServices) -> Self {
         let channels = services.channels.clone();
+        let sealer = services.sealer.clone();
         let store = IntegrationEventStore::new(pool.clone(), channels.clone());
         let cqrs = Arc::new(CqrsFramework::new(store, vec![], services));
         Self {
             cqrs,
             pool,
             channels,
+            sealer,
+            envelope: None,
             conflict_retries: DEFAULT_CONFLICT_RETRIES,
             commits: Arc::default(),
         }
+    }
+
+    /// A store whose integrations' secrets are sealed with their own data keys (`envelope`
+    /// replaces `services.sealer`): each command that carries credentials holds its
+    /// integration's key, and a Delete shreds it (see module `envelope_sealer`).
+    pub fn with_data_keys(
+        pool: PgPool,
+        mut services: IntegrationServices,
+        envelope: Arc<EnvelopeSealer>,
+    ) -> Self {
+        services.sealer = envelope.clone();
+        Self {
+            envelope: Some(envelope),
+            ..Self::new(pool, services)
+        }
+    }
+
+    /// The sealer of this store's secrets: what opens the auth fields of what it loads (after
+    /// [`IntegrationStore::hold_keys`]).
+    pub fn sealer(&self) -> Arc<dyn SecretSealer> {
+        self.sealer.clone()
+    }
+
+    /// Holds the data key of integration `id` for opening its auth fields, read afresh from
+    /// the database (a key another process destroyed is not used); keep it only while
+    /// opening. `None` when this store's sealer has no data keys.
+    pub async fn hold_keys(&self, id: IntegrationId) -> Result<Option<KeyHold>, StoreError> {
+        match &self.envelope {
+            Some(envelope) => Ok(Some(envelope.hold_for_opening(&id.to_string()).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The database the store reads and writes.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// How many commands were committed through this store and its clones: a cache of what
@@ -170,6 +225,12 @@ impl IntegrationStore {
         let metadata = metadata.into_map();
         let aggregate_id = id.to_string();
         let name = command.name();
+        let _key = match &self.envelope {
+            Some(envelope) if carries_credentials(&command) => {
+                Some(envelope.hold_for_sealing(&aggregate_id).await?)
+            }
+            _ => None,
+        };
         for attempt in 1..=self.conflict_retries {
             let outcome = self
                 .cqrs
@@ -177,6 +238,12 @@ impl IntegrationStore {
                 .await;
             match outcome {
                 Ok(()) => {
+                    if let (IntegrationCommand::Delete { .. }, Some(envelope)) =
+                        (&command, &self.envelope)
+                    {
+                        // The commit destroyed the data key (migration 0007's trigger).
+                        envelope.forget(&aggregate_id);
+                    }
                     self.commits.fetch_add(1, Ordering::SeqCst);
                     tracing::info!(integration_id = %id, command = name, attempt, "integration command committed");
                     return Ok(());
@@ -260,6 +327,19 @@ impl IntegrationStore {
             .collect();
         integrations.sort_by_key(|i| (i.created_at, i.integration_id));
         Ok(integrations)
+    }
+}
+
+/// Whether deciding `command` may seal secrets.
+fn carries_credentials(command: &IntegrationCommand) -> bool {
+    match command {
+        IntegrationCommand::Create { auth, .. } | IntegrationCommand::Connect { auth, .. } => {
+            auth.is_some()
+        }
+        IntegrationCommand::RefreshCredentials { .. } => true,
+        IntegrationCommand::UpdateSettings { .. }
+        | IntegrationCommand::Disconnect { .. }
+        | IntegrationCommand::Delete { .. } => false,
     }
 }
 

@@ -60,6 +60,11 @@ impl XChaChaSealer {
         Ok(Self { keys })
     }
 
+    /// The id of the key that seals (the first configured).
+    pub fn sealing_key_id(&self) -> &str {
+        &self.keys[0].0
+    }
+
     /// A new random key entry, `id:base64key`, for `switchboard keygen`.
     pub fn generate_entry(id: &str) -> String {
         let mut key = [0u8; KEY_BYTES];

@@ -21,6 +21,8 @@ pub struct Settings {
     pub app_secret: String,
     /// The workspace API key the integration is created with (`SWITCHBOARD_BENCH_API_KEY`).
     pub api_key: String,
+    /// The service's operator credential, to set the Meta app's platform credentials.
+    pub operator_token: String,
     /// Bootstrap servers of its broker (`KAFKA_BROKERS`).
     pub brokers: String,
     /// The topic it publishes webhooks to (`SWITCHBOARD_BENCH_TOPIC`, default `messages.received`).
@@ -70,6 +72,7 @@ impl Settings {
                 .and_then(|pid| pid.parse().ok()),
             app_secret: required(APP_SECRET_ENV)?,
             api_key: required("SWITCHBOARD_BENCH_API_KEY")?,
+            operator_token: required("SWITCHBOARD_BENCH_OPERATOR_TOKEN")?,
             brokers: required("KAFKA_BROKERS")?,
             topic: env_or("SWITCHBOARD_BENCH_TOPIC", Topics::default().received)?,
             broker_label: env_or("SWITCHBOARD_BENCH_BROKER", "unnamed broker".to_owned())?,

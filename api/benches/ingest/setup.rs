@@ -1,4 +1,6 @@
-//! Creating and connecting the benchmark's Messenger integration through the service's API.
+//! Setting the Meta app's platform credentials and creating and connecting the benchmark's
+//! Messenger integration through the service's API, as an operator and a workspace would
+//! (Graph's part played by a local fake).
 
 use super::settings::Settings;
 use super::{load, payload};
@@ -12,8 +14,45 @@ pub const PAGE_ID: &str = "104000000000001";
 /// The workspace the benchmark integration lives in.
 pub const WORKSPACE: &str = "bench";
 
-/// Creates and connects a Messenger integration; returns its id.
+/// Puts and verifies the Meta app's platform credentials (Graph played by `graph`).
+async fn meta_app(settings: &Settings, graph: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let uri = format!(
+        "http://{}/v1/platform-credentials/messenger",
+        settings.server_addr
+    );
+    let fields = serde_json::json!({"app_id": "104000000000000", "app_secret": settings.app_secret,
+        "verify_token": "bench-verify-token", "api_base": graph});
+    let put = client
+        .put(&uri)
+        .bearer_auth(&settings.operator_token)
+        .json(&fields)
+        .send()
+        .await?;
+    ensure!(
+        put.status() == StatusCode::OK,
+        "putting the platform credentials: {}",
+        put.text().await?
+    );
+    let verified = client
+        .post(format!("{uri}/verify"))
+        .bearer_auth(&settings.operator_token)
+        .send()
+        .await?;
+    ensure!(
+        verified.status() == StatusCode::OK,
+        "verifying the platform credentials: {}",
+        verified.text().await?
+    );
+    Ok(())
+}
+
+/// Sets the Meta app up, creates and connects a Messenger integration; returns its id.
 pub async fn messenger_integration(settings: &Settings) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let graph = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, crate::fake_meta_app::routes()).await });
+    meta_app(settings, &graph).await?;
     let client = reqwest::Client::new();
     let base = format!(
         "http://{}/v1/workspaces/{WORKSPACE}/integrations",

@@ -39,7 +39,8 @@ impl FakeGraph {
         });
         let app = axum::Router::new()
             .route("/{page}/messages", axum::routing::post(send_api))
-            .with_state(state.clone());
+            .with_state(state.clone())
+            .merge(crate::fake_meta_app::routes());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -73,7 +73,7 @@ pub async fn config(
             switchboard_adapters::store::XChaChaSealer::generate_entry("bench"),
         )),
         platform_credentials: Some(SecretString::new(format!(
-            "messenger.app_secret=bench-app-secret;messenger.verify_token=bench-verify;messenger.api_base={fake_base}"
+            "messenger.app_id=104000000000000;messenger.app_secret=bench-app-secret;messenger.verify_token=bench-verify;messenger.api_base={fake_base}"
         ))),
         outbox_relay: false,
         projections: false,
@@ -93,6 +93,11 @@ pub async fn connect_integration(app: &App, config: &Config) -> anyhow::Result<I
         app.state.clone(),
         switchboard_api::routes::limits::RequestLimits::from_config(config),
     );
+    // The configured Meta app, verified as `serve` verifies it at start (Graph is the fake).
+    let messenger = switchboard_domain::ChannelKind::parse("messenger").context("channel name")?;
+    switchboard_api::routes::platform_credentials::verify_channel(&app.state, &messenger)
+        .await
+        .map_err(|problem| anyhow::anyhow!("verifying the Meta app: {}", problem.detail))?;
     let api = crate::workspace_key::with_workspace_key(api, &app.state, "bench").await?;
     let call = |uri: String, body: Value| {
         let api = api.clone();

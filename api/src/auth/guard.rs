@@ -1,10 +1,15 @@
 //! The workspace guard, layered on every `/v1/workspaces/{ws}/…` route: the credential must be
 //! valid (401), belong to the path's workspace (404 otherwise, so another tenant's existence is
-//! not revealed) and be within its rate limit (429). The caller then rides in the request's
-//! extensions, where handlers require their scope through `Authorized`.
+//! not revealed) and be within its rate limit (429). A client address presenting bad
+//! credentials too often gets 429 instead of 401 for a while (`credential_failures_per_minute`);
+//! a good credential still passes from there, so a guesser behind a shared address (a NAT, a
+//! proxy not listed in `trusted_proxies`) cannot lock the others out. The
+//! caller then rides in the request's extensions, where handlers require their scope through
+//! `Authorized`.
 
 use super::authenticator::Principal;
-use super::rate_limit::too_many_requests;
+use super::rate_limit::{too_many_requests, CREDENTIALS};
+use crate::client_address::ClientAddress;
 use crate::error::Problem;
 use crate::state::AppState;
 use axum::extract::{RawPathParams, Request, State};
@@ -23,6 +28,10 @@ pub async fn workspace_guard(
         .iter()
         .find(|(name, _)| *name == "ws")
         .map(|(_, value)| value.to_owned());
+    let client = request
+        .extensions()
+        .get::<ClientAddress>()
+        .and_then(|client| client.0);
     let caller = match state.auth.authenticate(request.headers()).await {
         Ok(Principal::Workspace(caller)) => caller,
         Ok(Principal::Operator) => {
@@ -34,7 +43,11 @@ pub async fn workspace_guard(
             )
             .into_response()
         }
-        Err(problem) => return problem.into_response(),
+        Err(problem) => {
+            return (state.credential_failures)
+                .refused(client, CREDENTIALS, problem)
+                .into_response()
+        }
     };
     if workspace.as_deref() != Some(caller.workspace.as_str()) {
         return Problem::not_found("no such workspace resource").into_response();

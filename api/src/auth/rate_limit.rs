@@ -1,9 +1,9 @@
-//! Abuse limits on callers: a token bucket per credential (governor's GCRA), and a count of
-//! failed webhook verifications per source address and webhook URL that, once over its quota,
-//! refuses that address on that URL for a while. Both answer 429 problem+json with
-//! `Retry-After`. The URL is part of the key because platforms deliver for every tenant from
-//! shared addresses: one integration with a wrong secret must not pause the others' deliveries,
-//! while guessing one integration's secret is still stopped.
+//! Abuse limits on callers: a token bucket per credential (governor's GCRA), and counts of
+//! failed verifications per client address and target (a webhook URL; or the API's credential
+//! checks) that, once over their quota, refuse that address there for a while. Both answer 429
+//! problem+json with `Retry-After`. For webhooks the URL is part of the key because platforms
+//! deliver for every tenant from shared addresses: one integration with a wrong secret must not
+//! pause the others' deliveries, while guessing one integration's secret is still stopped.
 
 use crate::error::Problem;
 use axum::http::StatusCode;
@@ -64,21 +64,44 @@ pub fn too_many_requests(wait: Duration, detail: &str) -> Problem {
 /// A source address on one webhook URL.
 type Source = (IpAddr, String);
 
-/// Source addresses that failed webhook verification too often on a webhook URL.
+/// Source addresses that failed verification too often on a target.
 #[derive(Clone)]
 pub struct VerificationFailures {
     failures: KeyedLimit<Source>,
     blocked: Arc<Mutex<HashMap<Source, Instant>>>,
+    /// The 429's detail.
+    detail: &'static str,
 }
 
+/// The target of the API's credential checks, for [`VerificationFailures`].
+pub const CREDENTIALS: &str = "credentials";
+
 impl VerificationFailures {
-    /// Up to `per_minute` failures per address (bursts of as many), then a pause.
-    pub fn new(per_minute: u32) -> Self {
+    /// Up to `per_minute` failures per address (bursts of as many), then a pause; `detail`
+    /// says what failed, in the 429.
+    pub fn new(per_minute: u32, detail: &'static str) -> Self {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             failures: KeyedLimit::new(Quota::per_minute(per_minute)),
             blocked: Arc::default(),
+            detail,
         }
+    }
+
+    /// Failed webhook verifications, up to `per_minute` per address and URL.
+    pub fn webhooks(per_minute: u32) -> Self {
+        Self::new(
+            per_minute,
+            "too many webhooks from this address failed verification",
+        )
+    }
+
+    /// Failed credential checks (401s), up to `per_minute` per address.
+    pub fn credentials(per_minute: u32) -> Self {
+        Self::new(
+            per_minute,
+            "too many requests from this address presented a bad credential",
+        )
     }
 
     /// 429 while `address` is paused on `url`.
@@ -88,11 +111,21 @@ impl VerificationFailures {
         };
         let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
         match blocked.get(&(address, url.to_owned())) {
-            Some(until) if *until > Instant::now() => Err(too_many_requests(
-                *until - Instant::now(),
-                "too many webhooks from this address failed verification",
-            )),
+            Some(until) if *until > Instant::now() => {
+                Err(too_many_requests(*until - Instant::now(), self.detail))
+            }
             _ => Ok(()),
+        }
+    }
+
+    /// Passes `problem` on, counting it as a failure of `address` on `url` when it is a 401
+    /// (a refused credential): past the quota 429 replaces it. Unlike [`Self::admit`], nothing
+    /// refuses the address's next good credential.
+    pub fn refused(&self, address: Option<IpAddr>, url: &str, problem: Problem) -> Problem {
+        if problem.status == StatusCode::UNAUTHORIZED.as_u16() {
+            self.failed(address, url, problem)
+        } else {
+            problem
         }
     }
 
@@ -113,11 +146,8 @@ impl VerificationFailures {
                     blocked.retain(|_, until| *until > now);
                 }
                 blocked.insert(source, now + wait);
-                tracing::warn!(%address, "webhook source paused after repeated verification failures");
-                too_many_requests(
-                    wait,
-                    "too many webhooks from this address failed verification",
-                )
+                tracing::warn!(%address, target = %url, "source paused after repeated verification failures");
+                too_many_requests(wait, self.detail)
             }
         }
     }
@@ -139,7 +169,7 @@ mod tests {
 
     #[test]
     fn an_address_is_paused_after_its_failures() {
-        let failures = VerificationFailures::new(2);
+        let failures = VerificationFailures::webhooks(2);
         let address = Some(IpAddr::from([203, 0, 113, 7]));
         let unauthorized = || Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "Bad", "bad");
         assert_eq!(failures.failed(address, "/a", unauthorized()).status, 401);

@@ -9,10 +9,10 @@
 //! A delivery is verified with the platform's credentials only, never with an integration's
 //! own secret. Each item is then routed by the account it names (Messenger `entry[].id`,
 //! WhatsApp `value.metadata.phone_number_id`, Zalo's OA, TikTok's business account; see
-//! `channels::app_webhook`) to the live (created or connected) integration that records that
-//! account in its auth field (`page_id`, `phone_number_id`, `oa_id`, `business_id`), looked up
-//! in the claims committed with the integrations' states, so an integration connected a moment
-//! ago is found. An account has at most one live integration (a second connect is refused with
+//! `channels::app_webhook`) to the connected integration whose connect proved that account with
+//! the platform and that still records it in its auth field (`page_id`, `phone_number_id`,
+//! `oa_id`, `business_id`), looked up in the claims committed with the integrations' states, so
+//! an integration connected a moment ago is found. An account has at most one live integration (a second connect is refused with
 //! 409 `account-in-use`). The body is parsed once per integration found, bound to the account it
 //! records, exactly as on its own URL: only that account's items reach its workspace.
 //!
@@ -31,10 +31,10 @@
 //! 403. Failed verifications count against the source address on the URL `"{channel}"` (429
 //! past `webhook_failures_per_minute`).
 
+use crate::client_address::ClientAddress;
 use crate::error::Problem;
 use crate::extract::Path;
 use crate::routes::webhooks::{counted_failure, read_body};
-use crate::server::PeerAddress;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -69,7 +69,7 @@ pub fn routes() -> Router<AppState> {
         (status = 405, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn handshake(
     State(state): State<AppState>,
-    peer: PeerAddress,
+    peer: ClientAddress,
     Path(channel): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Problem> {
@@ -104,7 +104,7 @@ fn answer_handshake(
         (status = 413, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn receive(
     State(state): State<AppState>,
-    peer: PeerAddress,
+    peer: ClientAddress,
     Path(channel): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -126,8 +126,8 @@ struct SharedApp {
 /// The channel named in the URL, or the 404 of one without a shared app.
 fn shared_app(state: &AppState, channel: &str) -> Result<SharedApp, Problem> {
     if !state.shared_webhook_routes {
-        // Off by default until connecting an account proves it is the tenant's: a claim is
-        // made from the id the tenant typed, so another workspace could take a page's traffic.
+        // The operator turned them off (they are on by default: claims are only made for
+        // accounts that connecting proved with the platform).
         return Err(Problem::not_found(
             "shared webhook routes are off (shared_webhook_routes): use /webhooks/{channel}/{integration_id}",
         ));

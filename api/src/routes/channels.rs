@@ -1,4 +1,5 @@
-//! `GET /v1/channels`: every registered channel with its auth fields as JSON Schema.
+//! `GET /v1/channels`: every registered channel with its auth fields (and its platform
+//! credentials' fields) as JSON Schema, and whether it can be added now.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -20,9 +21,15 @@ pub struct ChannelView {
     pub auth_scheme: String,
     /// Whether the platform's shared OAuth app must be configured.
     pub needs_platform_credentials: bool,
+    /// Whether integrations of it can be created now: it needs no platform credentials, or
+    /// the operator has set and verified them (settings pages hide "Add" otherwise).
+    pub available: bool,
     /// JSON Schema of the credentials.
     #[schema(value_type = Object)]
     pub auth_schema: Value,
+    /// JSON Schema of its platform credentials (`PUT /v1/platform-credentials/{channel}`).
+    #[schema(value_type = Option<Object>)]
+    pub platform_auth_schema: Option<Value>,
 }
 
 /// The channel list.
@@ -40,6 +47,7 @@ pub fn routes() -> axum::Router<AppState> {
 /// Lists channels and their auth schemas.
 #[utoipa::path(get, path = "/v1/channels", tag = "channels", responses((status = 200, body = ChannelList)))]
 pub async fn list(State(state): State<AppState>) -> Json<ChannelList> {
+    let platform = state.platform_credentials.current();
     let items = state
         .channels
         .all()
@@ -52,7 +60,12 @@ pub async fn list(State(state): State<AppState>) -> Json<ChannelList> {
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default(),
             needs_platform_credentials: spec.needs_platform_credentials,
+            available: !spec.needs_platform_credentials || platform.is_verified(&spec.kind),
             auth_schema: spec.auth.json_schema(),
+            platform_auth_schema: state
+                .channels
+                .platform_fields(&spec.kind)
+                .map(|fields| fields.json_schema()),
         })
         .collect();
     Json(ChannelList { items })

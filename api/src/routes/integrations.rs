@@ -1,7 +1,7 @@
 //! `/v1/workspaces/{ws}/integrations`: the Integration aggregate over HTTP.
 
 use crate::auth::{Admin, Authorized, Caller, Read};
-use crate::connecting::{connect_integration, owned};
+use crate::connecting::{connect_integration, delete_integration, disconnect_integration, owned};
 use crate::error::Problem;
 use crate::extract::{Json, Path, Query};
 use crate::state::AppState;
@@ -55,6 +55,7 @@ pub async fn create(
     let channel = ChannelKind::parse(&body.channel).ok_or_else(|| {
         Problem::invalid(format!("unknown channel '{}'", body.channel.escape_debug()))
     })?;
+    crate::routes::platform_credentials::require_verified(&state, &channel)?;
     let id = body.id.map(IntegrationId::from).unwrap_or_default();
     let command = IntegrationCommand::Create {
         integration_id: id,
@@ -117,10 +118,14 @@ pub async fn show(
     Ok(axum::Json(view))
 }
 
-/// Connects an integration.
+/// Connects an integration: the platform proves the account with the credentials and is asked
+/// to deliver its webhooks here first (422 when it refuses them or names another account, 502
+/// or 503 with `Retry-After` when it cannot be reached, 409 when a webhook URL is needed and
+/// `public_base_url` is not configured).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/integrations/{id}/connect", tag = "integrations",
     params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = ConnectIntegration,
-    responses((status = 200, body = IntegrationView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = IntegrationView), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem)))]
 pub async fn connect(
     auth: Authorized<Admin>,
     State(state): State<AppState>,
@@ -180,16 +185,8 @@ pub async fn disconnect(
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
     Json(body): Json<DisconnectIntegration>,
 ) -> Result<axum::Json<IntegrationView>, Problem> {
-    command_then_show(
-        &state,
-        &auth.caller,
-        &ws,
-        id,
-        IntegrationCommand::Disconnect {
-            reason: body.reason,
-        },
-    )
-    .await
+    let view = disconnect_integration(&state, metadata(&auth.caller), &ws, id, body.reason).await?;
+    Ok(axum::Json(view))
 }
 
 /// Deletes an integration for good.
@@ -201,12 +198,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
 ) -> Result<StatusCode, Problem> {
-    owned(&state, &ws, id).await?;
-    state
-        .integrations
-        .execute(id, IntegrationCommand::Delete, metadata(&auth.caller))
-        .await?;
-    state.webhook_targets.invalidate(id).await;
+    delete_integration(&state, metadata(&auth.caller), &ws, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,8 +11,10 @@ pub mod integrations;
 pub mod keys;
 pub mod limits;
 pub mod middleware;
+pub mod oauth;
 pub mod openapi;
 pub mod openapi_edge;
+pub mod platform_credentials;
 pub mod send;
 pub mod settings;
 pub mod webhooks;
@@ -34,6 +36,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(settings::routes())
         .merge(send::routes())
         .merge(conversation_actions::routes())
+        .merge(oauth::workspace_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::guard::workspace_guard,
@@ -41,12 +44,14 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
     Router::new()
         .merge(workspace)
         .merge(keys::routes())
+        .merge(platform_credentials::routes())
         .merge(channels::routes())
         .merge(health::routes())
         .merge(openapi::routes())
         .merge(asyncapi::routes())
         .merge(webhooks::routes())
         .merge(app_webhooks::routes())
+        .merge(oauth::callback_routes())
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             Problem::new(
@@ -57,6 +62,10 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::client_address::resolve,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             limits,
             limits::enforce,

@@ -19,7 +19,12 @@ use uuid::Uuid;
 
 /// The settings routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/workspaces/{ws}/settings/integrations", get(list))
+    Router::new()
+        .route("/v1/workspaces/{ws}/settings/integrations", get(list))
+        .route(
+            "/v1/workspaces/{ws}/settings/platform-apps",
+            get(platform_apps),
+        )
 }
 
 /// One integration as a settings page shows it.
@@ -88,4 +93,46 @@ pub async fn list(
     .await
     .map_err(Problem::from)?;
     Ok(Json(SettingsList { items }))
+}
+
+/// One channel's platform credentials as a settings page shows them: whether the operator has
+/// set and verified them (an OAuth channel can be added only then). Never secrets.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct SettingsPlatformApp {
+    /// The channel.
+    pub channel: String,
+    /// `unverified`, `verified` or `refused`.
+    pub status: String,
+    /// How the last verification found them good: `platform` or `fields_only`.
+    pub check_method: Option<String>,
+    /// When they were last found good.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// When they last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /v1/workspaces/{ws}/settings/platform-apps`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingsPlatformApps {
+    /// By channel.
+    pub items: Vec<SettingsPlatformApp>,
+}
+
+/// Lists each channel's platform credentials status from the settings read model.
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/settings/platform-apps", tag = "settings",
+    params(("ws" = String, Path, description = "Workspace id")),
+    responses((status = 200, body = SettingsPlatformApps), (status = 503, body = Problem)))]
+pub async fn platform_apps(
+    _auth: Authorized<Read>,
+    State(state): State<AppState>,
+    Path(_ws): Path<WorkspaceId>,
+) -> Result<Json<SettingsPlatformApps>, Problem> {
+    let items = sqlx::query_as::<_, SettingsPlatformApp>(
+        "SELECT channel, status, check_method, verified_at, updated_at
+         FROM settings.platform_apps ORDER BY channel",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .map_err(Problem::from)?;
+    Ok(Json(SettingsPlatformApps { items }))
 }

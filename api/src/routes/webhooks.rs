@@ -16,9 +16,9 @@
 //! handshakes keep failing verification (401/403) is answered 429 for a while
 //! (`webhook_failures_per_minute`).
 
+use crate::client_address::ClientAddress;
 use crate::error::Problem;
 use crate::extract::Path;
-use crate::server::PeerAddress;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -48,7 +48,7 @@ pub fn routes() -> Router<AppState> {
     responses((status = 200, body = String), (status = 403, body = Problem), (status = 404, body = Problem), (status = 405, body = Problem), (status = 410, body = Problem), (status = 429, body = Problem)))]
 pub async fn handshake(
     State(state): State<AppState>,
-    peer: PeerAddress,
+    peer: ClientAddress,
     Path((channel, id)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, Problem> {
@@ -83,7 +83,7 @@ async fn answer_handshake(
         (status = 410, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn receive(
     State(state): State<AppState>,
-    peer: PeerAddress,
+    peer: ClientAddress,
     Path((channel, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -109,7 +109,7 @@ fn failure_key(channel: &str, id: &str) -> String {
 /// names other accounts does not count: it proves the sender holds the secret.
 pub(crate) fn counted_failure(
     state: &AppState,
-    peer: PeerAddress,
+    peer: ClientAddress,
     url: &str,
     problem: Problem,
 ) -> Problem {

@@ -301,6 +301,8 @@ async fn openapi_describes_every_route() {
         "/v1/workspaces/{ws}/integrations/{id}/connect",
         "/v1/workspaces/{ws}/integrations/{id}/disconnect",
         "/v1/workspaces/{ws}/integrations/{id}/credentials",
+        "/v1/workspaces/{ws}/integrations/{id}/oauth/authorize",
+        "/oauth/{channel}/callback",
         "/v1/channels",
         "/healthz",
         "/readyz",

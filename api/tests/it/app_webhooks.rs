@@ -201,12 +201,25 @@ async fn a_page_has_one_live_integration() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;
     page(&app, "acme", PAGE_B).await;
-    let (status, problem) = app
+    let (status, created) = app
         .call(
             "POST",
             "/v1/workspaces/globex/integrations",
             Some(json!({"channel": "messenger", "name": "Squatter",
                 "auth": {"page_id": PAGE_B, "page_access_token": "EAAB-other"}})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a typed page id claims nothing: {created}"
+    );
+    let squatter = created["id"].as_str().unwrap();
+    let (status, problem) = app
+        .call(
+            "POST",
+            &format!("/v1/workspaces/globex/integrations/{squatter}/connect"),
+            Some(json!({})),
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
@@ -215,11 +228,15 @@ async fn a_page_has_one_live_integration() {
         !problem.to_string().contains("acme"),
         "the holder is not revealed: {problem}"
     );
-    let (status, list) = app
-        .call("GET", "/v1/workspaces/globex/integrations", None)
+    let (status, shown) = app
+        .call(
+            "GET",
+            &format!("/v1/workspaces/globex/integrations/{squatter}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(list["items"], json!([]), "{list}");
+    assert_eq!(shown["status"], "created", "{shown}");
 }
 
 /// A WhatsApp Business Account delivery with one text message per `(phone_number_id, wamid)`,

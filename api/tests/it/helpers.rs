@@ -81,9 +81,24 @@ impl TestKafka {
 }
 
 /// The platform credentials every test app is configured with.
-pub const TEST_PLATFORM_CREDENTIALS: &str = "messenger.app_secret=meta-app-secret;messenger.verify_token=meta-verify-token;\
-     whatsapp.app_secret=meta-app-secret;whatsapp.verify_token=meta-verify-token;\
-     zalo.app_id=zalo-app-id;zalo.oa_secret_key=zalo-oa-secret;tiktok.client_secret=tiktok-client-secret";
+pub const TEST_PLATFORM_CREDENTIALS: &str = "messenger.app_id=meta-app-id;messenger.app_secret=meta-app-secret;\
+     messenger.verify_token=meta-verify-token;\
+     whatsapp.app_id=meta-app-id;whatsapp.app_secret=meta-app-secret;whatsapp.verify_token=meta-verify-token;\
+     zalo.app_id=zalo-app-id;zalo.app_secret=zalo-app-secret;zalo.oa_secret_key=zalo-oa-secret;\
+     tiktok.client_key=tiktok-client-key;tiktok.client_secret=tiktok-client-secret;\
+     google-sheets.client_id=google-client-id;google-sheets.client_secret=google-client-secret";
+
+/// The platform credentials of test apps: [`TEST_PLATFORM_CREDENTIALS`], and every channel's
+/// account calls pointed at the shared fake ([`crate::fake_accounts`]).
+pub fn test_platform_credentials() -> String {
+    format!(
+        "{TEST_PLATFORM_CREDENTIALS};{}",
+        crate::fake_accounts::api_bases()
+    )
+}
+
+/// The public URL of test apps, which Telegram's `setWebhook` is given.
+pub const TEST_PUBLIC_BASE_URL: &str = "https://switchboard.test";
 
 /// What test apps may reach despite the egress policy: the fake platforms on loopback.
 pub const TEST_EGRESS_ALLOW: &str = "127.0.0.0/8,[::1]/128";
@@ -154,8 +169,9 @@ pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
         )),
         outbox_relay: false,
         platform_credentials: Some(switchboard_domain::SecretString::new(
-            TEST_PLATFORM_CREDENTIALS,
+            test_platform_credentials(),
         )),
+        public_base_url: Some(TEST_PUBLIC_BASE_URL.into()),
         webhook_ack_timeout_ms: 3_000,
         webhook_cache_ms: 0,
         log_format: "json".into(),
@@ -166,6 +182,25 @@ pub fn test_config(database_url: &str, brokers: &str, prefix: &str) -> Config {
         egress_allow: Some(TEST_EGRESS_ALLOW.into()),
         shared_webhook_routes: true,
         ..Config::default()
+    }
+}
+
+/// Records the configured platform credentials as verified, as the operator's verification
+/// would (the verification calls themselves are tested in `platform_credentials`), so tests
+/// can create integrations of every channel at once.
+pub async fn verify_platform_apps(app: &App) {
+    use switchboard_domain::platform::{PlatformCommand, VerificationCheck, VerificationOutcome};
+    let store = &app.state.platform_apps;
+    for platform in store.list().await.expect("platform credentials listed") {
+        let channel = platform.channel.clone().expect("a stored channel");
+        let command = PlatformCommand::RecordVerification {
+            checked_version: platform.version,
+            outcome: VerificationOutcome::Verified(VerificationCheck::Platform),
+        };
+        store
+            .execute(&channel, command, Default::default())
+            .await
+            .expect("verification recorded");
     }
 }
 
@@ -188,6 +223,7 @@ impl TestApp {
         let mut config = test_config(&database_url, &kafka.brokers(), &kafka.prefix);
         tweak(&mut config);
         let app = App::build(&config).await.expect("app builds");
+        verify_platform_apps(&app).await;
         let router = router(
             app.state.clone(),
             switchboard_api::routes::limits::RequestLimits::from_config(&config),
@@ -197,6 +233,16 @@ impl TestApp {
             router,
             config,
         }
+    }
+
+    /// An app configured without platform credentials, so its outbox and lifecycle topic carry
+    /// integration events only (for tests that count them); Telegram's calls still reach the
+    /// shared fake.
+    pub async fn without_platform_credentials(kafka: &TestKafka) -> Self {
+        let app = Self::new_with(kafka, |c| c.platform_credentials = None).await;
+        let live = &app.app.as_ref().expect("built").state.platform_credentials;
+        crate::fake_accounts::point_telegram_at_fake(live);
+        app
     }
 
     /// Sends a request, with a credential for its workspace when it names one and carries
@@ -257,8 +303,12 @@ impl TestApp {
         id
     }
 
-    /// Creates an integration of `channel` with `auth` in `ws`, connects it, returns its id.
+    /// Creates an integration of `channel` with `auth` in `ws`, connects it, returns its id
+    /// (a Zalo token is registered with the fake platform as the token of the OA in `oa_id`).
     pub async fn connected(&self, ws: &str, channel: &str, auth: Value) -> String {
+        if let (Some(token), Some(oa)) = (auth["access_token"].as_str(), auth["oa_id"].as_str()) {
+            crate::fake_accounts::register_zalo(token, oa);
+        }
         let (status, body) = self
             .call(
                 "POST",

@@ -102,6 +102,7 @@ fn run_engine_with(
         state.integrations.clone(),
         state.producer.clone(),
         settings,
+        state.platform_credentials.clone(),
     )
     .unwrap();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);

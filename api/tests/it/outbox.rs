@@ -47,7 +47,7 @@ async fn outbox_count(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn relay_publishes_lifecycle_events_as_cloudevents_keyed_by_integration() {
     let kafka = TestKafka::new();
-    let app = TestApp::new(&kafka).await;
+    let app = TestApp::without_platform_credentials(&kafka).await;
     let id = app.connected_telegram("acme", "1:a").await;
     let relay = relay(&app);
     drain(&relay).await;
@@ -104,7 +104,7 @@ async fn relay_publishes_lifecycle_events_as_cloudevents_keyed_by_integration() 
 #[tokio::test]
 async fn events_committed_while_no_relay_runs_are_all_published_in_order_on_start() {
     let kafka = TestKafka::new();
-    let app = TestApp::new(&kafka).await;
+    let app = TestApp::without_platform_credentials(&kafka).await;
     let mut ids = Vec::new();
     for n in 0..5 {
         let id = app.connected_telegram("acme", &format!("{n}:a")).await;
@@ -143,7 +143,7 @@ async fn events_committed_while_no_relay_runs_are_all_published_in_order_on_star
 #[tokio::test]
 async fn a_crash_after_the_ack_but_before_the_mark_republishes_with_the_same_ids() {
     let kafka = TestKafka::new();
-    let app = TestApp::new(&kafka).await;
+    let app = TestApp::without_platform_credentials(&kafka).await;
     let id = app.connected_telegram("acme", "1:a").await;
     app.call(
         "POST",
@@ -194,7 +194,7 @@ async fn a_crash_after_the_ack_but_before_the_mark_republishes_with_the_same_ids
 async fn a_relay_killed_mid_run_and_restarted_publishes_every_event_in_order() {
     const INTEGRATIONS: usize = 6;
     let kafka = TestKafka::new();
-    let app = TestApp::new(&kafka).await;
+    let app = TestApp::without_platform_credentials(&kafka).await;
     let first = relay(&app);
     let running = tokio::spawn(async move { first.run(std::future::pending()).await });
     let mut ids = Vec::new();
@@ -233,7 +233,7 @@ async fn a_relay_killed_mid_run_and_restarted_publishes_every_event_in_order() {
 #[tokio::test]
 async fn rows_stay_unpublished_while_the_broker_is_down() {
     let kafka = TestKafka::new();
-    let app = TestApp::new(&kafka).await;
+    let app = TestApp::without_platform_credentials(&kafka).await;
     app.connected_telegram("acme", "1:a").await;
     kafka.cluster.broker_down(1).unwrap();
     let relay = relay(&app);

@@ -4,14 +4,14 @@ use crate::helpers::{captured_logs, read_topic, TestApp, TestKafka};
 use serde_json::json;
 use std::time::Duration;
 use switchboard_adapters::kafka::EventProducer;
-use switchboard_adapters::store::{OutboxRelay, XChaChaSealer};
+use switchboard_adapters::store::{EnvelopeSealer, OutboxRelay, XChaChaSealer};
 use switchboard_domain::{SealedSecret, SecretSealer};
 
 #[tokio::test]
 async fn a_secret_is_sealed_everywhere_and_opens_only_with_the_key() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;
-    let secret = format!("tok-{}", uuid::Uuid::new_v4());
+    let secret = format!("4242:tok-{}", uuid::Uuid::new_v4());
     let id = app.connected_telegram("acme", &secret).await;
     let (_, view) = app
         .call(
@@ -66,12 +66,23 @@ async fn a_secret_is_sealed_everywhere_and_opens_only_with_the_key() {
     );
     assert!(!logs.contains(&secret), "plaintext in logs");
 
-    // The sealed value is really the secret, encrypted under the configured key.
-    let created: serde_json::Value = serde_json::from_str(&stored[0]).unwrap();
+    // The sealed value is really the secret, encrypted under the integration's data key,
+    // which the configured key wraps.
+    let created: String = sqlx::query_scalar(
+        "SELECT payload::text FROM events
+          WHERE aggregate_id = $1 AND event_type = 'IntegrationCreated'",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
     let sealed =
         SealedSecret::from_sealed_text(created["auth"]["bot_token"]["sealed"].as_str().unwrap());
-    let sealer =
+    let keyring =
         XChaChaSealer::from_config(app.config.secret_keys.as_ref().unwrap().expose()).unwrap();
+    let sealer = EnvelopeSealer::new(app.pool(), keyring);
+    let _key = sealer.hold_for_opening(&id).await.unwrap();
     assert_eq!(
         sealer
             .open(&sealed, &format!("{id}/bot_token"))

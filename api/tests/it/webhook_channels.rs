@@ -138,7 +138,7 @@ fn cases() -> Vec<Case> {
             channel: "zalo",
             auth: json!({"oa_id": "388613280878808645", "access_token": "zat", "refresh_token": "zrt"}),
             other_account: Some(
-                json!({"oa_id": "388613280878800000", "access_token": "zat", "refresh_token": "zrt"}),
+                json!({"oa_id": "388613280878800000", "access_token": "zat-globex", "refresh_token": "zrt"}),
             ),
             fixture: "zalo/text.json",
             prepare: restamped,

@@ -55,6 +55,9 @@ pub struct Integration {
     pub auth: StoredAuth,
     /// Connected account details.
     pub account: AccountInfo,
+    /// Whether the platform confirmed `account` when it was last connected.
+    #[serde(default)]
+    pub account_verified: bool,
     /// Why it was last disconnected.
     pub last_disconnect_reason: Option<String>,
     /// When it was created.
@@ -107,11 +110,16 @@ impl Aggregate for Integration {
                 self.updated_at = Some(at);
             }
             IntegrationEvent::IntegrationConnected {
-                auth, account, at, ..
+                auth,
+                account,
+                account_verified,
+                at,
+                ..
             } => {
                 self.status = IntegrationStatus::Connected;
                 self.auth = self.auth.merged_with(&auth);
                 self.account = account;
+                self.account_verified = account_verified;
                 self.updated_at = Some(at);
             }
             IntegrationEvent::SettingsUpdated {
@@ -181,7 +189,11 @@ impl Integration {
         let owner = integration_id.to_string();
         let event = match command {
             IntegrationCommand::Create { .. } => unreachable!("handled above"),
-            IntegrationCommand::Connect { auth, account } => {
+            IntegrationCommand::Connect {
+                auth,
+                account,
+                account_verified,
+            } => {
                 if self.status == IntegrationStatus::Connected {
                     return Err(IntegrationError::AlreadyConnected);
                 }
@@ -195,6 +207,7 @@ impl Integration {
                     workspace_id,
                     auth,
                     account: account.unwrap_or_else(|| self.account.clone()),
+                    account_verified,
                     at: now,
                 }
             }
@@ -220,21 +233,28 @@ impl Integration {
                     at: now,
                 }
             }
-            IntegrationCommand::Disconnect { reason } => match self.status {
+            IntegrationCommand::Disconnect {
+                reason,
+                platform_outcome,
+            } => match self.status {
                 IntegrationStatus::Disconnected => return Ok(None),
                 IntegrationStatus::Created => return Err(IntegrationError::NeverConnected),
                 _ => IntegrationEvent::IntegrationDisconnected {
                     integration_id,
                     workspace_id,
                     reason,
+                    platform_outcome,
                     at: now,
                 },
             },
-            IntegrationCommand::Delete => IntegrationEvent::IntegrationDeleted {
-                integration_id,
-                workspace_id,
-                at: now,
-            },
+            IntegrationCommand::Delete { platform_outcome } => {
+                IntegrationEvent::IntegrationDeleted {
+                    integration_id,
+                    workspace_id,
+                    platform_outcome,
+                    at: now,
+                }
+            }
         };
         Ok(Some(event))
     }

@@ -30,6 +30,8 @@ pub enum IntegrationCommand {
         auth: Option<AuthInput>,
         /// What the platform told us about the account (page name, phone number…).
         account: Option<AccountInfo>,
+        /// Whether the platform confirmed `account` with these credentials just now.
+        account_verified: bool,
     },
     /// Renames it or replaces its channel settings.
     UpdateSettings {
@@ -47,9 +49,14 @@ pub enum IntegrationCommand {
     Disconnect {
         /// Why (operator request, auth failure…).
         reason: String,
+        /// What the platform was told, or why telling it failed (recorded in the event).
+        platform_outcome: Option<String>,
     },
     /// Deletes it for good.
-    Delete,
+    Delete {
+        /// What the platform was told, or why telling it failed (recorded in the event).
+        platform_outcome: Option<String>,
+    },
 }
 
 impl IntegrationCommand {
@@ -61,7 +68,7 @@ impl IntegrationCommand {
             Self::UpdateSettings { .. } => "update_settings",
             Self::RefreshCredentials { .. } => "refresh_credentials",
             Self::Disconnect { .. } => "disconnect",
-            Self::Delete => "delete",
+            Self::Delete { .. } => "delete",
         }
     }
 }

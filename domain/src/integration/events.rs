@@ -52,6 +52,10 @@ pub enum IntegrationEvent {
         auth: StoredAuth,
         /// Account details.
         account: AccountInfo,
+        /// Whether the platform confirmed `account` with the integration's credentials while
+        /// connecting (absent in events from before connecting verified accounts: unproven).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        account_verified: bool,
         /// When.
         at: DateTime<Utc>,
     },
@@ -89,6 +93,10 @@ pub enum IntegrationEvent {
         workspace_id: WorkspaceId,
         /// Why.
         reason: String,
+        /// What the platform was told (webhook deleted, app unsubscribed) or why telling it
+        /// failed; absent when the channel has nothing to call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform_outcome: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -98,6 +106,10 @@ pub enum IntegrationEvent {
         integration_id: IntegrationId,
         /// Owner.
         workspace_id: WorkspaceId,
+        /// What the platform was told (webhook deleted, app unsubscribed) or why telling it
+        /// failed; absent when the channel has nothing to call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform_outcome: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },

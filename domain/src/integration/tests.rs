@@ -133,6 +133,7 @@ fn connected() -> IntegrationEvent {
         workspace_id: ws(),
         auth: StoredAuth::default(),
         account: AccountInfo::default(),
+        account_verified: false,
         at: at(),
     }
 }
@@ -142,6 +143,7 @@ fn disconnected() -> IntegrationEvent {
         integration_id: id(),
         workspace_id: ws(),
         reason: "operator".into(),
+        platform_outcome: None,
         at: at(),
     }
 }
@@ -150,6 +152,7 @@ fn deleted() -> IntegrationEvent {
     IntegrationEvent::IntegrationDeleted {
         integration_id: id(),
         workspace_id: ws(),
+        platform_outcome: None,
         at: at(),
     }
 }
@@ -222,7 +225,9 @@ async fn create_twice_is_a_conflict() {
 async fn commands_on_a_missing_integration_are_not_found() {
     framework()
         .given_no_previous_events()
-        .when_async(IntegrationCommand::Delete)
+        .when_async(IntegrationCommand::Delete {
+            platform_outcome: None,
+        })
         .await
         .then_expect_error(IntegrationError::NotFound);
 }
@@ -234,6 +239,7 @@ async fn connect_needs_complete_credentials() {
         .when_async(IntegrationCommand::Connect {
             auth: None,
             account: None,
+            account_verified: false,
         })
         .await
         .then_expect_error(IntegrationError::IncompleteCredentials(vec![
@@ -251,6 +257,7 @@ async fn connect_uses_credentials_stored_at_creation() {
         .when_async(IntegrationCommand::Connect {
             auth: None,
             account: None,
+            account_verified: false,
         })
         .await
         .then_expect_events(vec![connected()]);
@@ -266,6 +273,7 @@ async fn connect_accepts_credentials_given_with_it() {
             external_id: Some("42".into()),
             display_name: Some("@support_bot".into()),
         },
+        account_verified: true,
         at: at(),
     };
     framework()
@@ -276,6 +284,7 @@ async fn connect_accepts_credentials_given_with_it() {
                 external_id: Some("42".into()),
                 display_name: Some("@support_bot".into()),
             }),
+            account_verified: true,
         })
         .await
         .then_expect_events(vec![expected]);
@@ -288,6 +297,7 @@ async fn connecting_a_connected_integration_is_refused() {
         .when_async(IntegrationCommand::Connect {
             auth: None,
             account: None,
+            account_verified: false,
         })
         .await
         .then_expect_error(IntegrationError::AlreadyConnected);
@@ -300,6 +310,7 @@ async fn a_disconnected_integration_can_reconnect() {
         .when_async(IntegrationCommand::Connect {
             auth: None,
             account: None,
+            account_verified: false,
         })
         .await
         .then_expect_events(vec![connected()]);
@@ -311,6 +322,7 @@ async fn disconnect_records_the_reason() {
         .given(vec![created(sealed_token()), connected()])
         .when_async(IntegrationCommand::Disconnect {
             reason: "operator".into(),
+            platform_outcome: None,
         })
         .await
         .then_expect_events(vec![disconnected()]);
@@ -322,6 +334,7 @@ async fn disconnecting_twice_is_a_no_op() {
         .given(vec![created(sealed_token()), connected(), disconnected()])
         .when_async(IntegrationCommand::Disconnect {
             reason: "again".into(),
+            platform_outcome: None,
         })
         .await
         .then_expect_events(vec![]);
@@ -331,7 +344,10 @@ async fn disconnecting_twice_is_a_no_op() {
 async fn disconnecting_a_never_connected_integration_is_refused() {
     framework()
         .given(vec![created(sealed_token())])
-        .when_async(IntegrationCommand::Disconnect { reason: "x".into() })
+        .when_async(IntegrationCommand::Disconnect {
+            reason: "x".into(),
+            platform_outcome: None,
+        })
         .await
         .then_expect_error(IntegrationError::NeverConnected);
 }
@@ -451,7 +467,9 @@ async fn delete_works_from_any_live_state() {
     ] {
         framework()
             .given(history)
-            .when_async(IntegrationCommand::Delete)
+            .when_async(IntegrationCommand::Delete {
+                platform_outcome: None,
+            })
             .await
             .then_expect_events(vec![deleted()]);
     }
@@ -463,6 +481,7 @@ async fn no_command_is_accepted_after_delete() {
         IntegrationCommand::Connect {
             auth: None,
             account: None,
+            account_verified: false,
         },
         IntegrationCommand::UpdateSettings {
             name: Some("x".into()),
@@ -471,8 +490,13 @@ async fn no_command_is_accepted_after_delete() {
         IntegrationCommand::RefreshCredentials {
             auth: AuthInput::default(),
         },
-        IntegrationCommand::Disconnect { reason: "x".into() },
-        IntegrationCommand::Delete,
+        IntegrationCommand::Disconnect {
+            reason: "x".into(),
+            platform_outcome: None,
+        },
+        IntegrationCommand::Delete {
+            platform_outcome: None,
+        },
     ];
     for command in commands {
         framework()
@@ -494,6 +518,57 @@ fn state_folds_every_event() {
     assert_eq!(state.version, 3);
     assert_eq!(state.last_disconnect_reason.as_deref(), Some("operator"));
     assert_eq!(state.auth, sealed_token());
+}
+
+#[tokio::test]
+async fn disconnect_and_delete_record_what_the_platform_was_told() {
+    let told = Some("the bot's webhook was deleted".to_owned());
+    let mut expected = disconnected();
+    if let IntegrationEvent::IntegrationDisconnected {
+        platform_outcome, ..
+    } = &mut expected
+    {
+        *platform_outcome = told.clone();
+    }
+    framework()
+        .given(vec![created(sealed_token()), connected()])
+        .when_async(IntegrationCommand::Disconnect {
+            reason: "operator".into(),
+            platform_outcome: told.clone(),
+        })
+        .await
+        .then_expect_events(vec![expected]);
+    let deleted_told = IntegrationEvent::IntegrationDeleted {
+        integration_id: id(),
+        workspace_id: ws(),
+        platform_outcome: Some("failed: HTTP 503".into()),
+        at: at(),
+    };
+    framework()
+        .given(vec![created(sealed_token()), connected()])
+        .when_async(IntegrationCommand::Delete {
+            platform_outcome: Some("failed: HTTP 503".into()),
+        })
+        .await
+        .then_expect_events(vec![deleted_told]);
+}
+
+#[test]
+fn events_from_before_platform_outcomes_and_verified_accounts_still_read() {
+    let old = json!({"type": "IntegrationDisconnected", "integration_id": id(), "workspace_id": "acme",
+        "reason": "operator", "at": at()});
+    assert_eq!(
+        serde_json::from_value::<IntegrationEvent>(old).unwrap(),
+        disconnected()
+    );
+    let old = json!({"type": "IntegrationConnected", "integration_id": id(), "workspace_id": "acme",
+        "auth": {}, "account": {}, "at": at()});
+    assert_eq!(
+        serde_json::from_value::<IntegrationEvent>(old).unwrap(),
+        connected()
+    );
+    let value = serde_json::to_value(disconnected()).unwrap();
+    assert!(value.get("platform_outcome").is_none() && value.get("account_verified").is_none());
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The settings read model: each workspace's integrations with their channel, name, status,
 //! connected account, settings, last error and who changed it last (`ce_actor`: an API key
-//! id or a JWT subject), for settings pages. Built from
-//! `integrations.lifecycle`; credentials are never copied into it.
+//! id or a JWT subject), and each channel's platform credentials (status, field names, last
+//! refusal), for settings pages. Built from `integrations.lifecycle`; credentials are never
+//! copied into it.
 
 use crate::engine::{Projection, ProjectionError};
 use async_trait::async_trait;
@@ -20,7 +21,7 @@ impl Projection for SettingsProjection {
     }
 
     fn version(&self) -> i32 {
-        2
+        3
     }
 
     fn topics(&self, topics: &Topics) -> Vec<String> {
@@ -54,6 +55,12 @@ async fn apply_event(
     event: &Value,
     actor: Option<String>,
 ) -> Result<(), sqlx::Error> {
+    if event["type"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("PlatformCredentials"))
+    {
+        return apply_platform_event(tx, event, actor).await;
+    }
     let Some(id) = event["integration_id"]
         .as_str()
         .and_then(|s| s.parse::<uuid::Uuid>().ok())
@@ -110,6 +117,61 @@ async fn apply_event(
         )
         .bind(id)
         .bind(at),
+        _ => return Ok(()),
+    };
+    query.bind(actor).execute(tx).await?;
+    Ok(())
+}
+
+/// One event of a channel's platform credentials (the `Platform` aggregate).
+async fn apply_platform_event(
+    tx: &mut PgConnection,
+    event: &Value,
+    actor: Option<String>,
+) -> Result<(), sqlx::Error> {
+    let Some(channel) = event["channel"].as_str() else {
+        return Ok(());
+    };
+    let at = event["at"].as_str().unwrap_or_default();
+    let query = match event["type"].as_str().unwrap_or_default() {
+        "PlatformCredentialsPut" => {
+            let fields: Vec<String> = event["fields"]
+                .as_object()
+                .map(|f| f.keys().cloned().collect())
+                .unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO platform_apps (channel, status, fields, updated_at, updated_by)
+                 VALUES ($1, 'unverified', $3, $2::timestamptz, $4)
+                 ON CONFLICT (channel) DO UPDATE SET status = 'unverified', fields = $3, check_method = NULL,
+                     refusal = NULL, updated_at = $2::timestamptz, updated_by = $4",
+            )
+            .bind(channel)
+            .bind(at)
+            .bind(fields)
+        }
+        "PlatformCredentialsVerified" => sqlx::query(
+            "UPDATE platform_apps SET status = 'verified', check_method = $3, verified_at = $2::timestamptz,
+                                      refusal = NULL, updated_at = $2::timestamptz, updated_by = $4
+             WHERE channel = $1",
+        )
+        .bind(channel)
+        .bind(at)
+        .bind(event["check"].as_str()),
+        "PlatformCredentialsRefused" => sqlx::query(
+            "UPDATE platform_apps SET status = 'refused', check_method = NULL, refusal = $3,
+                                      updated_at = $2::timestamptz, updated_by = $4
+             WHERE channel = $1",
+        )
+        .bind(channel)
+        .bind(at)
+        .bind(event["reason"].as_str()),
+        "PlatformCredentialsDeleted" => {
+            sqlx::query("DELETE FROM platform_apps WHERE channel = $1")
+                .bind(channel)
+                .execute(tx)
+                .await?;
+            return Ok(());
+        }
         _ => return Ok(()),
     };
     query.bind(actor).execute(tx).await?;

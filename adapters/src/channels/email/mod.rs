@@ -1,5 +1,9 @@
 //! E-mail (IMAP + SMTP): its declaration in the channel registry.
 
+mod account;
+
+pub use account::EmailAccount;
+
 use crate::channels::RegisteredChannel;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,

@@ -1,7 +1,9 @@
 //! Google Sheets: its declaration in the channel registry and its sender, which appends each
 //! outbound message to a spreadsheet as a row.
 
+pub mod oauth;
 mod outbound;
+pub mod platform_app;
 
 pub use outbound::GoogleSheetsSender;
 
@@ -33,7 +35,10 @@ pub fn spec() -> ChannelSpec {
                     AuthFieldKind::Secret,
                     "OAuth refresh token.",
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(crate::refresh::expiry::expiry_fields())
+            .collect(),
         },
         needs_platform_credentials: true,
         app_account: None,

@@ -20,6 +20,7 @@ use crate::channels::sender::{
     SendError, SendTarget, SentMessage,
 };
 use crate::egress::EgressHttp;
+use crate::refresh::expiry::expiry_input;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::auth::AuthInput;
@@ -157,9 +158,12 @@ impl ChannelSender for GoogleSheetsSender {
             let reason = answer["error"]
                 .as_str()
                 .unwrap_or("no access token in the answer");
-            if status.is_server_error() {
+            // Only the grant itself (revoked, expired) is this integration's: a refused client
+            // is the platform app's credentials, and disconnecting every spreadsheet for it
+            // would punish each workspace for the operator's typo.
+            if answer["error"] != "invalid_grant" {
                 return Err(SendError::retryable(format!(
-                    "Google token refresh failed: HTTP {status}"
+                    "Google token refresh failed: HTTP {status} {reason}"
                 )));
             }
             return Err(SendError::Auth(format!(
@@ -170,6 +174,12 @@ impl ChannelSender for GoogleSheetsSender {
         if let Some(rotated) = answer["refresh_token"].as_str() {
             fields.push(("refresh_token".to_owned(), json!(rotated)));
         }
+        // An hour for the access token; a refresh token's lifetime only for time-limited grants.
+        fields.extend(expiry_input(
+            chrono::Utc::now(),
+            &answer["expires_in"],
+            &answer["refresh_token_expires_in"],
+        ));
         Ok(Some(AuthInput(fields.into_iter().collect())))
     }
 }
@@ -360,6 +370,9 @@ mod tests {
             !auth.0.contains_key("refresh_token"),
             "Google kept the old one"
         );
+        let expires = auth.0["access_token_expires_at"].as_str().unwrap();
+        let expires = crate::refresh::expiry::parse(expires).unwrap();
+        assert!(expires > chrono::Utc::now() + chrono::Duration::minutes(59));
         let request = &fake.requests()[0];
         assert_eq!(request.path, "/token");
         assert_eq!(

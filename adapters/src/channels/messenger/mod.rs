@@ -1,11 +1,15 @@
 //! Facebook Messenger: its declaration in the channel registry, its inbound webhook and its
 //! sender.
 
+mod account;
 mod inbound;
+pub mod oauth;
 mod outbound;
+pub mod platform_app;
 #[cfg(test)]
 mod tests;
 
+pub use account::MessengerAccount;
 pub use inbound::MessengerWebhook;
 pub use outbound::MessengerSender;
 

@@ -1,10 +1,12 @@
 //! SMTP send action: its declaration in the channel registry and its sender, which e-mails each
 //! outbound message through the workspace's SMTP server.
 
+mod account;
 #[cfg(test)]
 mod fake_server;
 mod outbound;
 
+pub use account::SmtpAccount;
 pub use outbound::SmtpSender;
 
 use crate::channels::RegisteredChannel;

@@ -1,11 +1,13 @@
 //! Telegram: its declaration in the channel registry its inbound webhook and its
 //! sender.
 
+mod account;
 mod inbound;
 mod outbound;
 #[cfg(test)]
 mod tests;
 
+pub use account::TelegramAccount;
 pub use inbound::{TelegramWebhook, SECRET_HEADER, WEBHOOK_SECRET};
 pub use outbound::TelegramSender;
 

@@ -1,12 +1,16 @@
 //! TikTok Business Messaging: its declaration in the channel registry, its inbound webhook and
 //! its sender.
 
+mod account;
 mod inbound;
+pub mod oauth;
 mod outbound;
+pub mod platform_app;
 #[cfg(test)]
 mod tests;
 
 pub use crate::channels::webhook::DEFAULT_TOLERANCE;
+pub use account::TikTokAccount;
 pub use inbound::TikTokWebhook;
 pub use outbound::TikTokSender;
 
@@ -46,7 +50,10 @@ pub fn spec() -> ChannelSpec {
                     AuthFieldKind::Secret,
                     "OAuth refresh token.",
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(crate::refresh::expiry::expiry_fields())
+            .collect(),
         },
         needs_platform_credentials: true,
         app_account: Some(BUSINESS_ID),

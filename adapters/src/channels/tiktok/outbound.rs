@@ -19,9 +19,11 @@ use crate::channels::sender::{
     SentMessage,
 };
 use crate::egress::EgressHttp;
+use crate::refresh::expiry::expiry_input;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::time::Duration;
+use switchboard_domain::auth::AuthInput;
 use switchboard_domain::message::SendMessage;
 
 /// The real API for Business, version 1.3.
@@ -30,6 +32,8 @@ pub const DEFAULT_API_BASE: &str = "https://business-api.tiktok.com/open_api/v1.
 pub const BUSINESS_ID: &str = "business_id";
 /// Auth field: the OAuth access token, sent in the `Access-Token` header.
 pub const ACCESS_TOKEN: &str = "access_token";
+/// Auth field: the OAuth refresh token, traded for new tokens.
+pub const REFRESH_TOKEN: &str = "refresh_token";
 /// The longest text TikTok accepts in one message, in characters.
 pub const MAX_TEXT_CHARS: usize = 6_000;
 
@@ -113,6 +117,67 @@ impl ChannelSender for TikTokSender {
                 platform_message_id: id.to_owned(),
             }),
             _ => Err(classify(status, retry_after, &answer)),
+        }
+    }
+
+    /// TikTok account holder tokens: `POST {api_base}/tt_user/oauth2/refresh_token/` with the
+    /// JSON `client_id` (our app's client key), `client_secret`, `grant_type=refresh_token`,
+    /// `refresh_token`, answered by `{"code": 0, "data": {access_token, expires_in,
+    /// refresh_token, refresh_token_expires_in}}`. Throttling and TikTok's own failures are
+    /// temporary; any other refusal is final.
+    async fn refresh_credentials(
+        &self,
+        target: &SendTarget,
+    ) -> Result<Option<AuthInput>, SendError> {
+        let (Ok(refresh_token), Ok(client_key), Ok(client_secret)) = (
+            target.secret(REFRESH_TOKEN),
+            target.secret(super::platform_app::CLIENT_KEY),
+            target.secret(super::CLIENT_SECRET),
+        ) else {
+            return Ok(None);
+        };
+        let body = json!({
+            "client_id": client_key.expose(),
+            "client_secret": client_secret.expose(),
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token.expose(),
+        });
+        let response = self
+            .http
+            .post(target.url("/tt_user/oauth2/refresh_token/"))?
+            .json(&body)
+            .send()
+            .await
+            .map_err(SendError::from_transport)?;
+        let status = response.status();
+        let retry_after = retry_after_header(response.headers());
+        let answer: Value = response_json(response).await?;
+        let data = &answer["data"];
+        match (answer["code"].as_i64(), data["access_token"].as_str()) {
+            (Some(0), Some(access)) if status.is_success() => {
+                let mut fields = vec![(ACCESS_TOKEN.to_owned(), json!(access))];
+                if let Some(rotated) = data["refresh_token"].as_str() {
+                    fields.push((REFRESH_TOKEN.to_owned(), json!(rotated)));
+                }
+                fields.extend(expiry_input(
+                    chrono::Utc::now(),
+                    &data["expires_in"],
+                    &data["refresh_token_expires_in"],
+                ));
+                Ok(Some(AuthInput(fields.into_iter().collect())))
+            }
+            (None, _) if status.is_success() || status.is_server_error() => {
+                Err(SendError::Retryable {
+                    retry_after,
+                    detail: format!("TikTok token refresh failed: HTTP {status}"),
+                })
+            }
+            _ => Err(match classify(status, retry_after, &answer) {
+                SendError::Permanent(detail) | SendError::Auth(detail) => {
+                    SendError::Auth(format!("TikTok token refresh refused: {detail}"))
+                }
+                temporary => temporary,
+            }),
         }
     }
 }
@@ -311,5 +376,68 @@ mod tests {
             .unwrap_err();
         assert!(error.is_retryable());
         assert!(!error.to_string().contains(TOKEN));
+    }
+
+    fn refreshable(base: &str) -> SendTarget {
+        target(
+            "tiktok",
+            base,
+            &[
+                (BUSINESS_ID, "-000ABCdef"),
+                (ACCESS_TOKEN, TOKEN),
+                (REFRESH_TOKEN, "rft.tiktok-refresh"),
+                (super::super::platform_app::CLIENT_KEY, "tiktok-client-key"),
+                (super::super::CLIENT_SECRET, "tiktok-client-secret"),
+            ],
+        )
+    }
+
+    #[tokio::test]
+    async fn a_refresh_trades_the_refresh_token_for_new_tokens_and_their_expiry() {
+        let fake = FakePlatform::start(Reply::json(
+            200,
+            json!({"code": 0, "message": "OK", "data": {
+                "access_token": "act.new", "expires_in": 86400,
+                "refresh_token": "rft.new", "refresh_token_expires_in": 31536000,
+                "open_id": "-000ABCdef", "scope": "user.info.basic"}}),
+        ))
+        .await;
+        let auth = TikTokSender::new(test_egress())
+            .refresh_credentials(&refreshable(&fake.base))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(auth.0[ACCESS_TOKEN], "act.new");
+        assert_eq!(auth.0[REFRESH_TOKEN], "rft.new");
+        assert!(auth.0.contains_key("access_token_expires_at"));
+        assert!(auth.0.contains_key("refresh_token_expires_at"));
+        let request = &fake.requests()[0];
+        assert_eq!(request.path, "/tt_user/oauth2/refresh_token/");
+        assert_eq!(request.body["client_id"], "tiktok-client-key");
+        assert_eq!(request.body["grant_type"], "refresh_token");
+        assert_eq!(request.body["refresh_token"], "rft.tiktok-refresh");
+        let without = business(&fake.base);
+        assert!(matches!(
+            TikTokSender::new(test_egress())
+                .refresh_credentials(&without)
+                .await,
+            Ok(None)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_refresh_is_final_and_an_outage_is_not() {
+        let fake = FakePlatform::start(tiktok_error(40001, "Refresh token is invalid")).await;
+        fake.then(Reply::json(503, Value::Null));
+        let sender = TikTokSender::new(test_egress());
+        let target = refreshable(&fake.base);
+        let outage = sender.refresh_credentials(&target).await.unwrap_err();
+        assert!(outage.is_retryable(), "{outage}");
+        let refused = sender.refresh_credentials(&target).await.unwrap_err();
+        assert!(
+            matches!(refused, SendError::Auth(ref d) if d.contains("40001")),
+            "{refused}"
+        );
+        assert!(!refused.to_string().contains("rft.tiktok-refresh"));
     }
 }

@@ -1,11 +1,15 @@
 //! WhatsApp Cloud API: its declaration in the channel registry its inbound webhook and its
 //! sender.
 
+mod account;
 mod inbound;
+pub mod oauth;
 mod outbound;
+pub mod platform_app;
 #[cfg(test)]
 mod tests;
 
+pub use account::WhatsappAccount;
 pub use inbound::WhatsappWebhook;
 pub use outbound::WhatsappSender;
 

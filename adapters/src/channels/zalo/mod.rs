@@ -1,11 +1,15 @@
 //! Zalo Official Account: its declaration in the channel registry, its inbound webhook and its
 //! sender (with token refresh).
 
+mod account;
 mod inbound;
+pub mod oauth;
 mod outbound;
+pub mod platform_app;
 #[cfg(test)]
 mod tests;
 
+pub use account::ZaloAccount;
 pub use inbound::ZaloWebhook;
 pub use outbound::ZaloSender;
 
@@ -50,9 +54,13 @@ pub fn spec() -> ChannelSpec {
                 AuthField::optional(
                     "expires_at",
                     AuthFieldKind::Text,
-                    "When the access token expires (RFC 3339).",
+                    "When the access token expires (RFC 3339); superseded by \
+                     access_token_expires_at, still read.",
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(crate::refresh::expiry::expiry_fields())
+            .collect(),
         },
         needs_platform_credentials: true,
         app_account: Some(OA_ID),

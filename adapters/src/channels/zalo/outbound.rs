@@ -17,6 +17,7 @@ use crate::channels::sender::{
     SentMessage,
 };
 use crate::egress::EgressHttp;
+use crate::refresh::expiry::expiry_input;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use switchboard_domain::auth::AuthInput;
@@ -127,13 +128,24 @@ impl ChannelSender for ZaloSender {
             .send()
             .await
             .map_err(SendError::from_transport)?;
+        let status = response.status();
+        let retry_after = retry_after_header(response.headers());
         let answer: Value = response_json(response).await?;
         let (Some(access), Some(refresh)) = (
             answer["access_token"].as_str(),
             answer["refresh_token"].as_str(),
         ) else {
+            // Zalo names what it refused; a 5xx or an answer that is no Zalo answer at all
+            // says nothing about the token, so it is tried again rather than disconnecting.
+            if status.is_server_error() || !answer.is_object() {
+                return Err(SendError::Retryable {
+                    retry_after,
+                    detail: format!("Zalo token refresh failed: HTTP {status}"),
+                });
+            }
             let reason = answer["error_name"]
                 .as_str()
+                .or(answer["error_reason"].as_str())
                 .unwrap_or("no tokens in the answer");
             return Err(SendError::Auth(format!(
                 "Zalo token refresh refused: {reason}"
@@ -143,13 +155,17 @@ impl ChannelSender for ZaloSender {
             ("access_token".to_owned(), json!(access)),
             ("refresh_token".to_owned(), json!(refresh)),
         ];
-        let lifetime = answer["expires_in"]
-            .as_i64()
-            .or_else(|| answer["expires_in"].as_str()?.parse().ok());
-        if let Some(seconds) = lifetime {
-            let expires_at = chrono::Utc::now() + chrono::Duration::seconds(seconds);
-            fields.push(("expires_at".to_owned(), json!(expires_at.to_rfc3339())));
-        }
+        // Zalo gives the access token's lifetime (about 25 hours, as a string) and not the
+        // refresh token's: the new one is valid three months, like the one connecting gave.
+        let refresh_lifetime = match &answer["refresh_token_expires_in"] {
+            Value::Null => json!(super::oauth::REFRESH_TOKEN_LIFETIME_SECS),
+            given => given.clone(),
+        };
+        fields.extend(expiry_input(
+            chrono::Utc::now(),
+            &answer["expires_in"],
+            &refresh_lifetime,
+        ));
         Ok(Some(AuthInput(fields.into_iter().collect())))
     }
 }
@@ -290,7 +306,8 @@ mod tests {
             .unwrap();
         assert_eq!(auth.0["access_token"], "new-access");
         assert_eq!(auth.0["refresh_token"], "new-refresh");
-        assert!(auth.0.contains_key("expires_at"));
+        assert!(auth.0.contains_key("access_token_expires_at"));
+        assert!(auth.0.contains_key("refresh_token_expires_at"));
         let request = &fake.requests()[0];
         assert_eq!(request.path, "/oa/access_token");
         assert_eq!(request.headers["secret_key"], "zalo-app-secret");
@@ -314,5 +331,16 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, SendError::Auth(_)));
         assert!(!error.to_string().contains("zalo-refresh"));
+    }
+
+    #[tokio::test]
+    async fn a_refresh_the_platform_could_not_answer_is_temporary() {
+        let fake = FakePlatform::start(Reply::json(502, Value::Null)).await;
+        let target = oa(&fake.base);
+        let error = ZaloSender::new(test_egress())
+            .refresh_credentials(&target)
+            .await
+            .unwrap_err();
+        assert!(error.is_retryable(), "{error}");
     }
 }

@@ -192,13 +192,18 @@ async fn through_the_store_a_connect_is_routed_at_once_after_an_absence() {
             ("page_id".into(), "111".into()),
             ("page_access_token".into(), "EAAB".into()),
         ]))),
-        account: None,
+        account: Some(switchboard_domain::integration::AccountInfo {
+            external_id: Some("111".into()),
+            display_name: None,
+        }),
+        account_verified: true,
     })
     .await
     .unwrap();
     assert_eq!(owner_of(&owners, "111").await, Some(id));
     run(IntegrationCommand::Disconnect {
         reason: "test".into(),
+        platform_outcome: None,
     })
     .await
     .unwrap();

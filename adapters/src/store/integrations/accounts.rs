@@ -2,11 +2,15 @@
 //! integration records, by which deliveries to a platform app's shared webhook URL are routed.
 //!
 //! # What an integration claims
-//! An integration that accepts webhooks (created or connected) claims the id it records, trimmed,
-//! in its channel's [`ChannelSpec::app_account`](switchboard_domain::ChannelSpec::app_account)
-//! auth field (a plain field: account ids are not secrets). Disconnected and deleted
-//! integrations claim nothing, so their accounts are free for another integration and
-//! deliveries naming them are unrouted.
+//! A connected integration claims the id it records, trimmed, in its channel's
+//! [`ChannelSpec::app_account`](switchboard_domain::ChannelSpec::app_account) auth field (a
+//! plain field: account ids are not secrets), and only once the platform proved it: the
+//! connect that made it connected verified the account with the integration's credentials
+//! (`account_verified`) and the field still names that account (a credential change to
+//! another account drops the claim until a connect proves the new one). A tenant's typed id
+//! alone claims nothing: created, disconnected and deleted integrations, and integrations
+//! connected before connecting verified accounts, claim nothing, so deliveries naming their
+//! accounts are unrouted.
 //!
 //! # Guarantees
 //! An integration's claims are replaced in the transaction that writes its state row (a
@@ -33,11 +37,8 @@ pub(crate) struct Claim {
 
 /// What `state` claims under `channels`' specs, if anything (see the module docs).
 pub(crate) fn claim(state: &Integration, channels: &dyn ChannelCatalog) -> Option<Claim> {
-    let live = matches!(
-        state.status,
-        IntegrationStatus::Created | IntegrationStatus::Connected
-    );
-    let channel = state.channel.as_ref().filter(|_| live)?;
+    let proven = state.status == IntegrationStatus::Connected && state.account_verified;
+    let channel = state.channel.as_ref().filter(|_| proven)?;
     let field = channels.spec(channel)?.app_account?;
     let account = match state.auth.0.get(field)? {
         switchboard_domain::auth::StoredValue::Plain(value) => match value {
@@ -47,7 +48,8 @@ pub(crate) fn claim(state: &Integration, channels: &dyn ChannelCatalog) -> Optio
         },
         switchboard_domain::auth::StoredValue::Sealed(_) => return None,
     };
-    (!account.is_empty()).then(|| Claim {
+    let verified = state.account.external_id.as_deref().map(str::trim);
+    (!account.is_empty() && verified == Some(account.as_str())).then(|| Claim {
         channel: channel.as_str().to_owned(),
         field,
         account,

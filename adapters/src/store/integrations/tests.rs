@@ -40,6 +40,7 @@ fn connect() -> IntegrationCommand {
             ("webhook_secret".into(), "s3cret".into()),
         ]))),
         account: None,
+        account_verified: false,
     }
 }
 
@@ -140,12 +141,16 @@ async fn the_row_is_the_fold_of_the_events_after_every_command() {
         },
         IntegrationCommand::Disconnect {
             reason: "operator".into(),
+            platform_outcome: None,
         },
         // Already disconnected: no event, nothing to write.
         IntegrationCommand::Disconnect {
             reason: "again".into(),
+            platform_outcome: None,
         },
-        IntegrationCommand::Delete,
+        IntegrationCommand::Delete {
+            platform_outcome: None,
+        },
     ];
     for command in commands {
         store
@@ -306,6 +311,7 @@ async fn a_row_already_ahead_refuses_the_write_and_its_events() {
     let event = IntegrationEvent::IntegrationDeleted {
         integration_id: id,
         workspace_id: "acme".parse().unwrap(),
+        platform_outcome: None,
         at: Utc::now(),
     };
     let refused = events
@@ -384,9 +390,14 @@ async fn events_appended_after_the_row_are_applied_on_top() {
         .unwrap();
     // An older instance (rolling deploy) appends events without touching the row.
     old.execute(&id.to_string(), connect()).await.unwrap();
-    old.execute(&id.to_string(), IntegrationCommand::Delete)
-        .await
-        .unwrap();
+    old.execute(
+        &id.to_string(),
+        IntegrationCommand::Delete {
+            platform_outcome: None,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(row_of(&db.pool, id).await.unwrap().0, 1, "the row lags");
     let listed = store.list(&"acme".parse().unwrap(), None).await.unwrap();
     assert!(listed.is_empty(), "deleted by an event after the row");
@@ -477,7 +488,9 @@ async fn list_is_one_workspace_optionally_one_channel_oldest_first_without_delet
     store
         .execute(
             deleted,
-            IntegrationCommand::Delete,
+            IntegrationCommand::Delete {
+                platform_outcome: None,
+            },
             CommandMetadata::default(),
         )
         .await

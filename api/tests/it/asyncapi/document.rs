@@ -122,7 +122,9 @@ async fn every_event_type_the_code_emits_has_exactly_one_message_on_its_topic() 
         .collect();
     assert_eq!(doc.ce_types(RECEIVED), received);
 
-    let lifecycle: BTreeSet<String> = lifecycle_events().iter().map(lifecycle_ce_type).collect();
+    let mut lifecycle: BTreeSet<String> =
+        lifecycle_events().iter().map(lifecycle_ce_type).collect();
+    lifecycle.extend(platform_events().iter().map(platform_ce_type));
     assert_eq!(doc.ce_types(LIFECYCLE), lifecycle);
 
     let status: BTreeSet<String> = delivery_updates().iter().map(status_ce_type).collect();

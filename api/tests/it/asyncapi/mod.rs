@@ -33,6 +33,7 @@ use switchboard_domain::message::{
     InboundEvent, InboundKind, MessageContent, OutboundAttachment, OutboundContent, PlatformError,
     QuickReplyOption, SendMessage,
 };
+use switchboard_domain::platform::{PlatformApp, PlatformEvent, VerificationCheck};
 use switchboard_domain::{ChannelKind, IntegrationId, SecretSealer, SecretString};
 use uuid::Uuid;
 

@@ -159,8 +159,8 @@ async fn lifecycle_records_the_outbox_relay_publishes_validate_against_their_mes
             "POST",
             "/v1/workspaces/acme/integrations",
             Some(json!({"channel": "smtp", "name": "Receipts", "auth": {
-                "host": "smtp.example.com", "port": 587, "username": "mailer",
-                "password": "hunter2", "from_address": "shop@example.com", "starttls": true}})),
+                "host": "127.0.0.1", "port": crate::fake_accounts::smtp_port(), "username": "mailer",
+                "password": "hunter2", "from_address": "shop@example.com", "starttls": false}})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -171,7 +171,7 @@ async fn lifecycle_records_the_outbox_relay_publishes_validate_against_their_mes
             "POST",
             format!("{base}/connect"),
             Some(
-                json!({"account": {"external_id": "smtp.example.com", "display_name": "Receipts"}}),
+                json!({"account": {"external_id": "shop@example.com", "display_name": "Receipts"}}),
             ),
         ),
         (
@@ -196,17 +196,37 @@ async fn lifecycle_records_the_outbox_relay_publishes_validate_against_their_mes
         let (status, answer) = app.call(method, &uri, body).await;
         assert!(status.is_success(), "{method} {uri}: {status} {answer}");
     }
+    // The platform credentials' events share the topic: the configured ones were put and
+    // verified at start; a refusal and a deletion complete the set.
+    let fake = crate::platform_credentials::fake::start().await;
+    let refused = json!({"client_key": "k", "client_secret": "wrong", "oauth_base": fake});
+    let platform_steps = [
+        ("PUT", "/v1/platform-credentials/tiktok", Some(refused)),
+        ("POST", "/v1/platform-credentials/tiktok/verify", None),
+        ("DELETE", "/v1/platform-credentials/zalo", None),
+    ];
+    for (method, uri, body) in platform_steps {
+        let (status, answer) =
+            crate::platform_credentials::as_operator(&app, method, uri, body).await;
+        assert!(status.as_u16() < 500, "{method} {uri}: {status} {answer}");
+    }
+    let platform_events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = 'Platform'")
+            .fetch_one(&app.pool())
+            .await
+            .unwrap();
+    let expected = 7 + platform_events as usize;
     let producer = EventProducer::new(&app.config.kafka()).unwrap();
     let relay = OutboxRelay::new(app.pool(), producer, app.config.topics().lifecycle);
     while relay.publish_batch().await.unwrap() > 0 {}
     let records = read_topic(
         &kafka.brokers(),
         &app.config.topics().lifecycle,
-        7,
+        expected,
         READ_TIMEOUT,
     )
     .await;
-    assert_eq!(records.len(), 7);
+    assert_eq!(records.len(), expected);
     let doc = Doc::load();
     let types = records_of(&records, LIFECYCLE, &doc);
     assert_eq!(
@@ -214,10 +234,18 @@ async fn lifecycle_records_the_outbox_relay_publishes_validate_against_their_mes
         doc.ce_types(LIFECYCLE),
         "every lifecycle type was published"
     );
+    // What start-up recorded (the configured platform credentials) had no request to continue.
+    let from_requests = records.iter().filter(|r| {
+        r.header("ce_type")
+            .is_some_and(|t| t.starts_with("switchboard.integration."))
+    });
     assert!(
-        records.iter().all(|r| r.header("traceparent").is_some()),
+        from_requests
+            .clone()
+            .all(|r| r.header("traceparent").is_some()),
         "lifecycle events continue the request's trace"
     );
+    assert_eq!(from_requests.count(), 7);
 }
 
 /// A stand-in for Meta's Send API that accepts every message.
@@ -229,7 +257,9 @@ async fn accepting_send_api() -> String {
             .to_owned();
         axum::Json(json!({"recipient_id": recipient, "message_id": format!("m_{recipient}_0")}))
     }
-    let app = axum::Router::new().route("/{page}/messages", axum::routing::post(accept));
+    let app = axum::Router::new()
+        .route("/{page}/messages", axum::routing::post(accept))
+        .merge(crate::fake_accounts::router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -260,6 +290,7 @@ async fn commands_their_outcomes_and_dead_letters_validate_against_their_message
         state.integrations.clone(),
         state.producer.clone(),
         settings,
+        state.platform_credentials.clone(),
     )
     .unwrap();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);

@@ -298,6 +298,7 @@ pub(super) fn lifecycle_events() -> Vec<IntegrationEvent> {
             workspace_id: workspace_id.clone(),
             auth: StoredAuth::default(),
             account: AccountInfo::default(),
+            account_verified: false,
             at: at(1),
         },
         IntegrationEvent::IntegrationConnected {
@@ -308,6 +309,7 @@ pub(super) fn lifecycle_events() -> Vec<IntegrationEvent> {
                 external_id: Some("1122334455".into()),
                 display_name: Some("Acme Store".into()),
             },
+            account_verified: true,
             at: at(1),
         },
         IntegrationEvent::SettingsUpdated {
@@ -334,11 +336,26 @@ pub(super) fn lifecycle_events() -> Vec<IntegrationEvent> {
             integration_id,
             workspace_id: workspace_id.clone(),
             reason: "credentials refused while sending: token expired".into(),
+            platform_outcome: None,
+            at: at(4),
+        },
+        IntegrationEvent::IntegrationDisconnected {
+            integration_id,
+            workspace_id: workspace_id.clone(),
+            reason: "operator".into(),
+            platform_outcome: Some("the app was unsubscribed from page 1122334455".into()),
             at: at(4),
         },
         IntegrationEvent::IntegrationDeleted {
             integration_id,
+            workspace_id: workspace_id.clone(),
+            platform_outcome: None,
+            at: at(5),
+        },
+        IntegrationEvent::IntegrationDeleted {
+            integration_id,
             workspace_id,
+            platform_outcome: Some("failed: the platform is unavailable: HTTP 503".into()),
             at: at(5),
         },
     ];
@@ -416,4 +433,61 @@ pub(super) fn status_record(update: &DeliveryUpdate) -> OutgoingRecord {
         body: serde_json::to_vec(update).unwrap(),
         traceparent: Some(TRACEPARENT.into()),
     }
+}
+
+/// Which variant a platform credentials event is, for the coverage check.
+fn sampled_platform(event: &PlatformEvent) -> usize {
+    match event {
+        PlatformEvent::PlatformCredentialsPut { .. } => 0,
+        PlatformEvent::PlatformCredentialsVerified { .. } => 1,
+        PlatformEvent::PlatformCredentialsRefused { .. } => 2,
+        PlatformEvent::PlatformCredentialsDeleted { .. } => 3,
+    }
+}
+
+/// A channel's platform credentials' events, one of each kind and check.
+pub(super) fn platform_events() -> Vec<PlatformEvent> {
+    let channel = ChannelKind::parse("messenger").unwrap();
+    let fields = StoredAuth(
+        [
+            ("app_id".to_owned(), StoredValue::Plain(json!("1234567890"))),
+            ("app_secret".to_owned(), sealed("s3cret")),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let events = vec![
+        PlatformEvent::PlatformCredentialsPut {
+            channel: channel.clone(),
+            fields,
+            at: at(0),
+        },
+        PlatformEvent::PlatformCredentialsVerified {
+            channel: channel.clone(),
+            check: VerificationCheck::Platform,
+            at: at(1),
+        },
+        PlatformEvent::PlatformCredentialsVerified {
+            channel: channel.clone(),
+            check: VerificationCheck::FieldsOnly,
+            at: at(1),
+        },
+        PlatformEvent::PlatformCredentialsRefused {
+            channel: channel.clone(),
+            reason: "Error validating client secret.".into(),
+            at: at(2),
+        },
+        PlatformEvent::PlatformCredentialsDeleted { channel, at: at(3) },
+    ];
+    assert_covers("PlatformEvent", events.iter().map(sampled_platform), 4);
+    events
+}
+
+pub(super) fn platform_ce_type(event: &PlatformEvent) -> String {
+    format!(
+        "switchboard.{}.{}.v{}",
+        PlatformApp::TYPE.to_lowercase(),
+        event.event_type(),
+        event.event_version()
+    )
 }

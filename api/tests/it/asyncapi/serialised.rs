@@ -44,6 +44,18 @@ fn integration_events_of_every_kind_validate_against_their_message() {
 }
 
 #[test]
+fn platform_credentials_events_of_every_kind_validate_against_their_message() {
+    let doc = Doc::load();
+    for event in platform_events() {
+        let message = doc
+            .message(LIFECYCLE, &platform_ce_type(&event))
+            .expect("documented");
+        let body = serde_json::to_value(&event).unwrap();
+        assert_valid(&body.to_string(), doc.validate(&message["payload"], &body));
+    }
+}
+
+#[test]
 fn status_events_of_every_outcome_validate_against_their_message() {
     let doc = Doc::load();
     for update in delivery_updates() {
@@ -246,6 +258,9 @@ fn every_example_in_the_document_validates_and_reads_as_the_codes_type() {
             let topic = name.split('.').next().unwrap();
             let read = match topic {
                 "received" => serde_json::from_value::<InboundEvent>(payload.clone()).map(drop),
+                "lifecycle" if name.starts_with("lifecycle.PlatformCredentials") => {
+                    serde_json::from_value::<PlatformEvent>(payload.clone()).map(drop)
+                }
                 "lifecycle" => {
                     serde_json::from_value::<IntegrationEvent>(payload.clone()).map(drop)
                 }

@@ -38,7 +38,9 @@ async fn a_key_acts_in_its_workspace_within_its_scopes() {
         call_with(&app, &format!("Bearer {admin}"), "POST", uri, Some(create)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let actors: Vec<String> =
-        sqlx::query_scalar("SELECT metadata->>'actor' FROM events ORDER BY sequence")
+        sqlx::query_scalar(
+            "SELECT metadata->>'actor' FROM events WHERE aggregate_type = 'Integration' ORDER BY sequence",
+        )
             .fetch_all(&app.pool())
             .await
             .unwrap();

@@ -47,10 +47,12 @@ async fn jwts_are_checked_for_signature_expiry_workspace_and_scope() {
     let admin = bearer(jwt("acme", "openid admin", 600));
     let (status, created) = call_with(&app, &admin, "POST", uri, Some(create)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let actor: String = sqlx::query_scalar("SELECT metadata->>'actor' FROM events")
-        .fetch_one(&app.pool())
-        .await
-        .unwrap();
+    let actor: String = sqlx::query_scalar(
+        "SELECT metadata->>'actor' FROM events WHERE aggregate_type = 'Integration'",
+    )
+    .fetch_one(&app.pool())
+    .await
+    .unwrap();
     assert_eq!(actor, "jwt:user-of-acme");
 }
 

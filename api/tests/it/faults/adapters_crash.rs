@@ -40,7 +40,7 @@ async fn killed_adapters_lose_no_command_and_count_what_they_sent_twice() {
             .insert(format!("psid-{recipient}"), Duration::from_millis(100));
     }
     let credentials =
-        format!("messenger.app_secret=a;messenger.verify_token=v;messenger.api_base={base}");
+        format!("messenger.app_id=1;messenger.app_secret=a;messenger.verify_token=v;messenger.api_base={base}");
     let service = Service::start(
         &broker,
         &[
@@ -50,6 +50,7 @@ async fn killed_adapters_lose_no_command_and_count_what_they_sent_twice() {
         ],
     )
     .await;
+    service.await_available("messenger").await;
     let created = service
         .client
         .post(format!("{}/v1/workspaces/acme/integrations", service.base))

@@ -56,7 +56,8 @@ pub async fn fake_graph() -> (Fake, String) {
     let fake = Fake::default();
     let app = axum::Router::new()
         .route("/{page}/messages", axum::routing::post(send_api))
-        .with_state(fake.clone());
+        .with_state(fake.clone())
+        .merge(crate::fake_accounts::router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });

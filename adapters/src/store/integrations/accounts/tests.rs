@@ -1,12 +1,15 @@
-//! Account claims on a real PostgreSQL (see `test_db`): committed with the command, freed by a
-//! disconnect or a delete, moved by a credential change, one live claimant per account (also
-//! when two connects race), written back with a folded row, and backfilled by the migration.
+//! Account claims on a real PostgreSQL (see `test_db`): proven claims only, committed with the
+//! connect that proved them, freed by a disconnect or a delete, dropped by a credential change
+//! to an unproven account, one live claimant per account (also when two connects race), written
+//! back with a folded row, and backfilled by the migrations.
 
 use crate::store::integrations::test_db::{sealer, services, TestDb};
 use crate::store::{CommandMetadata, IntegrationStore, StoreError};
 use std::collections::BTreeMap;
 use switchboard_domain::auth::AuthInput;
-use switchboard_domain::integration::{Integration, IntegrationCommand, IntegrationError};
+use switchboard_domain::integration::{
+    AccountInfo, Integration, IntegrationCommand, IntegrationError,
+};
 use switchboard_domain::{ChannelKind, IntegrationId};
 
 fn messenger() -> ChannelKind {
@@ -30,16 +33,34 @@ fn create(id: IntegrationId, workspace: &str, auth: Option<AuthInput>) -> Integr
     }
 }
 
-fn connect(page: Option<&str>) -> IntegrationCommand {
+/// A connect (with `page` as new credentials, if any) whose platform proved `proven`.
+fn connect(page: Option<&str>, proven: &str) -> IntegrationCommand {
     IntegrationCommand::Connect {
         auth: page.map(page_auth),
-        account: None,
+        account: Some(AccountInfo {
+            external_id: Some(proven.into()),
+            display_name: None,
+        }),
+        account_verified: true,
+    }
+}
+
+/// A connect whose account nobody proved.
+fn unproven_connect(page: &str) -> IntegrationCommand {
+    IntegrationCommand::Connect {
+        auth: Some(page_auth(page)),
+        account: Some(AccountInfo {
+            external_id: Some(page.into()),
+            display_name: None,
+        }),
+        account_verified: false,
     }
 }
 
 fn disconnect() -> IntegrationCommand {
     IntegrationCommand::Disconnect {
         reason: "test".into(),
+        platform_outcome: None,
     }
 }
 
@@ -72,31 +93,72 @@ async fn a_claim_follows_the_lifecycle_and_the_credentials() {
     let db = TestDb::new().await;
     let store = IntegrationStore::new(db.pool.clone(), services(sealer()));
     let id = IntegrationId::new();
-    run(&store, id, create(id, "acme", None)).await.unwrap();
-    run(&store, id, connect(Some(" 111 "))).await.unwrap();
+    run(&store, id, create(id, "acme", Some(page_auth("111"))))
+        .await
+        .unwrap();
+    assert_eq!(owner(&store, "111").await, None, "created: unproven");
+    run(&store, id, connect(Some(" 111 "), "111"))
+        .await
+        .unwrap();
     assert_eq!(owner(&store, "111").await, Some(id), "at once, trimmed");
     assert_eq!(owner(&store, "222").await, None);
     let refresh = IntegrationCommand::RefreshCredentials {
         auth: page_auth("222"),
     };
     run(&store, id, refresh).await.unwrap();
-    assert_eq!(owner(&store, "111").await, None, "moved");
-    assert_eq!(owner(&store, "222").await, Some(id));
+    assert_eq!(
+        owner(&store, "111").await,
+        None,
+        "the field names another page"
+    );
+    assert_eq!(owner(&store, "222").await, None, "which nobody proved");
     run(&store, id, disconnect()).await.unwrap();
-    assert_eq!(owner(&store, "222").await, None, "a disconnect frees it");
-    run(&store, id, connect(None)).await.unwrap();
+    run(&store, id, connect(None, "222")).await.unwrap();
     assert_eq!(
         owner(&store, "222").await,
         Some(id),
-        "a reconnect claims it"
+        "a reconnect that proves it claims it"
     );
-    run(&store, id, IntegrationCommand::Delete).await.unwrap();
+    run(&store, id, disconnect()).await.unwrap();
+    assert_eq!(owner(&store, "222").await, None, "a disconnect frees it");
+    run(&store, id, connect(None, "222")).await.unwrap();
+    run(
+        &store,
+        id,
+        IntegrationCommand::Delete {
+            platform_outcome: None,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(owner(&store, "222").await, None, "a delete frees it");
     let other_channel = store
         .account_owner(&ChannelKind::parse("whatsapp").unwrap(), "page_id", "222")
         .await
         .unwrap();
     assert_eq!(other_channel, None);
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_typed_account_claims_nothing_until_the_platform_proves_it() {
+    let db = TestDb::new().await;
+    let store = IntegrationStore::new(db.pool.clone(), services(sealer()));
+    let (id, other) = (IntegrationId::new(), IntegrationId::new());
+    run(&store, id, create(id, "acme", None)).await.unwrap();
+    run(&store, id, unproven_connect("111")).await.unwrap();
+    assert_eq!(owner(&store, "111").await, None);
+    run(&store, other, create(other, "globex", None))
+        .await
+        .unwrap();
+    run(&store, other, connect(Some("111"), "999"))
+        .await
+        .unwrap();
+    assert_eq!(
+        owner(&store, "111").await,
+        None,
+        "the platform proved another account than the field names"
+    );
     db.drop_database().await;
 }
 
@@ -108,31 +170,23 @@ async fn an_account_has_one_live_integration() {
     run(&store, first, create(first, "acme", Some(page_auth("111"))))
         .await
         .unwrap();
-    run(&store, first, connect(None)).await.unwrap();
-    assert_in_use(
-        run(
-            &store,
-            second,
-            create(second, "globex", Some(page_auth("111"))),
-        )
-        .await,
-    );
-    assert!(
-        store.load(second).await.unwrap().is_none(),
-        "the refused create committed nothing"
-    );
-    run(&store, second, create(second, "globex", None))
-        .await
-        .unwrap();
-    assert_in_use(run(&store, second, connect(Some("111"))).await);
+    run(&store, first, connect(None, "111")).await.unwrap();
+    run(
+        &store,
+        second,
+        create(second, "globex", Some(page_auth("111"))),
+    )
+    .await
+    .expect("a created integration claims nothing yet");
+    assert_in_use(run(&store, second, connect(None, "111")).await);
     let refused = store.load(second).await.unwrap().unwrap();
     assert_eq!(refused.version, 1, "the refused connect committed nothing");
     assert_eq!(owner(&store, "111").await, Some(first));
 
     run(&store, first, disconnect()).await.unwrap();
-    run(&store, second, connect(Some("111"))).await.unwrap();
+    run(&store, second, connect(None, "111")).await.unwrap();
     assert_eq!(owner(&store, "111").await, Some(second));
-    assert_in_use(run(&store, first, connect(None)).await);
+    assert_in_use(run(&store, first, connect(None, "111")).await);
     db.drop_database().await;
 }
 
@@ -146,9 +200,11 @@ async fn of_two_racing_connects_of_one_account_exactly_one_wins() {
             .await
             .unwrap();
     }
-    let outcomes =
-        futures::future::join_all(ids.iter().map(|id| run(&store, *id, connect(Some("777")))))
-            .await;
+    let outcomes = futures::future::join_all(
+        ids.iter()
+            .map(|id| run(&store, *id, connect(Some("777"), "777"))),
+    )
+    .await;
     let winners: Vec<IntegrationId> = ids
         .iter()
         .zip(&outcomes)
@@ -170,7 +226,10 @@ async fn a_folded_row_written_back_brings_its_claim() {
         postgres_es::postgres_cqrs::<Integration>(db.pool.clone(), vec![], services(sealer()));
     let store = IntegrationStore::new(db.pool.clone(), services(sealer()));
     let id = IntegrationId::new();
-    for command in [create(id, "acme", Some(page_auth("111"))), connect(None)] {
+    for command in [
+        create(id, "acme", Some(page_auth("111"))),
+        connect(None, "111"),
+    ] {
         old.execute(&id.to_string(), command).await.unwrap();
     }
     assert_eq!(owner(&store, "111").await, None, "events only, no row yet");
@@ -184,26 +243,44 @@ async fn a_folded_row_written_back_brings_its_claim() {
 }
 
 #[tokio::test]
-async fn the_migration_backfills_the_claims_of_live_rows() {
+async fn the_migrations_keep_only_the_proven_claims_of_live_rows() {
     let db = TestDb::new().await;
     let store = IntegrationStore::new(db.pool.clone(), services(sealer()));
-    let (live, gone) = (IntegrationId::new(), IntegrationId::new());
+    let (live, gone, typed) = (
+        IntegrationId::new(),
+        IntegrationId::new(),
+        IntegrationId::new(),
+    );
     run(&store, live, create(live, "acme", Some(page_auth("111"))))
         .await
         .unwrap();
+    run(&store, live, connect(None, "111")).await.unwrap();
     run(&store, gone, create(gone, "acme", Some(page_auth("222"))))
         .await
         .unwrap();
-    run(&store, gone, connect(None)).await.unwrap();
+    run(&store, gone, connect(None, "222")).await.unwrap();
     run(&store, gone, disconnect()).await.unwrap();
+    run(&store, typed, create(typed, "acme", None))
+        .await
+        .unwrap();
+    run(&store, typed, unproven_connect("333")).await.unwrap();
     sqlx::query("DELETE FROM integration_accounts")
         .execute(&db.pool)
         .await
         .unwrap();
     assert_eq!(owner(&store, "111").await, None);
-    let migration = include_str!("../../../../../migrations/0006_integration_accounts.sql");
-    sqlx::raw_sql(migration).execute(&db.pool).await.unwrap();
+    // The first backfill claimed every live row's typed id; the second keeps the proven ones.
+    let backfill = include_str!("../../../../../migrations/0006_integration_accounts.sql");
+    sqlx::raw_sql(backfill).execute(&db.pool).await.unwrap();
+    assert_eq!(owner(&store, "333").await, Some(typed));
+    let proven = include_str!("../../../../../migrations/0009_proven_account_claims.sql");
+    sqlx::raw_sql(proven).execute(&db.pool).await.unwrap();
     assert_eq!(owner(&store, "111").await, Some(live));
     assert_eq!(owner(&store, "222").await, None, "disconnected: no claim");
+    assert_eq!(
+        owner(&store, "333").await,
+        None,
+        "typed, never proven: no claim"
+    );
     db.drop_database().await;
 }

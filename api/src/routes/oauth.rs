@@ -1,0 +1,379 @@
+//! The OAuth2 connect flows over HTTP: `POST /v1/workspaces/{ws}/integrations/{id}/oauth/authorize`
+//! (a workspace admin asks for the platform's authorization URL) and `GET
+//! /oauth/{channel}/callback` (the browser comes back from the platform with a code).
+//!
+//! The callback is unauthenticated, because the browser arrives from the platform, and safe
+//! because of its state (see `oauth_state`): signed by this service, bound to one workspace,
+//! integration and channel, single-use and ten minutes long. It trades the code through the
+//! channel's flow (the channel folders' `oauth.rs`) and connects through the one connect path,
+//! so the tokens are sealed by the aggregate and the connect is recorded as
+//! `IntegrationConnected` with the caller of the authorize step as its actor. With
+//! `oauth_return_url` configured the browser is sent there with the outcome
+//! (`?integration=…&outcome=connected|error&problem=…`); otherwise the answer is the
+//! integration or the problem itself.
+
+use crate::auth::{Admin, Authorized};
+use crate::connecting::{connect_integration, owned};
+use crate::error::Problem;
+use crate::extract::{Json, Path, Query};
+use crate::oauth_state::{PendingFlow, StateError};
+use crate::state::AppState;
+use crate::views::IntegrationView;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use switchboard_adapters::channels::oauth_flow::{
+    flow_for, new_pkce, url_with, AuthorizeParams, CallbackParams, FlowError, OAuthFlow,
+};
+use switchboard_adapters::kafka::trace_context::current_traceparent;
+use switchboard_adapters::store::CommandMetadata;
+use switchboard_domain::integration::IntegrationStatus;
+use switchboard_domain::{ChannelKind, IntegrationId, SecretString, WorkspaceId};
+use utoipa::ToSchema;
+
+/// Longest account hint accepted (page, phone number and spreadsheet ids are far shorter).
+const MAX_HINT_CHARS: usize = 200;
+
+/// The OAuth routes: the authorize route (guarded with the other workspace routes) and the
+/// callback (open).
+pub fn workspace_routes() -> Router<AppState> {
+    Router::new().route(
+        "/v1/workspaces/{ws}/integrations/{id}/oauth/authorize",
+        post(authorize),
+    )
+}
+
+/// The platforms' callback route.
+pub fn callback_routes() -> Router<AppState> {
+    Router::new().route("/oauth/{channel}/callback", get(callback))
+}
+
+/// `POST …/{id}/oauth/authorize`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    /// The account to connect when the grant may cover several: a Facebook page id, a
+    /// WhatsApp phone number id, a Google spreadsheet id (required for Google Sheets unless the
+    /// integration has its `spreadsheet_id`).
+    pub account: Option<String>,
+}
+
+/// Where to send the browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Authorization {
+    /// The platform's authorization URL, with the state (and PKCE challenge).
+    pub authorization_url: String,
+    /// The callback the platform will send the browser back to (register it with the platform).
+    pub redirect_uri: String,
+    /// When the state stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Starts a connect flow: the platform's authorization URL for this integration.
+#[utoipa::path(post, path = "/v1/workspaces/{ws}/integrations/{id}/oauth/authorize", tag = "integrations",
+    params(("ws" = String, Path), ("id" = uuid::Uuid, Path)), request_body = AuthorizeRequest,
+    responses((status = 200, body = Authorization), (status = 409, body = Problem),
+        (status = 410, body = Problem), (status = 422, body = Problem)))]
+pub async fn authorize(
+    auth: Authorized<Admin>,
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(WorkspaceId, IntegrationId)>,
+    Json(body): Json<AuthorizeRequest>,
+) -> Result<axum::Json<Authorization>, Problem> {
+    let view = owned(&state, &ws, id).await?;
+    match view.status {
+        IntegrationStatus::Deleted => {
+            return Err(switchboard_domain::integration::IntegrationError::Deleted.into())
+        }
+        IntegrationStatus::Connected => {
+            return Err(Problem::new(
+                StatusCode::CONFLICT,
+                "lifecycle-conflict",
+                "Not allowed in this state",
+                "the integration is connected; disconnect it before connecting it again",
+            ))
+        }
+        _ => {}
+    }
+    let channel = ChannelKind::parse(&view.channel)
+        .ok_or_else(|| Problem::invalid("the integration's channel is unknown"))?;
+    let flow = flow_for(&channel).ok_or_else(|| {
+        Problem::invalid(format!(
+            "channel {channel} is not connected through OAuth; use the connect route"
+        ))
+    })?;
+    // Refused before the user consents, not after, at the callback.
+    crate::routes::platform_credentials::require_verified(&state, &channel)?;
+    let redirect_uri = redirect_uri(&state, &channel)?;
+    let hint = account_hint(flow.as_ref(), body.account, &view)?;
+    let platform = state.platform_credentials.for_channel(&channel);
+    let (challenge, verifier) = if flow.uses_pkce() {
+        let (challenge, verifier) = new_pkce();
+        (Some(challenge), Some(verifier))
+    } else {
+        (None, None)
+    };
+    let mut params = AuthorizeParams {
+        state: String::new(),
+        redirect_uri: redirect_uri.clone(),
+        code_challenge: challenge,
+    };
+    // Checked before a state is issued: a platform not configured leaves no row behind.
+    flow.authorization_url(&platform, &params)
+        .map_err(flow_problem)?;
+    let pending = PendingFlow {
+        workspace: ws,
+        integration: id,
+        channel,
+        pkce_verifier: verifier,
+        account_hint: hint,
+        actor: Some(auth.caller.actor()),
+    };
+    let (signed, expires_at) = state
+        .oauth_states
+        .issue(pending)
+        .await
+        .map_err(state_problem)?;
+    params.state = signed;
+    let authorization_url = flow
+        .authorization_url(&platform, &params)
+        .map_err(flow_problem)?;
+    Ok(axum::Json(Authorization {
+        authorization_url,
+        redirect_uri,
+        expires_at,
+    }))
+}
+
+/// The platform's redirect after consent: trades the code and connects the integration.
+#[utoipa::path(get, path = "/oauth/{channel}/callback", tag = "integrations",
+    params(("channel" = String, Path), ("state" = Option<String>, Query, description = "The state of the authorize step"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("error" = Option<String>, Query, description = "Why the platform sent no code (consent denied)")),
+    responses((status = 200, body = IntegrationView), (status = 303, description = "To `oauth_return_url` with the outcome"),
+        (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 410, body = Problem), (status = 422, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem)))]
+pub async fn callback(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut integration = None;
+    let outcome = complete(&state, &channel, query, &mut integration).await;
+    let Some(back) = state.oauth_return_url.as_deref() else {
+        return match outcome {
+            Ok(view) => axum::Json(view).into_response(),
+            Err(problem) => problem.into_response(),
+        };
+    };
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if let Some(id) = integration {
+        pairs.push(("integration", id.to_string()));
+    }
+    match &outcome {
+        Ok(_) => pairs.push(("outcome", "connected".into())),
+        Err(problem) => {
+            pairs.push(("outcome", "error".into()));
+            let slug = problem.problem_type.trim_start_matches("/problems/");
+            pairs.push(("problem", slug.to_owned()));
+        }
+    }
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    match url_with(back, &pairs) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => Problem::internal(&"oauth_return_url is not a valid URL").into_response(),
+    }
+}
+
+/// The callback's work: the state, the platform's answer, the exchange, the connect.
+async fn complete(
+    state: &AppState,
+    channel: &str,
+    mut query: BTreeMap<String, String>,
+    integration: &mut Option<IntegrationId>,
+) -> Result<IntegrationView, Problem> {
+    let channel =
+        ChannelKind::parse(channel).ok_or_else(|| Problem::not_found("no such channel"))?;
+    let flow = flow_for(&channel)
+        .ok_or_else(|| Problem::not_found("this channel has no OAuth callback"))?;
+    let signed = query
+        .remove("state")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| state_problem(StateError::Invalid))?;
+    let pending = match state.oauth_states.take(&signed, &channel).await {
+        Ok(pending) => pending,
+        Err(error) => {
+            tracing::info!(%channel, reason = %error, "OAuth callback refused");
+            return Err(state_problem(error));
+        }
+    };
+    *integration = Some(pending.integration);
+    if let Some(error) = query.remove("error") {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "oauth-consent-denied",
+            "Consent denied",
+            format!(
+                "the account holder did not grant access ({})",
+                printable(&error)
+            ),
+        ));
+    }
+    let code = query
+        .remove("code")
+        .or_else(|| query.remove("auth_code"))
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| Problem::bad_request("the callback carries no authorization code"))?;
+    let redirect_uri = redirect_uri(state, &channel)?;
+    let platform = state.platform_credentials.for_channel(&channel);
+    let callback = CallbackParams {
+        code: SecretString::new(code),
+        redirect_uri,
+        code_verifier: pending.pkce_verifier,
+        account_hint: pending.account_hint,
+        query,
+    };
+    let connection = flow
+        .exchange(&state.oauth_http, &platform, callback)
+        .await
+        .map_err(flow_problem)?;
+    let metadata = CommandMetadata {
+        request_id: crate::routes::middleware::current_request_id(),
+        actor: pending.actor,
+        traceparent: current_traceparent(),
+    };
+    tracing::info!(
+        integration_id = %pending.integration,
+        channel = %channel,
+        account = connection.account.external_id.as_deref().unwrap_or(""),
+        "OAuth code exchanged; connecting"
+    );
+    connect_integration(
+        state,
+        metadata,
+        &pending.workspace,
+        pending.integration,
+        Some(connection.auth),
+        Some(connection.account),
+    )
+    .await
+}
+
+/// `{public_base_url}/oauth/{channel}/callback`, or 409 when the public URL is not configured.
+fn redirect_uri(state: &AppState, channel: &ChannelKind) -> Result<String, Problem> {
+    let base = state.public_base_url.as_deref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "oauth-not-configured",
+            "OAuth not configured",
+            "public_base_url is not configured, so there is no callback URL to register",
+        )
+    })?;
+    Ok(format!("{base}/oauth/{channel}/callback"))
+}
+
+/// The account the caller asked for, else the integration's own field, checked.
+fn account_hint(
+    flow: &dyn OAuthFlow,
+    asked: Option<String>,
+    view: &IntegrationView,
+) -> Result<Option<String>, Problem> {
+    let stored = flow
+        .hint_field()
+        .and_then(|field| view.auth.get(field))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let hint = asked
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .or(stored);
+    if let Some(hint) = &hint {
+        if hint.chars().count() > MAX_HINT_CHARS || hint.chars().any(char::is_control) {
+            return Err(Problem::invalid(format!(
+                "account must be 1-{MAX_HINT_CHARS} characters without control characters"
+            )));
+        }
+    }
+    if hint.is_none() && flow.needs_hint() {
+        let field = flow.hint_field().unwrap_or("account");
+        return Err(Problem::invalid(format!(
+            "name the account to connect: `account` in the body, or the integration's {field}"
+        )));
+    }
+    Ok(hint)
+}
+
+/// The problem of a refused state.
+fn state_problem(error: StateError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        StateError::Invalid => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "oauth-state-invalid",
+            "Invalid OAuth state",
+            detail,
+        ),
+        StateError::Used => Problem::new(
+            StatusCode::CONFLICT,
+            "oauth-state-used",
+            "OAuth state already used",
+            detail,
+        ),
+        StateError::Expired => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "oauth-state-expired",
+            "OAuth state expired",
+            detail,
+        ),
+        StateError::Database(e) => e.into(),
+        StateError::Sealing => Problem::internal(&detail),
+    }
+}
+
+/// The problem of a flow that could not go on.
+fn flow_problem(error: FlowError) -> Problem {
+    let detail = error.to_string();
+    match error {
+        FlowError::NotConfigured(_) | FlowError::Egress(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "oauth-not-configured",
+            "OAuth not configured",
+            detail,
+        ),
+        FlowError::Refused(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "oauth-exchange-refused",
+            "The platform refused the authorization",
+            detail,
+        ),
+        FlowError::Unavailable(_) => {
+            tracing::warn!(%detail, "OAuth platform unavailable");
+            Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "oauth-platform-unavailable",
+                "The platform could not be reached",
+                detail,
+            )
+        }
+        FlowError::Account(_) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "oauth-account-unavailable",
+            "Account not available",
+            detail,
+        ),
+    }
+}
+
+/// A platform's error code as shown: printable ASCII, at most 64 characters.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_-. ".contains(*c))
+        .take(64)
+        .collect()
+}
