@@ -19,7 +19,7 @@ mod problems;
 mod target;
 
 use crate::error::Problem;
-use crate::routes::platform_credentials::require_verified;
+use crate::platform_checks::require_verified;
 use crate::state::AppState;
 use crate::views::IntegrationView;
 use serde_json::Value;
@@ -216,6 +216,21 @@ async fn tell_platform(
         return Ok(None);
     };
     let target = target::account_target(state, integration, id, None).await?;
+    if let Some(field) = lifecycle.shared_subscription_field() {
+        let shared = target.field(field).ok();
+        if let Some(value) = shared {
+            if state
+                .integrations
+                .others_connected_with(&channel, field, &value, id)
+                .await?
+            {
+                tracing::info!(integration_id = %id, %channel, "subscription kept for the other integrations sharing it");
+                return Ok(Some(format!(
+                    "kept the subscription of {field} {value}: another connected integration uses it"
+                )));
+            }
+        }
+    }
     let outcome =
         match tokio::time::timeout(UNSUBSCRIBE_TIMEOUT, lifecycle.unsubscribe(&target)).await {
             Ok(outcome) => outcome,

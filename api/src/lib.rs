@@ -14,6 +14,7 @@ pub mod key_commands;
 pub mod oauth_state;
 pub mod outbound;
 pub mod platform_bootstrap;
+pub mod platform_checks;
 pub mod projection_commands;
 pub mod routes;
 pub mod secret_commands;

@@ -4,7 +4,7 @@
 //! other processes commit is reloaded periodically.
 
 use crate::config::Config;
-use crate::routes::platform_credentials::{verify_channel, OPERATOR_ACTOR};
+use crate::platform_checks::{verify_channel, OPERATOR_ACTOR};
 use crate::state::AppState;
 use anyhow::Context;
 use std::future::Future;

@@ -3,7 +3,7 @@
 //!
 //! - [`AccountLifecycle::verify`] proves the account the tenant claims with the integration's
 //!   own credentials (Messenger's page, WhatsApp's phone number, Zalo's OA, TikTok's business
-//!   account, Telegram's bot, an SMTP login) and answers the platform's id and display name;
+//!   account, Telegram's bot, a Google spreadsheet, an SMTP login) and answers the platform's id and display name;
 //!   [`prove`] then checks that id against every id the tenant typed.
 //! - [`AccountLifecycle::subscribe`] asks the platform to deliver the account's webhooks here
 //!   (Meta's `subscribed_apps`, Telegram's `setWebhook`).
@@ -208,6 +208,14 @@ pub trait AccountLifecycle: Send + Sync {
         Ok(())
     }
 
+    /// The auth field naming what [`Self::subscribe`] subscribes when several integrations
+    /// can share it (WhatsApp's business account: one subscription serves all its numbers);
+    /// while another connected integration records the same value, going away must not undo
+    /// the subscription. `None` (the default): each subscription is the integration's own.
+    fn shared_subscription_field(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Undoes [`Self::subscribe`] or revokes access where the platform has a call for it, and
     /// says what it did; `Ok(None)` (the default) when there is nothing to call.
     async fn unsubscribe(&self, _target: &AccountTarget) -> Result<Option<String>, AccountError> {
@@ -250,7 +258,9 @@ pub struct AccountLifecycles(BTreeMap<ChannelKind, Arc<dyn AccountLifecycle>>);
 impl AccountLifecycles {
     /// The built-in channels' lifecycles, calling platforms through `egress`.
     pub fn builtin(egress: &EgressHttp) -> Self {
-        use crate::channels::{email, messenger, smtp, telegram, tiktok, whatsapp, zalo};
+        use crate::channels::{
+            email, google_sheets, messenger, smtp, telegram, tiktok, whatsapp, zalo,
+        };
         let kind = |name: &str| ChannelKind::parse(name).expect("valid channel name");
         let entries: Vec<(ChannelKind, Arc<dyn AccountLifecycle>)> = vec![
             (
@@ -272,6 +282,10 @@ impl AccountLifecycles {
             (
                 kind(telegram::KIND),
                 Arc::new(telegram::TelegramAccount::new(egress.clone())),
+            ),
+            (
+                kind(google_sheets::KIND),
+                Arc::new(google_sheets::GoogleSheetsAccount::new(egress.clone())),
             ),
             (
                 kind(smtp::KIND),

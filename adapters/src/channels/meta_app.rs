@@ -6,7 +6,7 @@
 use crate::channels::graph_api::DEFAULT_API_BASE;
 use crate::channels::meta::{APP_SECRET, VERIFY_TOKEN};
 use crate::channels::platform_app::{
-    base_url, exchange, field, PlatformVerifier, VerificationError, API_BASE,
+    exchange, field, setting, PlatformVerifier, VerificationError, API_BASE,
 };
 use crate::egress::EgressHttp;
 use async_trait::async_trait;
@@ -47,7 +47,7 @@ impl PlatformVerifier for MetaAppVerifier {
         &self,
         credentials: &BTreeMap<String, SecretString>,
     ) -> Result<(), VerificationError> {
-        let base = base_url(credentials, API_BASE, DEFAULT_API_BASE);
+        let base = setting(credentials, API_BASE, DEFAULT_API_BASE);
         let form = [
             ("client_id", field(credentials, APP_ID)?.expose()),
             ("client_secret", field(credentials, APP_SECRET)?.expose()),

@@ -22,6 +22,7 @@ mod egress_contract;
 pub mod fake_platform;
 pub mod graph_account;
 pub mod graph_api;
+pub mod imap_probe;
 pub mod mail_probe;
 pub mod meta;
 pub mod meta_app;
@@ -33,7 +34,7 @@ pub mod sender;
 pub mod webhook;
 
 use crate::egress::{EgressHttp, EgressPolicy};
-use platform_app::PlatformApp;
+use platform_app::PlatformAppSpec;
 use sender::ChannelSender;
 use std::sync::Arc;
 use switchboard_domain::{AuthSpec, ChannelCatalog, ChannelKind, ChannelSpec};
@@ -54,7 +55,7 @@ pub struct RegisteredChannel {
 #[derive(Clone)]
 pub struct ChannelRegistry {
     channels: Vec<RegisteredChannel>,
-    platform_apps: Vec<(ChannelKind, PlatformApp)>,
+    platform_apps: Vec<(ChannelKind, PlatformAppSpec)>,
 }
 
 impl ChannelRegistry {
@@ -109,7 +110,10 @@ impl ChannelRegistry {
         // a test's fake platform).
         for channel in &registry.channels {
             if !platform_apps.iter().any(|(k, _)| k == &channel.spec.kind) {
-                platform_apps.push((channel.spec.kind.clone(), PlatformApp::new(vec![], None)));
+                platform_apps.push((
+                    channel.spec.kind.clone(),
+                    PlatformAppSpec::new(vec![], None),
+                ));
             }
         }
         Self {
@@ -127,7 +131,7 @@ impl ChannelRegistry {
     }
 
     /// The platform app of a channel that has one.
-    pub fn platform_app(&self, kind: &ChannelKind) -> Option<&PlatformApp> {
+    pub fn platform_app(&self, kind: &ChannelKind) -> Option<&PlatformAppSpec> {
         self.platform_apps
             .iter()
             .find(|(k, _)| k == kind)

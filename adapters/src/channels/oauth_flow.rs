@@ -157,16 +157,7 @@ pub fn credential<'a>(platform: &'a Platform, name: &str) -> Result<&'a SecretSt
         .ok_or_else(|| FlowError::NotConfigured(name.to_owned()))
 }
 
-/// A platform setting, or `default`, without a trailing slash.
-pub fn setting(platform: &Platform, name: &str, default: &str) -> String {
-    platform
-        .get(name)
-        .map(|v| v.expose().trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
+pub use crate::channels::platform_app::setting;
 
 /// `base` with `params` as its query string (after any it has).
 pub fn url_with(base: &str, params: &[(&str, &str)]) -> Result<String, FlowError> {
@@ -225,14 +216,7 @@ pub fn refusal_words(answer: &Value) -> String {
     }
 }
 
-/// A text or number as text (platforms give ids either way).
-pub fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
+pub use crate::channels::account_lifecycle::id_text;
 
 /// The token answer fields beyond RFC 6749's that the flows read.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -21,14 +21,14 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// A channel's platform app.
 #[derive(Clone)]
-pub struct PlatformApp {
+pub struct PlatformAppSpec {
     /// Its credential fields.
     pub fields: AuthSpec,
     /// The check of those fields, when the platform has one.
     pub verifier: Option<Arc<dyn PlatformVerifier>>,
 }
 
-impl PlatformApp {
+impl PlatformAppSpec {
     /// An app of `fields` (the override fields every platform app accepts are added).
     pub fn new(mut fields: Vec<AuthField>, verifier: Option<Arc<dyn PlatformVerifier>>) -> Self {
         fields.extend([
@@ -94,12 +94,14 @@ pub fn field<'c>(
         .ok_or_else(|| VerificationError::Refused(format!("'{name}' is not set")))
 }
 
-/// The base URL in `field` of `credentials`, else `default`, without a trailing slash.
-pub fn base_url(credentials: &BTreeMap<String, SecretString>, name: &str, default: &str) -> String {
+/// The platform setting `name` of `credentials` (a base URL), else `default`, trimmed and
+/// without a trailing slash; a blank setting is no setting.
+pub fn setting(credentials: &BTreeMap<String, SecretString>, name: &str, default: &str) -> String {
     credentials
         .get(name)
-        .map(|b| b.expose())
-        .unwrap_or(default)
+        .map(|v| v.expose().trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
         .trim_end_matches('/')
         .to_owned()
 }

@@ -198,6 +198,29 @@ impl IntegrationStore {
         self.commits.load(Ordering::SeqCst)
     }
 
+    /// Whether a connected integration of `channel` other than `except` records `value` in its
+    /// plain auth field `field` (several numbers of one WhatsApp business account, say).
+    pub async fn others_connected_with(
+        &self,
+        channel: &ChannelKind,
+        field: &str,
+        value: &str,
+        except: IntegrationId,
+    ) -> Result<bool, StoreError> {
+        let found = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM integration_states
+              WHERE channel = $1 AND status = 'connected' AND aggregate_id <> $2
+                AND state->'auth'->$3->>'plain' = $4)",
+        )
+        .bind(channel.as_str())
+        .bind(except.to_string())
+        .bind(field)
+        .bind(value)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(found)
+    }
+
     /// The live (created or connected) integration of `channel` that records `account` in its
     /// auth field `field` (the channel's `ChannelSpec::app_account`), read from the claims
     /// committed with the integrations' states, so a just-committed Connect is found.

@@ -124,7 +124,10 @@ impl PlatformAppStore {
                 Ok(()) => {
                     tracing::info!(%channel, command = name, "platform credentials command committed");
                     drop(_key);
-                    self.reload().await?;
+                    // Committed either way: a failed reload is caught up by the periodic one.
+                    if let Err(error) = self.reload().await {
+                        tracing::warn!(%channel, %error, "platform credentials committed, not yet reloaded");
+                    }
                     return Ok(());
                 }
                 Err(AggregateError::AggregateConflict) => continue,

@@ -95,7 +95,7 @@ pub async fn connect_integration(app: &App, config: &Config) -> anyhow::Result<I
     );
     // The configured Meta app, verified as `serve` verifies it at start (Graph is the fake).
     let messenger = switchboard_domain::ChannelKind::parse("messenger").context("channel name")?;
-    switchboard_api::routes::platform_credentials::verify_channel(&app.state, &messenger)
+    switchboard_api::platform_checks::verify_channel(&app.state, &messenger)
         .await
         .map_err(|problem| anyhow::anyhow!("verifying the Meta app: {}", problem.detail))?;
     let api = crate::workspace_key::with_workspace_key(api, &app.state, "bench").await?;

@@ -13,7 +13,7 @@ use crate::client_address::ClientAddress;
 use crate::error::Problem;
 use crate::state::AppState;
 use axum::extract::{RawPathParams, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -43,11 +43,13 @@ pub async fn workspace_guard(
             )
             .into_response()
         }
-        Err(problem) => {
+        // A request without any credential guesses nothing: only a refused one counts.
+        Err(problem) if request.headers().contains_key(header::AUTHORIZATION) => {
             return (state.credential_failures)
                 .refused(client, CREDENTIALS, problem)
                 .into_response()
         }
+        Err(problem) => return problem.into_response(),
     };
     if workspace.as_deref() != Some(caller.workspace.as_str()) {
         return Problem::not_found("no such workspace resource").into_response();

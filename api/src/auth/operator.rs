@@ -9,6 +9,7 @@ use crate::client_address::ClientAddress;
 use crate::error::Problem;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 
@@ -31,9 +32,11 @@ impl FromRequestParts<AppState> for Operator {
                 "Operator only",
                 "this route needs the operator credential",
             )),
-            Err(problem) => Err(state
+            // A request without any credential guesses nothing: only a refused one counts.
+            Err(problem) if parts.headers.contains_key(AUTHORIZATION) => Err(state
                 .credential_failures
                 .refused(client, CREDENTIALS, problem)),
+            Err(problem) => Err(problem),
         }
     }
 }

@@ -55,7 +55,7 @@ pub async fn create(
     let channel = ChannelKind::parse(&body.channel).ok_or_else(|| {
         Problem::invalid(format!("unknown channel '{}'", body.channel.escape_debug()))
     })?;
-    crate::routes::platform_credentials::require_verified(&state, &channel)?;
+    crate::platform_checks::require_verified(&state, &channel)?;
     let id = body.id.map(IntegrationId::from).unwrap_or_default();
     let command = IntegrationCommand::Create {
         integration_id: id,

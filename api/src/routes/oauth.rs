@@ -108,7 +108,7 @@ pub async fn authorize(
         ))
     })?;
     // Refused before the user consents, not after, at the callback.
-    crate::routes::platform_credentials::require_verified(&state, &channel)?;
+    crate::platform_checks::require_verified(&state, &channel)?;
     let redirect_uri = redirect_uri(&state, &channel)?;
     let hint = account_hint(flow.as_ref(), body.account, &view)?;
     let platform = state.platform_credentials.for_channel(&channel);

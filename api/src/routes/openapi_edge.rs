@@ -2,8 +2,8 @@
 //! description so it says what the code does: every problem is `application/problem+json`;
 //! every operation may be shed (503); a body may be malformed (400), late (408), too large
 //! (413), of another type (415) or break a rule (422, e.g. a NUL character); a query may be
-//! malformed (400); a deleted integration is gone (410); `channel` is one of the registered
-//! channels.
+//! malformed (400); a deleted integration is gone (410); an authenticated operation may be
+//! rate limited (429); `channel` is one of the registered channels.
 
 use serde_json::{json, Value};
 
@@ -66,6 +66,12 @@ fn add_answers(operation: &mut Value, problem: &Value, on_integration: bool) {
     else {
         return;
     };
+    if responses.contains_key("401") {
+        statuses.push((
+            "429",
+            "Over the credential's request rate, or too many refused credentials from this address; retry after `Retry-After`",
+        ));
+    }
     for (status, description) in statuses {
         responses.entry(status).or_insert_with(|| {
             json!({"description": description, "content": {crate::error::PROBLEM_JSON: {"schema": problem}}})

@@ -1,11 +1,12 @@
 //! `/v1/platform-credentials`: the operator puts, shows (without secrets), verifies and
 //! deletes each channel's platform credentials (the platform app every workspace shares).
 //! Integrations of a channel that needs them are created and connected only once they are
-//! verified ([`require_verified`]).
+//! verified (see `platform_checks`).
 
 use crate::auth::Operator;
 use crate::error::Problem;
 use crate::extract::{Json, Path};
+use crate::platform_checks::{operator_metadata, verify_channel};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,17 +14,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchboard_adapters::channels::platform_app::VerificationError;
-use switchboard_adapters::store::{CommandMetadata, PlatformStoreError};
+use switchboard_adapters::store::PlatformStoreError;
 use switchboard_domain::platform::{
     PlatformApp, PlatformCommand, PlatformError, PlatformStatus, VerificationCheck,
     VerificationOutcome,
 };
-use switchboard_domain::{AuthInput, ChannelCatalog, ChannelKind};
+use switchboard_domain::{AuthInput, ChannelKind};
 use utoipa::ToSchema;
-
-/// The actor recorded for the operator's commands.
-pub const OPERATOR_ACTOR: &str = "operator";
 
 /// The platform credential routes.
 pub fn routes() -> Router<AppState> {
@@ -184,67 +181,6 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Checks `channel`'s stored credentials and records what was found (nothing when the
-/// platform could not be asked: that is an error).
-pub async fn verify_channel(
-    state: &AppState,
-    channel: &ChannelKind,
-) -> Result<VerificationOutcome, Problem> {
-    let (app, opened) = state.platform_apps.load_opened(channel).await?;
-    if app.status == PlatformStatus::Absent {
-        return Err(PlatformError::NotFound.into());
-    }
-    let verifier = state
-        .channels
-        .platform_app(channel)
-        .and_then(|a| a.verifier.clone());
-    let outcome = match verifier {
-        None => VerificationOutcome::Verified(VerificationCheck::FieldsOnly),
-        Some(verifier) => match verifier.verify(&opened).await {
-            Ok(()) => VerificationOutcome::Verified(VerificationCheck::Platform),
-            Err(VerificationError::Refused(words)) => VerificationOutcome::Refused(words),
-            Err(VerificationError::Unavailable(cause)) => {
-                tracing::warn!(%channel, %cause, "platform credentials could not be verified");
-                return Err(Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "platform-unavailable",
-                    "Platform unavailable",
-                    format!("the platform could not be asked: {cause}"),
-                )
-                .retry_after(30));
-            }
-        },
-    };
-    let command = PlatformCommand::RecordVerification {
-        checked_version: app.version,
-        outcome: outcome.clone(),
-    };
-    state
-        .platform_apps
-        .execute(channel, command, operator_metadata())
-        .await?;
-    tracing::info!(%channel, verified = matches!(outcome, VerificationOutcome::Verified(_)), "platform credentials checked");
-    Ok(outcome)
-}
-
-/// 409 `platform-credentials-missing` unless `channel` needs no platform credentials or has
-/// verified ones.
-pub fn require_verified(state: &AppState, channel: &ChannelKind) -> Result<(), Problem> {
-    let needs = state
-        .channels
-        .spec(channel)
-        .is_some_and(|spec| spec.needs_platform_credentials);
-    if !needs || state.platform_credentials.current().is_verified(channel) {
-        return Ok(());
-    }
-    Err(Problem::new(
-        StatusCode::CONFLICT,
-        "platform-credentials-missing",
-        "Platform credentials missing",
-        format!("the operator has not set and verified the platform credentials of '{channel}'"),
-    ))
-}
-
 async fn show_current(
     state: &AppState,
     channel: &ChannelKind,
@@ -258,14 +194,6 @@ fn platform_channel(state: &AppState, name: &str) -> Result<ChannelKind, Problem
     ChannelKind::parse(name)
         .filter(|kind| state.channels.platform_app(kind).is_some())
         .ok_or_else(|| Problem::not_found("no channel with platform credentials has this name"))
-}
-
-fn operator_metadata() -> CommandMetadata {
-    CommandMetadata {
-        request_id: crate::routes::middleware::current_request_id(),
-        actor: Some(OPERATOR_ACTOR.to_owned()),
-        traceparent: switchboard_adapters::kafka::trace_context::current_traceparent(),
-    }
 }
 
 impl From<PlatformStoreError> for Problem {

@@ -203,6 +203,50 @@ async fn meta_accounts_are_subscribed_on_connect_and_unsubscribed_on_delete() {
 }
 
 #[tokio::test]
+async fn a_business_account_stays_subscribed_while_another_of_its_numbers_is_connected() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let waba = format!("33{}", rand::random::<u32>());
+    let number = |n: &str| json!({"phone_number_id": n, "business_account_id": waba, "access_token": "EAAG"});
+    let first = create(&app, "whatsapp", number(&format!("{waba}1"))).await;
+    let second = create(&app, "whatsapp", number(&format!("{waba}2"))).await;
+    for id in [&first, &second] {
+        let (status, view) = connect(&app, id, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+    }
+    let subscriptions = format!("/{waba}/subscribed_apps");
+    let uri = format!("/v1/workspaces/acme/integrations/{first}/disconnect");
+    let (status, _) = app
+        .call("POST", &uri, Some(json!({"reason": "moved"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let calls = requests(&subscriptions);
+    assert!(
+        calls.iter().all(|c| c.method == "POST"),
+        "the other number's subscription was undone: {calls:?}"
+    );
+    let disconnected = events(&app, &first, "IntegrationDisconnected").await;
+    assert!(disconnected[0]["platform_outcome"]
+        .as_str()
+        .unwrap()
+        .starts_with("kept the subscription"));
+    let (status, _) = app
+        .call(
+            "DELETE",
+            &format!("/v1/workspaces/acme/integrations/{second}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let calls = requests(&subscriptions);
+    assert_eq!(
+        calls.last().unwrap().method,
+        "DELETE",
+        "the last number unsubscribes"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_unsubscribe_is_recorded_and_the_integration_still_goes() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;

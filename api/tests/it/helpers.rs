@@ -25,7 +25,20 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-/// Creates an empty database for one test (dropping leftovers of earlier runs first, once).
+/// How old a test database must be before a later run drops it as a leftover: older than any
+/// run, so two runs at once (two checkouts on one server) never drop each other's.
+const LEFTOVER_AGE_SECS: u64 = 3600;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Creates an empty database for one test, `sb_test_<created>_<uuid>` (dropping the leftovers
+/// of runs older than [`LEFTOVER_AGE_SECS`] first, once; names without a time are from builds
+/// before it and are dropped too).
 pub async fn fresh_database() -> String {
     static CLEANED: OnceCell<()> = OnceCell::const_new();
     let admin = sqlx::PgPool::connect(&admin_url())
@@ -39,14 +52,21 @@ pub async fn fresh_database() -> String {
             .fetch_all(&admin)
             .await
             .unwrap();
+            let cutoff = now_secs().saturating_sub(LEFTOVER_AGE_SECS);
             for name in stale {
+                let created = name["sb_test_".len()..]
+                    .split_once('_')
+                    .and_then(|(secs, _)| secs.parse::<u64>().ok());
+                if created.is_some_and(|at| at >= cutoff) {
+                    continue;
+                }
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .execute(&admin)
                     .await;
             }
         })
         .await;
-    let name = format!("sb_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("sb_test_{}_{}", now_secs(), uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&admin)
         .await

@@ -1,10 +1,12 @@
 //! Google Sheets: its declaration in the channel registry and its sender, which appends each
 //! outbound message to a spreadsheet as a row.
 
+mod account;
 pub mod oauth;
 mod outbound;
 pub mod platform_app;
 
+pub use account::GoogleSheetsAccount;
 pub use outbound::GoogleSheetsSender;
 
 use crate::channels::RegisteredChannel;

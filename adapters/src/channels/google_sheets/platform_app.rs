@@ -5,8 +5,8 @@
 
 use crate::channels::google_sheets::outbound::{CLIENT_ID, CLIENT_SECRET, DEFAULT_OAUTH_BASE};
 use crate::channels::platform_app::{
-    base_url, client_accepted, exchange, field, PlatformApp, PlatformVerifier, VerificationError,
-    OAUTH_BASE,
+    client_accepted, exchange, field, setting, PlatformAppSpec, PlatformVerifier,
+    VerificationError, OAUTH_BASE,
 };
 use crate::egress::EgressHttp;
 use async_trait::async_trait;
@@ -18,8 +18,8 @@ use switchboard_domain::{AuthField, AuthFieldKind, SecretString};
 const PROBE_CODE: &str = "switchboard-credential-check";
 
 /// The platform app of Google Sheets, checked through `egress`.
-pub fn platform_app(egress: &EgressHttp) -> PlatformApp {
-    PlatformApp::new(
+pub fn platform_app(egress: &EgressHttp) -> PlatformAppSpec {
+    PlatformAppSpec::new(
         vec![
             AuthField::required(CLIENT_ID, AuthFieldKind::Text, "The OAuth client id."),
             AuthField::required(
@@ -40,7 +40,7 @@ impl PlatformVerifier for TokenEndpointProbe {
         &self,
         credentials: &BTreeMap<String, SecretString>,
     ) -> Result<(), VerificationError> {
-        let base = base_url(credentials, OAUTH_BASE, DEFAULT_OAUTH_BASE);
+        let base = setting(credentials, OAUTH_BASE, DEFAULT_OAUTH_BASE);
         let form = [
             ("client_id", field(credentials, CLIENT_ID)?.expose()),
             ("client_secret", field(credentials, CLIENT_SECRET)?.expose()),

@@ -3,8 +3,8 @@
 //! `{"error": "invalid_client", "error_description": …}`.
 
 use crate::channels::platform_app::{
-    base_url, client_accepted, exchange, field, PlatformApp, PlatformVerifier, VerificationError,
-    OAUTH_BASE,
+    client_accepted, exchange, field, setting, PlatformAppSpec, PlatformVerifier,
+    VerificationError, OAUTH_BASE,
 };
 use crate::channels::tiktok::CLIENT_SECRET;
 use crate::egress::EgressHttp;
@@ -19,8 +19,8 @@ pub const CLIENT_KEY: &str = "client_key";
 pub const DEFAULT_OAUTH_BASE: &str = "https://open.tiktokapis.com/v2";
 
 /// The platform app of TikTok, checked through `egress`.
-pub fn platform_app(egress: &EgressHttp) -> PlatformApp {
-    PlatformApp::new(
+pub fn platform_app(egress: &EgressHttp) -> PlatformAppSpec {
+    PlatformAppSpec::new(
         vec![
             AuthField::required(
                 CLIENT_KEY,
@@ -45,7 +45,7 @@ impl PlatformVerifier for ClientCredentials {
         &self,
         credentials: &BTreeMap<String, SecretString>,
     ) -> Result<(), VerificationError> {
-        let base = base_url(credentials, OAUTH_BASE, DEFAULT_OAUTH_BASE);
+        let base = setting(credentials, OAUTH_BASE, DEFAULT_OAUTH_BASE);
         let form = [
             ("client_key", field(credentials, CLIENT_KEY)?.expose()),
             ("client_secret", field(credentials, CLIENT_SECRET)?.expose()),

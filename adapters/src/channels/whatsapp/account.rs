@@ -1,7 +1,8 @@
 //! Connecting a WhatsApp business number: `GET /{phone-number-id}?fields=id,display_phone_number,verified_name`
 //! with the integration's token proves the number (the id answered must be the number
 //! claimed); `POST /{waba-id}/subscribed_apps` subscribes the platform app to the WhatsApp
-//! Business Account's webhooks; `DELETE /{waba-id}/subscribed_apps` undoes that.
+//! Business Account's webhooks; `DELETE /{waba-id}/subscribed_apps` undoes that, unless
+//! another connected integration's number belongs to the same business account.
 
 use super::outbound::{ACCESS_TOKEN, PHONE_NUMBER_ID};
 use super::BUSINESS_ACCOUNT_ID;
@@ -49,6 +50,10 @@ impl AccountLifecycle for WhatsappAccount {
         let url = target.url(&format!("/{waba}/subscribed_apps"));
         let answer = call(&self.http, Method::POST, &url, token, Purpose::Subscription).await?;
         succeeded(&answer)
+    }
+
+    fn shared_subscription_field(&self) -> Option<&'static str> {
+        Some(BUSINESS_ACCOUNT_ID)
     }
 
     async fn unsubscribe(&self, target: &AccountTarget) -> Result<Option<String>, AccountError> {

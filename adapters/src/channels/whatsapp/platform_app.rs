@@ -3,7 +3,7 @@
 //! an app access token.
 
 use crate::channels::meta_app::{meta_app_fields, MetaAppVerifier};
-use crate::channels::platform_app::PlatformApp;
+use crate::channels::platform_app::PlatformAppSpec;
 use crate::egress::EgressHttp;
 use std::sync::Arc;
 use switchboard_domain::{AuthField, AuthFieldKind};
@@ -14,7 +14,7 @@ pub const CONFIGURATION_ID: &str = "configuration_id";
 pub const SYSTEM_USER_TOKEN: &str = "system_user_token";
 
 /// The platform app of WhatsApp, checked through `egress`.
-pub fn platform_app(egress: &EgressHttp) -> PlatformApp {
+pub fn platform_app(egress: &EgressHttp) -> PlatformAppSpec {
     let mut fields = meta_app_fields();
     fields.extend([
         AuthField::optional(
@@ -29,5 +29,5 @@ pub fn platform_app(egress: &EgressHttp) -> PlatformApp {
         ),
     ]);
     let verifier = MetaAppVerifier::new(egress.clone());
-    PlatformApp::new(fields, Some(Arc::new(verifier)))
+    PlatformAppSpec::new(fields, Some(Arc::new(verifier)))
 }

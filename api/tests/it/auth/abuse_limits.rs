@@ -179,6 +179,9 @@ async fn a_source_that_keeps_presenting_bad_credentials_gets_429_everywhere() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
     let mut operator = json_request("GET", "/v1/keys", None);
     operator
+        .headers_mut()
+        .insert("authorization", "Bearer not-the-operator".parse().unwrap());
+    operator
         .extensions_mut()
         .insert(ConnectInfo(SocketAddr::from((guesser, 1))));
     let (status, _, _) = app.send_as_is(operator).await;
@@ -192,6 +195,15 @@ async fn a_source_that_keeps_presenting_bad_credentials_gets_429_everywhere() {
         status,
         StatusCode::OK,
         "a good credential from the same address still passes: {body}"
+    );
+    let mut bare = json_request("GET", "/v1/workspaces/acme/integrations", None);
+    bare.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((guesser, 1))));
+    let (status, _, _) = app.send_as_is(bare).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no credential at all guesses nothing: still 401"
     );
     let (status, _, _) = app
         .send_as_is(credentialed("sbk_guess", [198, 51, 100, 21], None))
