@@ -46,8 +46,7 @@ pub fn engine(
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
-    let sealer = integrations.sealer();
-    let targets = StoreSendTargets::new(integrations, sealer, platform, channels.clone());
+    let targets = StoreSendTargets::new(integrations, platform, channels.clone());
     let engine = OutboundEngine::new(
         &config.kafka(),
         &config.topics(),

@@ -34,8 +34,7 @@ pub fn refresher(
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
     let pool = integrations.pool().clone();
-    let sealer = integrations.sealer();
-    let targets = StoreSendTargets::new(integrations, sealer, platform, channels.clone());
+    let targets = StoreSendTargets::new(integrations, platform, channels.clone());
     Ok(TokenRefresher::new(
         pool,
         channels,

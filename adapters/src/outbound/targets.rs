@@ -5,7 +5,7 @@
 //! Lookups are not cached: a send costs two indexed reads (the integration's state row and its
 //! data key), and a refreshed token, a disconnect or a deletion is seen by the very next attempt.
 
-use crate::channels::opened_auth::open_auth_fields;
+use crate::channels::platform_app::setting;
 use crate::channels::platform_credentials::LivePlatformCredentials;
 use crate::channels::sender::{SendTarget, API_BASE};
 use crate::channels::webhook::WebhookSecrets;
@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use switchboard_domain::auth::AuthInput;
 use switchboard_domain::integration::{IntegrationCommand, IntegrationStatus};
-use switchboard_domain::{IntegrationId, SecretSealer};
+use switchboard_domain::IntegrationId;
 
 /// What a lookup found.
 #[derive(Debug)]
@@ -50,26 +50,23 @@ pub trait SendTargets: Send + Sync {
 #[derive(Clone)]
 pub struct StoreSendTargets {
     store: IntegrationStore,
-    sealer: Arc<dyn SecretSealer>,
     platform: LivePlatformCredentials,
     channels: Arc<ChannelRegistry>,
     locks: RefreshLocks,
 }
 
 impl StoreSendTargets {
-    /// Lookups through `store`, opening secrets with `sealer`; each channel's API base is its
+    /// Lookups through `store`, opening secrets with its sealer; each channel's API base is its
     /// `api_base` platform setting or its sender's default. Token refreshes take the refresh
     /// lock on the store's database.
     pub fn new(
         store: IntegrationStore,
-        sealer: Arc<dyn SecretSealer>,
         platform: impl Into<LivePlatformCredentials>,
         channels: Arc<ChannelRegistry>,
     ) -> Self {
         Self {
             locks: RefreshLocks::new(store.pool().clone()),
             store,
-            sealer,
             platform: platform.into(),
             channels,
         }
@@ -99,24 +96,20 @@ impl SendTargets for StoreSendTargets {
         ) else {
             return Ok(TargetLookup::Unknown);
         };
-        let key = self.store.hold_keys(id).await?;
-        let opened = open_auth_fields(&integration, id, self.sealer.as_ref());
-        drop(key);
+        let opened = self.store.open_auth(&integration, id).await?;
         let platform = self.platform.for_channel(&channel);
-        let api_base = match platform.get(API_BASE) {
-            Some(base) => base.expose().to_owned(),
-            None => self
-                .channels
-                .sender(&channel)
-                .map(|s| s.default_api_base().to_owned())
-                .unwrap_or_default(),
-        };
+        let default_base = self
+            .channels
+            .sender(&channel)
+            .map(|s| s.default_api_base())
+            .unwrap_or_default();
+        let api_base = setting(&platform, API_BASE, default_base);
         Ok(TargetLookup::Ready(SendTarget {
             integration_id: id,
             workspace_id,
             channel,
             version: integration.version,
-            api_base: api_base.trim_end_matches('/').to_owned(),
+            api_base,
             secrets: WebhookSecrets::new(opened, platform),
         }))
     }

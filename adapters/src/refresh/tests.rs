@@ -56,7 +56,6 @@ async fn the_send_path_takes_the_refreshers_lock() {
     let store = IntegrationStore::new(db.pool.clone(), services(sealer()));
     let targets = StoreSendTargets::new(
         store,
-        sealer(),
         PlatformCredentials::default(),
         Arc::new(ChannelRegistry::builtin()),
     );

@@ -16,12 +16,9 @@
 //! a hold fails with [`SealError::UnknownKey`] naming the owner.
 
 use super::data_keys::{DataKey, DataKeyError, DataKeys, KeyState};
-use super::sealer::XChaChaSealer;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rand::RngCore;
+use super::sealer::{decrypt_framed, encrypt_framed, XChaChaSealer};
+use chacha20poly1305::aead::KeyInit;
+use chacha20poly1305::XChaCha20Poly1305;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,7 +27,6 @@ use switchboard_domain::{SealError, SealedSecret, SecretSealer, SecretString};
 
 const PREFIX: &str = "sb2:";
 const LEGACY_PREFIX: &str = "sb1:";
-const NONCE_BYTES: usize = 24;
 
 struct Held {
     cipher: Arc<XChaCha20Poly1305>,
@@ -160,21 +156,8 @@ impl EnvelopeSealer {
 impl SecretSealer for EnvelopeSealer {
     fn seal(&self, plaintext: &SecretString, context: &str) -> Result<SealedSecret, SealError> {
         let cipher = self.cipher_for(context)?;
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: plaintext.expose().as_bytes(),
-            aad: context.as_bytes(),
-        };
-        let ciphertext = cipher
-            .encrypt(XNonce::from_slice(&nonce), payload)
-            .map_err(|_| SealError::Corrupt)?;
-        let mut blob = nonce.to_vec();
-        blob.extend(ciphertext);
-        Ok(SealedSecret::from_sealed_text(format!(
-            "{PREFIX}{}",
-            BASE64.encode(blob)
-        )))
+        let body = encrypt_framed(&cipher, plaintext, context)?;
+        Ok(SealedSecret::from_sealed_text(format!("{PREFIX}{body}")))
     }
 
     fn open(&self, sealed: &SealedSecret, context: &str) -> Result<SecretString, SealError> {
@@ -182,25 +165,9 @@ impl SecretSealer for EnvelopeSealer {
         if text.starts_with(LEGACY_PREFIX) {
             return self.keys.kek().open(sealed, context);
         }
-        let blob = text.strip_prefix(PREFIX).ok_or(SealError::Corrupt)?;
-        let blob = BASE64.decode(blob).map_err(|_| SealError::Corrupt)?;
-        if blob.len() < NONCE_BYTES {
-            return Err(SealError::Corrupt);
-        }
+        let body = text.strip_prefix(PREFIX).ok_or(SealError::Corrupt)?;
         let cipher = self.cipher_for(context)?;
-        let (nonce, ciphertext) = blob.split_at(NONCE_BYTES);
-        let plaintext = cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| SealError::Corrupt)?;
-        String::from_utf8(plaintext)
-            .map(SecretString::new)
-            .map_err(|_| SealError::Corrupt)
+        decrypt_framed(&cipher, body, context)
     }
 }
 

@@ -187,6 +187,23 @@ impl IntegrationStore {
         }
     }
 
+    /// The scalar auth fields of `integration` (integration `id`) as text, sealed ones opened
+    /// under its data key, held only while opening (see
+    /// [`crate::channels::opened_auth::open_auth_fields`]).
+    pub async fn open_auth(
+        &self,
+        integration: &Integration,
+        id: IntegrationId,
+    ) -> Result<std::collections::BTreeMap<String, switchboard_domain::SecretString>, StoreError>
+    {
+        let _key = self.hold_keys(id).await?;
+        Ok(crate::channels::opened_auth::open_auth_fields(
+            integration,
+            id,
+            self.sealer.as_ref(),
+        ))
+    }
+
     /// The database the store reads and writes.
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -73,23 +73,58 @@ impl XChaChaSealer {
     }
 }
 
+/// `plaintext` encrypted under `cipher` with `context` as associated data, as
+/// `base64(24-byte random nonce ‖ ciphertext)`: the body of every sealed text.
+pub(crate) fn encrypt_framed(
+    cipher: &XChaCha20Poly1305,
+    plaintext: &SecretString,
+    context: &str,
+) -> Result<String, SealError> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let payload = Payload {
+        msg: plaintext.expose().as_bytes(),
+        aad: context.as_bytes(),
+    };
+    let ciphertext = cipher
+        .encrypt(XNonce::from_slice(&nonce), payload)
+        .map_err(|_| SealError::Corrupt)?;
+    let mut blob = nonce.to_vec();
+    blob.extend(ciphertext);
+    Ok(BASE64.encode(blob))
+}
+
+/// The plaintext of a body [`encrypt_framed`] made under `cipher` for `context`.
+pub(crate) fn decrypt_framed(
+    cipher: &XChaCha20Poly1305,
+    framed: &str,
+    context: &str,
+) -> Result<SecretString, SealError> {
+    let blob = BASE64.decode(framed).map_err(|_| SealError::Corrupt)?;
+    if blob.len() < NONCE_BYTES {
+        return Err(SealError::Corrupt);
+    }
+    let (nonce, ciphertext) = blob.split_at(NONCE_BYTES);
+    let plaintext = cipher
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: context.as_bytes(),
+            },
+        )
+        .map_err(|_| SealError::Corrupt)?;
+    String::from_utf8(plaintext)
+        .map(SecretString::new)
+        .map_err(|_| SealError::Corrupt)
+}
+
 impl SecretSealer for XChaChaSealer {
     fn seal(&self, plaintext: &SecretString, context: &str) -> Result<SealedSecret, SealError> {
         let (id, cipher) = &self.keys[0];
-        let mut nonce = [0u8; NONCE_BYTES];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: plaintext.expose().as_bytes(),
-            aad: context.as_bytes(),
-        };
-        let ciphertext = cipher
-            .encrypt(XNonce::from_slice(&nonce), payload)
-            .map_err(|_| SealError::Corrupt)?;
-        let mut blob = nonce.to_vec();
-        blob.extend(ciphertext);
+        let body = encrypt_framed(cipher, plaintext, context)?;
         Ok(SealedSecret::from_sealed_text(format!(
-            "{PREFIX}:{id}:{}",
-            BASE64.encode(blob)
+            "{PREFIX}:{id}:{body}"
         )))
     }
 
@@ -104,23 +139,7 @@ impl SecretSealer for XChaChaSealer {
             .iter()
             .find(|(key_id, _)| key_id == id)
             .ok_or_else(|| SealError::UnknownKey(id.to_owned()))?;
-        let blob = BASE64.decode(blob).map_err(|_| SealError::Corrupt)?;
-        if blob.len() < NONCE_BYTES {
-            return Err(SealError::Corrupt);
-        }
-        let (nonce, ciphertext) = blob.split_at(NONCE_BYTES);
-        let plaintext = cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map_err(|_| SealError::Corrupt)?;
-        String::from_utf8(plaintext)
-            .map(SecretString::new)
-            .map_err(|_| SealError::Corrupt)
+        decrypt_framed(cipher, blob, context)
     }
 }
 

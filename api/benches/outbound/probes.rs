@@ -4,7 +4,6 @@
 //! status publish, which tell which part binds when the engine falls short.
 
 use super::fake_graph::{concurrently, FakeGraph};
-use anyhow::Context;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +12,6 @@ use switchboard_adapters::channels::sender::http_client;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::kafka::{CloudEvent, EventProducer, OutgoingRecord, TopicSpec};
 use switchboard_adapters::outbound::targets::{SendTargets, StoreSendTargets, TargetLookup};
-use switchboard_adapters::store::XChaChaSealer;
 use switchboard_api::app::App;
 use switchboard_api::config::Config;
 use switchboard_domain::IntegrationId;
@@ -74,14 +72,12 @@ pub async fn lookups(
     total: usize,
     concurrency: usize,
 ) -> anyhow::Result<f64> {
-    let keys = config.secret_keys.as_ref().context("no secret keys")?;
     let platform = match &config.platform_credentials {
         Some(text) => PlatformCredentials::parse(text.expose())?,
         None => PlatformCredentials::default(),
     };
     let targets = Arc::new(StoreSendTargets::new(
         app.state.integrations.clone(),
-        Arc::new(XChaChaSealer::from_config(keys.expose())?),
         platform,
         Arc::new(ChannelRegistry::builtin()),
     ));

@@ -6,7 +6,7 @@ use crate::error::Problem;
 use crate::state::AppState;
 use serde_json::Value;
 use switchboard_adapters::channels::account_lifecycle::AccountTarget;
-use switchboard_adapters::channels::opened_auth::open_auth_fields;
+use switchboard_adapters::channels::platform_app::setting;
 use switchboard_adapters::channels::sender::API_BASE;
 use switchboard_adapters::channels::webhook::WebhookSecrets;
 use switchboard_domain::auth::AuthInput;
@@ -24,9 +24,7 @@ pub async fn account_target(
         .channel
         .clone()
         .ok_or_else(|| Problem::not_found("integration not found"))?;
-    let hold = state.integrations.hold_keys(id).await?;
-    let mut fields = open_auth_fields(integration, id, state.integrations.sealer().as_ref());
-    drop(hold);
+    let mut fields = state.integrations.open_auth(integration, id).await?;
     for (name, value) in submitted.map(|a| &a.0).into_iter().flatten() {
         match value {
             Value::Null => {}
@@ -45,10 +43,7 @@ pub async fn account_target(
         .get(&channel)
         .map(|l| l.default_api_base())
         .unwrap_or_default();
-    let api_base = platform
-        .get(API_BASE)
-        .map(|b| b.expose().to_owned())
-        .unwrap_or_else(|| default_base.to_owned());
+    let api_base = setting(&platform, API_BASE, default_base);
     let webhook_url = state
         .public_base_url
         .as_ref()
@@ -56,7 +51,7 @@ pub async fn account_target(
     Ok(AccountTarget {
         integration_id: id,
         channel,
-        api_base: api_base.trim_end_matches('/').to_owned(),
+        api_base,
         secrets: WebhookSecrets::new(fields, platform),
         webhook_url,
     })
