@@ -326,3 +326,36 @@ async fn an_smtp_connect_logs_in_and_names_the_stage_that_failed() {
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{problem}");
     assert_eq!(problem["type"], "/problems/mail-dns-failed");
 }
+
+#[tokio::test]
+async fn a_tiktok_disconnect_revokes_the_grant_and_records_what_tiktok_answered() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let business = format!("-000tt{}", rand::random::<u32>());
+    let token = format!("act.{business}");
+    let id = create(
+        &app,
+        "tiktok",
+        json!({"business_id": business, "access_token": token}),
+    )
+    .await;
+    let (status, view) = connect(&app, &id, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let uri = format!("/v1/workspaces/acme/integrations/{id}/disconnect");
+    let (status, _) = app
+        .call("POST", &uri, Some(json!({"reason": "offboarded"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let revokes: Vec<_> = requests("/tt_user/oauth2/revoke/")
+        .into_iter()
+        .filter(|r| r.body["access_token"] == token)
+        .collect();
+    assert_eq!(revokes.len(), 1, "{revokes:?}");
+    assert_eq!(revokes[0].body["client_id"], "tiktok-client-key");
+    let disconnected = events(&app, &id, "IntegrationDisconnected").await;
+    assert_eq!(
+        disconnected[0]["platform_outcome"],
+        "the TikTok grant was revoked"
+    );
+    assert!(!disconnected[0].to_string().contains(&token));
+}

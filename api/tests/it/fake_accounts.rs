@@ -218,6 +218,7 @@ async fn answer(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Re
         ("GET", ["v2.0", "oa", "getoa"]) => zalo(&header("access_token")),
         ("POST", ["oauth", "access_token"]) => meta_app_token(&body),
         ("GET", ["business", "get"]) => tiktok(&header("access-token")),
+        ("POST", ["tt_user", "oauth2", "revoke"]) => tiktok_revoke(&body),
         ("POST" | "DELETE", [_, "subscribed_apps"]) => {
             graph(&header("authorization"), json!({"success": true}))
         }
@@ -332,6 +333,28 @@ fn zalo(token: &str) -> (u16, Value) {
         _ => (
             200,
             json!({"error": -216, "message": "Access token is invalid"}),
+        ),
+    }
+}
+
+/// TikTok's `tt_user/oauth2/revoke/`: JSON `client_id, client_secret, access_token`, answered
+/// in TikTok's envelope.
+fn tiktok_revoke(body: &[u8]) -> (u16, Value) {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if body["client_id"] != "tiktok-client-key" || body["client_secret"] != "tiktok-client-secret" {
+        return (
+            200,
+            json!({"code": 40001, "message": "Invalid client_id or client_secret", "request_id": "r"}),
+        );
+    }
+    match body["access_token"].as_str() {
+        Some(token) if !token.starts_with("refused") => (
+            200,
+            json!({"code": 0, "message": "OK", "request_id": "r", "data": {}}),
+        ),
+        _ => (
+            200,
+            json!({"code": 40105, "message": "Access token is incorrect or has been revoked.", "request_id": "r"}),
         ),
     }
 }

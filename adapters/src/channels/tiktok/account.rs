@@ -1,7 +1,10 @@
 //! Connecting a TikTok business account: `GET /business/get/?business_id=…&fields=[…]` with
 //! the `Access-Token` header answers the account's profile only when the token was granted
 //! that account, which proves the claimed `business_id`. TikTok's webhooks are configured per
-//! developer app, so nothing is subscribed or unsubscribed per account.
+//! developer app, so nothing is subscribed per account; on disconnect and delete the grant is
+//! revoked (`POST /tt_user/oauth2/revoke/` with the JSON `client_id, client_secret,
+//! access_token`, answered by TikTok's envelope with `code` 0), so the account no longer lists
+//! our app.
 //!
 //! TikTok answers HTTP 200 with `code != 0` when it refuses: 40105 (invalid token) and every
 //! other refusal while verifying are refused credentials, except throttling (40100, 40064) and
@@ -16,6 +19,7 @@ use crate::channels::sender::retry_after_header;
 use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use reqwest::Method;
+use serde_json::json;
 
 /// The profile fields asked for.
 pub const FIELDS: &str = r#"["display_name","username"]"#;
@@ -94,7 +98,50 @@ impl AccountLifecycle for TikTokAccount {
             display_name,
         })
     }
+
+    async fn unsubscribe(&self, target: &AccountTarget) -> Result<Option<String>, AccountError> {
+        let body = json!({
+            "client_id": target.secret(super::platform_app::CLIENT_KEY)?.expose(),
+            "client_secret": target.secret(super::CLIENT_SECRET)?.expose(),
+            "access_token": target.secret(ACCESS_TOKEN)?.expose(),
+        });
+        let response = self
+            .http
+            .post(target.url("/tt_user/oauth2/revoke/"))?
+            .json(&body)
+            .send()
+            .await
+            .map_err(AccountError::from_transport)?;
+        let status = response.status();
+        let retry_after = retry_after_header(response.headers());
+        let answer = answer_json(response).await;
+        match answer["code"].as_i64() {
+            Some(0) if status.is_success() => Ok(Some("the TikTok grant was revoked".into())),
+            // A token already invalid or revoked is what revoking wanted.
+            Some(code) if INVALID_TOKEN.contains(&code) => {
+                Ok(Some("the TikTok grant was already revoked".into()))
+            }
+            Some(code) if THROTTLED.contains(&code) || code >= 50000 => {
+                Err(AccountError::Unavailable {
+                    retry_after,
+                    detail: super::oauth::envelope_error(status.as_u16(), &answer),
+                })
+            }
+            Some(_) => Err(AccountError::Refused(super::oauth::envelope_error(
+                status.as_u16(),
+                &answer,
+            ))),
+            None => Err(classify_status(
+                status,
+                retry_after,
+                format!("HTTP {status}"),
+            )),
+        }
+    }
 }
+
+/// The code of an access token that is incorrect or has been revoked.
+const INVALID_TOKEN: &[i64] = &[40105];
 
 #[cfg(test)]
 mod tests {
@@ -154,5 +201,71 @@ mod tests {
             lifecycle.verify(&business(&fake.base)).await,
             Err(AccountError::Unavailable { .. })
         ));
+    }
+
+    fn revocable(base: &str) -> AccountTarget {
+        target(
+            "tiktok",
+            base,
+            &[
+                ("business_id", "-000bX2dLq"),
+                ("access_token", "act.tiktok"),
+                ("client_key", "tt-app"),
+                ("client_secret", "tt-secret"),
+            ],
+        )
+    }
+
+    #[tokio::test]
+    async fn going_away_revokes_the_access_token_with_the_app_credentials() {
+        let fake = FakePlatform::start(Reply::json(
+            200,
+            json!({"code": 0, "message": "OK", "request_id": "r1", "data": {}}),
+        ))
+        .await;
+        let lifecycle = TikTokAccount::new(test_egress());
+        assert_eq!(
+            lifecycle
+                .unsubscribe(&revocable(&fake.base))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("the TikTok grant was revoked")
+        );
+        let request = &fake.requests()[0];
+        assert_eq!(request.path, "/tt_user/oauth2/revoke/");
+        assert_eq!(
+            request.body,
+            json!({"client_id": "tt-app", "client_secret": "tt-secret", "access_token": "act.tiktok"})
+        );
+        fake.then(Reply::json(
+            200,
+            json!({"code": 40105, "message": "Access token is incorrect or has been revoked."}),
+        ));
+        assert_eq!(
+            lifecycle
+                .unsubscribe(&revocable(&fake.base))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("the TikTok grant was already revoked")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_revoke_is_an_error_naming_tiktoks_words_not_the_secrets() {
+        let fake = FakePlatform::start(Reply::json(
+            200,
+            json!({"code": 40001, "message": "Invalid client secret"}),
+        ))
+        .await;
+        let error = TikTokAccount::new(test_egress())
+            .unsubscribe(&revocable(&fake.base))
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(matches!(error, AccountError::Refused(_)), "{text}");
+        assert!(text.contains("Invalid client secret (code 40001"), "{text}");
+        assert!(!text.contains("tt-secret") && !text.contains("act.tiktok"));
     }
 }
