@@ -133,7 +133,7 @@ impl App {
         };
         let refresher = if config.token_refresher {
             let integrations = integrations.clone();
-            let refresher = crate::token_refresh::refresher(config, integrations, platform.clone());
+            let refresher = crate::token_refresh::refresher(config, integrations, &platform_apps);
             Some(refresher?)
         } else {
             None

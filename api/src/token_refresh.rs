@@ -11,7 +11,7 @@ use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::EgressPolicy;
 use switchboard_adapters::outbound::targets::StoreSendTargets;
 use switchboard_adapters::refresh::{RefreshSettings, TokenRefresher};
-use switchboard_adapters::store::{connect_lazy, IntegrationStore};
+use switchboard_adapters::store::{connect_lazy, IntegrationStore, PlatformAppStore};
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
 
@@ -23,24 +23,27 @@ pub fn settings(config: &Config) -> RefreshSettings {
     }
 }
 
-/// The refresher on `integrations`, calling platforms under `config`'s egress policy with
-/// `platform`'s app credentials.
+/// The refresher on `integrations`, calling platforms under `config`'s egress policy with the
+/// app credentials in force in `apps`, where it records the platforms' refusals of them.
 pub fn refresher(
     config: &Config,
     integrations: IntegrationStore,
-    platform: impl Into<LivePlatformCredentials>,
+    apps: &PlatformAppStore,
 ) -> anyhow::Result<TokenRefresher> {
+    let platform: LivePlatformCredentials = apps.live().clone();
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
     let pool = integrations.pool().clone();
-    let targets = StoreSendTargets::new(integrations, platform, channels.clone());
-    Ok(TokenRefresher::new(
+    let targets = StoreSendTargets::new(integrations, platform.clone(), channels.clone());
+    let refresher = TokenRefresher::new(
         pool,
         channels,
         Arc::new(targets),
+        platform,
         settings(config),
-    ))
+    );
+    Ok(refresher.recording_app_refusals(apps.clone()))
 }
 
 /// `switchboard refresh-tokens`: one round printed as a JSON line (`once`), or rounds until
@@ -59,7 +62,7 @@ pub async fn run(
     };
     let integrations = IntegrationStore::with_data_keys(pool, services, sealer.clone());
     let platform = crate::platform_bootstrap::open_store(config, &integrations, sealer).await?;
-    let refresher = refresher(config, integrations, platform.live().clone())?;
+    let refresher = refresher(config, integrations, &platform)?;
     if once {
         let report = refresher.run_once().await;
         println!("{}", serde_json::to_string(&report)?);

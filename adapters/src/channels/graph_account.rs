@@ -101,6 +101,7 @@ fn from_send(error: SendError, purpose: Purpose) -> AccountError {
             detail,
         },
         SendError::Auth(detail) => AccountError::RefusedCredentials(detail),
+        SendError::AppRefused(detail) => AccountError::unavailable(detail),
         SendError::Permanent(detail) | SendError::Invalid(detail) => {
             if detail.starts_with(crate::channels::sender::EGRESS_REFUSED) {
                 AccountError::EgressRefused(detail)

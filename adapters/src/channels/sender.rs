@@ -120,6 +120,11 @@ pub enum SendError {
     /// The integration's credentials were refused (expired or revoked token).
     #[error("credentials refused by the platform: {0}")]
     Auth(String),
+    /// The platform refused our own app's credentials (app id, client key or secret) while
+    /// refreshing: the operator's to fix, not the integration's, so it stays connected and is
+    /// tried again later.
+    #[error("the platform refused the app's credentials: {0}")]
+    AppRefused(String),
     /// The content cannot be expressed on this channel as one message.
     #[error("cannot be sent on this channel: {0}")]
     Invalid(String),
@@ -130,7 +135,10 @@ impl SendError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Retryable { .. } | Self::RateLimited { .. } | Self::RecipientThrottled { .. }
+            Self::Retryable { .. }
+                | Self::RateLimited { .. }
+                | Self::RecipientThrottled { .. }
+                | Self::AppRefused(_)
         )
     }
 

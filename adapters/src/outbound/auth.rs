@@ -123,6 +123,10 @@ impl AuthRecovery {
                 self.disconnect(id, cause).await;
                 Recovery::Disconnected
             }
+            Err(SendError::AppRefused(detail)) => {
+                crate::refresh::app_refusal::record(None, &current.channel, &detail).await;
+                Recovery::Later(SendError::AppRefused(detail))
+            }
             Err(error) if error.is_retryable() => {
                 tracing::warn!(integration_id = %id, %error, "token refresh failed for now; the send will be retried");
                 Recovery::Later(error)

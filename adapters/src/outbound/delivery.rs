@@ -113,7 +113,8 @@ impl Deliverer {
             match &error {
                 SendError::Retryable { .. }
                 | SendError::RateLimited { .. }
-                | SendError::RecipientThrottled { .. } => {
+                | SendError::RecipientThrottled { .. }
+                | SendError::AppRefused(_) => {
                     if let Some(verdict) = self
                         .wait_to_retry(command, &target, sender.recipient_rate(), &error, attempts)
                         .await

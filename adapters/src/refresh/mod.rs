@@ -2,6 +2,7 @@
 //! a margin, single-flight across processes through a PostgreSQL advisory lock per
 //! integration, which the send path's reactive refresh takes too.
 
+pub mod app_refusal;
 pub mod due;
 pub mod expiry;
 pub mod lock;

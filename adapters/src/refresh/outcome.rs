@@ -17,6 +17,9 @@ pub enum Outcome {
     Refused,
     /// A temporary failure (network, 5xx, database): tried again next round.
     Failed,
+    /// The platform refused our app's own credentials: the integration stays connected and is
+    /// tried again next round; the operator is told (module [`crate::refresh::app_refusal`]).
+    AppRefused,
     /// Its channel cannot refresh it (no refresh token, no platform credentials).
     Unsupported,
 }
@@ -30,6 +33,7 @@ impl Outcome {
             Self::Skipped => "skipped",
             Self::Refused => "refused",
             Self::Failed => "failed",
+            Self::AppRefused => "app_refused",
             Self::Unsupported => "unsupported",
         }
     }
@@ -56,6 +60,8 @@ pub struct RoundReport {
     pub refused: usize,
     /// [`Outcome::Failed`].
     pub failed: usize,
+    /// [`Outcome::AppRefused`].
+    pub app_refused: usize,
     /// [`Outcome::Unsupported`].
     pub unsupported: usize,
 }
@@ -69,6 +75,7 @@ impl RoundReport {
             Outcome::Skipped => &mut self.skipped,
             Outcome::Refused => &mut self.refused,
             Outcome::Failed => &mut self.failed,
+            Outcome::AppRefused => &mut self.app_refused,
             Outcome::Unsupported => &mut self.unsupported,
         };
         *slot += 1;

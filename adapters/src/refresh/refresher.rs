@@ -7,10 +7,14 @@
 //! meanwhile: skip); trade its refresh token with the platform; store what came back
 //! (`RefreshCredentials`, so `CredentialsRefreshed`); release. A refusal the platform means
 //! for good (Zalo's invalid refresh token, Google's `invalid_grant`) disconnects it with the
-//! platform's reason, which the settings page shows; anything temporary (network, 5xx, the
-//! database) is left for the next round. The reactive refresh after a refused send takes the
+//! platform's reason, which the settings page shows; a refusal of our app's own credentials
+//! (a wrong app secret) disconnects nothing: it is the operator's to fix (module
+//! [`crate::refresh::app_refusal`]); anything temporary (network, 5xx, the database) is left
+//! for the next round. Channels whose platform credentials are not verified are left out of
+//! the rounds: their refreshes could only be refused. The reactive refresh after a refused send takes the
 //! same lock (module [`crate::outbound::auth`]), so the two never spend one token twice.
 
+use crate::channels::platform_credentials::LivePlatformCredentials;
 use crate::channels::sender::{SendError, SendTarget};
 use crate::channels::ChannelRegistry;
 use crate::outbound::auth::persist;
@@ -19,6 +23,7 @@ use crate::refresh::due::due_before;
 use crate::refresh::expiry::{self, ACCESS_TOKEN_EXPIRES_AT, LEGACY_EXPIRES_AT};
 use crate::refresh::lock::RefreshLocks;
 use crate::refresh::outcome::{Outcome, RoundReport};
+use crate::store::PlatformAppStore;
 use chrono::Utc;
 use sqlx::PgPool;
 use std::future::Future;
@@ -52,16 +57,20 @@ pub struct TokenRefresher {
     channels: Arc<ChannelRegistry>,
     targets: Arc<dyn SendTargets>,
     locks: RefreshLocks,
+    platform: LivePlatformCredentials,
+    apps: Option<PlatformAppStore>,
     settings: RefreshSettings,
 }
 
 impl TokenRefresher {
     /// A refresher reading due integrations on `pool`, reading and commanding them through
-    /// `targets` and refreshing through `channels`' senders.
+    /// `targets` and refreshing through `channels`' senders, for the channels whose platform
+    /// credentials in `platform` are verified (or that need none).
     pub fn new(
         pool: PgPool,
         channels: Arc<ChannelRegistry>,
         targets: Arc<dyn SendTargets>,
+        platform: LivePlatformCredentials,
         settings: RefreshSettings,
     ) -> Self {
         Self {
@@ -69,8 +78,17 @@ impl TokenRefresher {
             pool,
             channels,
             targets,
+            platform,
+            apps: None,
             settings,
         }
+    }
+
+    /// Records the platform's refusals of our app's credentials on `apps` (as
+    /// `PlatformCredentialsRefused`), besides logging and counting them.
+    pub fn recording_app_refusals(mut self, apps: PlatformAppStore) -> Self {
+        self.apps = Some(apps);
+        self
     }
 
     /// Runs rounds until `stop` resolves. A refresh in progress is never cut short (the
@@ -131,8 +149,10 @@ impl TokenRefresher {
         report
     }
 
-    /// The channels whose integrations record when their access token expires.
+    /// The channels whose integrations record when their access token expires and whose
+    /// platform credentials, where they need some, are verified.
     fn refreshable(&self) -> Vec<ChannelKind> {
+        let platform = self.platform.current();
         self.channels
             .all()
             .into_iter()
@@ -143,6 +163,7 @@ impl TokenRefresher {
                     .any(|f| f.name == ACCESS_TOKEN_EXPIRES_AT)
             })
             .filter(|spec| self.channels.sender(&spec.kind).is_some())
+            .filter(|spec| !spec.needs_platform_credentials || platform.is_verified(&spec.kind))
             .map(|spec| spec.kind.clone())
             .collect()
     }
@@ -211,6 +232,11 @@ impl TokenRefresher {
                         Outcome::Failed
                     }
                 }
+            }
+            Err(SendError::AppRefused(detail)) => {
+                crate::refresh::app_refusal::record(self.apps.as_ref(), &target.channel, &detail)
+                    .await;
+                Outcome::AppRefused
             }
             Err(error) => {
                 tracing::warn!(integration_id = %id, %error, "token refresh failed; trying again next round");

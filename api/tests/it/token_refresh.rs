@@ -2,7 +2,8 @@
 //! refresh token once: two refresher processes racing on the same expiring integrations spend
 //! each token once and record one `CredentialsRefreshed` each; a due token is renewed before
 //! it expires and one that is not due is left alone; a refresh the platform refuses
-//! disconnects the integration with the platform's reason, visible on the API.
+//! disconnects the integration with the platform's reason, visible on the API; a refusal of the
+//! app's own secret disconnects nobody and marks the platform credentials refused.
 
 use crate::helpers::{process_env, test_platform_credentials, TestApp, TestKafka};
 use crate::processes::switchboard;
@@ -78,13 +79,24 @@ async fn token(
         .filter_map(|pair| pair.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    assert_eq!(headers["secret_key"], "zalo-app-secret");
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["app_id"], "zalo-app-id");
     let refresh_token = form["refresh_token"].clone();
     // Slow enough that two processes starting together overlap.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let mut state = state.lock().unwrap();
+    if headers["secret_key"] != "zalo-app-secret" {
+        state.requests.push(TokenRequest {
+            refresh_token,
+            accepted: false,
+            at: Utc::now(),
+        });
+        return (
+            StatusCode::OK,
+            Json(json!({"error": -14012, "error_name": "Invalid secret key",
+                "error_reason": "secret_key is invalid"})),
+        );
+    }
     if state.down {
         state.requests.push(TokenRequest {
             refresh_token,
@@ -132,7 +144,10 @@ fn platform_credentials(oauth: &FakeZaloOauth) -> String {
 }
 
 async fn app_for(kafka: &TestKafka, oauth: &FakeZaloOauth) -> TestApp {
-    let credentials = platform_credentials(oauth);
+    app_with(kafka, platform_credentials(oauth)).await
+}
+
+async fn app_with(kafka: &TestKafka, credentials: String) -> TestApp {
     TestApp::new_with(kafka, |config| {
         config.platform_credentials = Some(switchboard_domain::SecretString::new(credentials));
         config.token_refresh_margin_ms = 600_000;
@@ -282,7 +297,7 @@ async fn a_due_token_is_renewed_before_it_expires_and_a_refused_one_disconnects(
     let refresher = switchboard_api::token_refresh::refresher(
         &app.config,
         state.integrations.clone(),
-        state.platform_credentials.clone(),
+        &state.platform_apps,
     )
     .unwrap();
     let report = refresher.run_once().await;
@@ -340,7 +355,7 @@ async fn an_outage_of_the_token_endpoint_is_retried_next_round_without_disconnec
     let refresher = switchboard_api::token_refresh::refresher(
         &app.config,
         state.integrations.clone(),
-        state.platform_credentials.clone(),
+        &state.platform_apps,
     )
     .unwrap();
 
@@ -356,4 +371,45 @@ async fn an_outage_of_the_token_endpoint_is_retried_next_round_without_disconnec
     assert_eq!((report.due, report.refreshed), (1, 1), "{report:?}");
     assert_eq!(events_of(&app, &id, "CredentialsRefreshed").await, 1);
     assert!(oauth.requests().last().unwrap().accepted);
+}
+
+#[tokio::test]
+async fn a_wrong_app_secret_disconnects_nobody_and_marks_the_platform_credentials_refused() {
+    let oauth = FakeZaloOauth::start(&["refresh-kept"]).await;
+    let kafka = TestKafka::new();
+    let credentials = format!("{};zalo.app_secret=a-typo", platform_credentials(&oauth));
+    let app = app_with(&kafka, credentials).await;
+    let id = zalo(
+        &app,
+        "oa-typo",
+        "refresh-kept",
+        Utc::now() + Duration::minutes(5),
+    )
+    .await;
+    let state = app.app.as_ref().unwrap().state.clone();
+    let refresher = switchboard_api::token_refresh::refresher(
+        &app.config,
+        state.integrations.clone(),
+        &state.platform_apps,
+    )
+    .unwrap();
+
+    let report = refresher.run_once().await;
+    assert_eq!((report.due, report.app_refused), (1, 1), "{report:?}");
+    let body = integration(&app, &id).await;
+    assert_eq!(body["status"], "connected", "{body}");
+    assert_eq!(events_of(&app, &id, "IntegrationDisconnected").await, 0);
+    let zalo = switchboard_domain::ChannelKind::parse("zalo").unwrap();
+    let stored = state.platform_apps.load(&zalo).await.unwrap();
+    assert_eq!(
+        stored.status,
+        switchboard_domain::platform::PlatformStatus::Refused
+    );
+    assert!(!state.platform_credentials.current().is_verified(&zalo));
+
+    // Refused credentials take the channel out of the rounds: nothing more is asked.
+    let report = refresher.run_once().await;
+    assert_eq!(report.due, 0, "{report:?}");
+    assert_eq!(oauth.requests().len(), 1);
+    assert!(!oauth.requests()[0].accepted);
 }

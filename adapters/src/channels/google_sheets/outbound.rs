@@ -161,6 +161,11 @@ impl ChannelSender for GoogleSheetsSender {
             // Only the grant itself (revoked, expired) is this integration's: a refused client
             // is the platform app's credentials, and disconnecting every spreadsheet for it
             // would punish each workspace for the operator's typo.
+            if answer["error"] == "invalid_client" {
+                return Err(SendError::AppRefused(format!(
+                    "Google refused the OAuth client while refreshing: HTTP {status} {reason}"
+                )));
+            }
             if answer["error"] != "invalid_grant" {
                 return Err(SendError::retryable(format!(
                     "Google token refresh failed: HTTP {status} {reason}"
@@ -384,6 +389,29 @@ mod tests {
             sender.refresh_credentials(&without_client).await,
             Ok(None)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_oauth_client_is_the_apps_fault_not_the_grants() {
+        let fake = FakePlatform::start(Reply::json(
+            401,
+            json!({"error": "invalid_client", "error_description": "The OAuth client was not found."}),
+        ))
+        .await;
+        let target = sheet(
+            &fake.base,
+            &[
+                (CLIENT_ID, "1234.apps.example"),
+                (CLIENT_SECRET, "a-typo"),
+                (OAUTH_BASE, &fake.base),
+            ],
+        );
+        let error = GoogleSheetsSender::new(test_egress())
+            .refresh_credentials(&target)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SendError::AppRefused(_)), "{error}");
+        assert!(!error.to_string().contains("a-typo"));
     }
 
     #[tokio::test]

@@ -124,7 +124,10 @@ impl ChannelSender for TikTokSender {
     /// JSON `client_id` (our app's client key), `client_secret`, `grant_type=refresh_token`,
     /// `refresh_token`, answered by `{"code": 0, "data": {access_token, expires_in,
     /// refresh_token, refresh_token_expires_in}}`. Throttling and TikTok's own failures are
-    /// temporary; any other refusal is final.
+    /// temporary. Any other refusal is told apart by asking TikTok whether it accepts the app's
+    /// client key and secret ([`super::platform_app::check_app`]): refused, the app is at
+    /// fault ([`SendError::AppRefused`], the integration stays connected); accepted, the grant
+    /// is ([`SendError::Auth`]); not answered, it is tried again later.
     async fn refresh_credentials(
         &self,
         target: &SendTarget,
@@ -174,10 +177,35 @@ impl ChannelSender for TikTokSender {
             }
             _ => Err(match classify(status, retry_after, &answer) {
                 SendError::Permanent(detail) | SendError::Auth(detail) => {
-                    SendError::Auth(format!("TikTok token refresh refused: {detail}"))
+                    self.whose_refusal(target, detail).await
                 }
                 temporary => temporary,
             }),
+        }
+    }
+}
+
+impl TikTokSender {
+    /// Whether a refused refresh (`detail`) is the app's fault or the grant's.
+    async fn whose_refusal(&self, target: &SendTarget, detail: String) -> SendError {
+        use super::platform_app::{check_app, CLIENT_KEY};
+        use crate::channels::platform_app::{VerificationError, OAUTH_BASE};
+        let credentials: std::collections::BTreeMap<String, switchboard_domain::SecretString> =
+            [CLIENT_KEY, super::CLIENT_SECRET, OAUTH_BASE]
+                .into_iter()
+                .filter_map(|name| {
+                    let value = target.secrets.get(name).ok()?;
+                    Some((name.to_owned(), value.clone()))
+                })
+                .collect();
+        match check_app(&self.http, &credentials).await {
+            Ok(()) => SendError::Auth(format!("TikTok token refresh refused: {detail}")),
+            Err(VerificationError::Refused(words)) => SendError::AppRefused(format!(
+                "TikTok refused the app's client key and secret ({words}) while refreshing: {detail}"
+            )),
+            Err(VerificationError::Unavailable(cause)) => SendError::retryable(format!(
+                "TikTok token refresh refused ({detail}); whether the app or the grant is at fault is unknown: {cause}"
+            )),
         }
     }
 }
@@ -388,6 +416,7 @@ mod tests {
                 (REFRESH_TOKEN, "rft.tiktok-refresh"),
                 (super::super::platform_app::CLIENT_KEY, "tiktok-client-key"),
                 (super::super::CLIENT_SECRET, "tiktok-client-secret"),
+                (crate::channels::platform_app::OAUTH_BASE, base),
             ],
         )
     }
@@ -426,9 +455,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_refused_refresh_is_final_and_an_outage_is_not() {
-        let fake = FakePlatform::start(tiktok_error(40001, "Refresh token is invalid")).await;
+    async fn a_refused_refresh_with_an_accepted_app_is_the_grants_fault_and_an_outage_is_not() {
+        // The scripted answers come first, the one it starts with after them.
+        let fake = FakePlatform::start(Reply::json(
+            200,
+            json!({"access_token": "clt.app", "expires_in": 7200, "token_type": "Bearer"}),
+        ))
+        .await;
         fake.then(Reply::json(503, Value::Null));
+        fake.then(tiktok_error(40001, "Refresh token is invalid"));
         let sender = TikTokSender::new(test_egress());
         let target = refreshable(&fake.base);
         let outage = sender.refresh_credentials(&target).await.unwrap_err();
@@ -439,5 +474,29 @@ mod tests {
             "{refused}"
         );
         assert!(!refused.to_string().contains("rft.tiktok-refresh"));
+        let probe = &fake.requests()[2];
+        assert_eq!(probe.path, "/oauth/token/");
+    }
+
+    #[tokio::test]
+    async fn a_refused_refresh_with_a_refused_app_is_the_apps_fault_and_retryable() {
+        let fake = FakePlatform::start(Reply::json(
+            401,
+            json!({"error": "invalid_client", "error_description": "Client secret is invalid", "log_id": "l1"}),
+        ))
+        .await;
+        fake.then(tiktok_error(40001, "Invalid client secret"));
+        let target = refreshable(&fake.base);
+        let error = TikTokSender::new(test_egress())
+            .refresh_credentials(&target)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SendError::AppRefused(_)), "{error}");
+        assert!(error.is_retryable());
+        assert!(
+            error.to_string().contains("Client secret is invalid"),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("tiktok-client-secret"));
     }
 }

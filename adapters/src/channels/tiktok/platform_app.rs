@@ -45,16 +45,25 @@ impl PlatformVerifier for ClientCredentials {
         &self,
         credentials: &BTreeMap<String, SecretString>,
     ) -> Result<(), VerificationError> {
-        let base = setting(credentials, OAUTH_BASE, DEFAULT_OAUTH_BASE);
-        let form = [
-            ("client_key", field(credentials, CLIENT_KEY)?.expose()),
-            ("client_secret", field(credentials, CLIENT_SECRET)?.expose()),
-            ("grant_type", "client_credentials"),
-        ];
-        let request = self
-            .0
-            .post(format!("{base}/oauth/token/"))
-            .map(|r| r.form(&form));
-        client_accepted(exchange(request).await?, false)
+        check_app(&self.0, credentials).await
     }
+}
+
+/// Whether TikTok accepts the app's client key and secret (`credentials`, with the optional
+/// `oauth_base` setting): the platform app check, and how a refused token refresh is told to
+/// be the app's fault or the grant's.
+pub async fn check_app(
+    http: &EgressHttp,
+    credentials: &BTreeMap<String, SecretString>,
+) -> Result<(), VerificationError> {
+    let base = setting(credentials, OAUTH_BASE, DEFAULT_OAUTH_BASE);
+    let form = [
+        ("client_key", field(credentials, CLIENT_KEY)?.expose()),
+        ("client_secret", field(credentials, CLIENT_SECRET)?.expose()),
+        ("grant_type", "client_credentials"),
+    ];
+    let request = http
+        .post(format!("{base}/oauth/token/"))
+        .map(|r| r.form(&form));
+    client_accepted(exchange(request).await?, false)
 }

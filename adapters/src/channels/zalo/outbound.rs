@@ -143,13 +143,7 @@ impl ChannelSender for ZaloSender {
                     detail: format!("Zalo token refresh failed: HTTP {status}"),
                 });
             }
-            let reason = answer["error_name"]
-                .as_str()
-                .or(answer["error_reason"].as_str())
-                .unwrap_or("no tokens in the answer");
-            return Err(SendError::Auth(format!(
-                "Zalo token refresh refused: {reason}"
-            )));
+            return Err(refresh_refusal(&answer));
         };
         let mut fields = vec![
             ("access_token".to_owned(), json!(access)),
@@ -167,6 +161,37 @@ impl ChannelSender for ZaloSender {
             &refresh_lifetime,
         ));
         Ok(Some(AuthInput(fields.into_iter().collect())))
+    }
+}
+
+/// Refresh refusals that are the grant's: the refresh token is invalid, expired, spent (Zalo's
+/// are single-use) or revoked. The integration is disconnected with Zalo's words.
+const GRANT_REFUSED: &[i64] = &[-14014];
+/// Refresh refusals that are the app's: its `app_id` or `secret_key` is wrong. Every
+/// integration of the app would be refused alike, so none is disconnected.
+const APP_REFUSED: &[i64] = &[-14002, -14012];
+
+/// What a token endpoint answer without tokens means: the grant's fault (disconnect), the
+/// app's (the operator's to fix), or unknown (tried again; never a disconnect for a code that
+/// might be the operator's typo).
+fn refresh_refusal(answer: &Value) -> SendError {
+    let reason = answer["error_name"]
+        .as_str()
+        .or(answer["error_reason"].as_str())
+        .unwrap_or("no tokens in the answer");
+    let code = answer["error"].as_i64();
+    let words = match code {
+        Some(code) => format!("{reason} ({code})"),
+        None => reason.to_owned(),
+    };
+    match code {
+        Some(code) if GRANT_REFUSED.contains(&code) => {
+            SendError::Auth(format!("Zalo token refresh refused: {words}"))
+        }
+        Some(code) if APP_REFUSED.contains(&code) => SendError::AppRefused(format!(
+            "Zalo refused the app id or secret key while refreshing: {words}"
+        )),
+        _ => SendError::retryable(format!("Zalo token refresh failed: {words}")),
     }
 }
 
@@ -331,6 +356,29 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, SendError::Auth(_)));
         assert!(!error.to_string().contains("zalo-refresh"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_app_secret_is_the_apps_fault_and_an_unknown_code_is_retried() {
+        let fake = FakePlatform::start(Reply::json(
+            400,
+            json!({"error": -14999, "error_name": "Something new"}),
+        ))
+        .await;
+        fake.then(Reply::json(
+            400,
+            json!({"error": -14012, "error_name": "Invalid secret key", "error_reason": "secret_key is invalid"}),
+        ));
+        let target = oa(&fake.base);
+        let sender = ZaloSender::new(test_egress());
+        let app = sender.refresh_credentials(&target).await.unwrap_err();
+        assert!(
+            matches!(app, SendError::AppRefused(ref d) if d.contains("(-14012)")),
+            "{app}"
+        );
+        assert!(!app.to_string().contains("zalo-app-secret"));
+        let unknown = sender.refresh_credentials(&target).await.unwrap_err();
+        assert!(matches!(unknown, SendError::Retryable { .. }), "{unknown}");
     }
 
     #[tokio::test]
