@@ -12,9 +12,16 @@
 //! Sheets) ask nothing of anyone.
 //!
 //! Disconnect and delete of a connected integration first tell the platform (unsubscribe,
-//! delete the webhook) where it has a call for it, best-effort and bounded in time, and record
-//! what happened in the event's `platform_outcome`.
+//! delete the webhook, revoke) where it has a call for it, best-effort and bounded in time, and
+//! record what happened in the event's `platform_outcome`.
+//!
+//! The platform hears before the event is recorded, so the order keeps the two in step: every
+//! command is first checked against the integration's current state
+//! ([`Integration::refusal`]: refusals happen before any platform call), and when recording
+//! still fails after the platform was told, what it was told is undone where it can be
+//! ([`compensation`]).
 
+mod compensation;
 mod problems;
 mod target;
 
@@ -47,6 +54,14 @@ pub async fn connect_integration(
     account: Option<AccountInfo>,
 ) -> Result<IntegrationView, Problem> {
     let integration = owned_integration(state, ws, id).await?;
+    refuse_early(
+        &integration,
+        &IntegrationCommand::Connect {
+            auth: None,
+            account: None,
+            account_verified: false,
+        },
+    )?;
     if let Some(channel) = &integration.channel {
         require_verified(state, channel)?;
     }
@@ -64,11 +79,16 @@ pub async fn connect_integration(
         None => (account, false),
     };
     let command = IntegrationCommand::Connect {
-        auth,
+        auth: auth.clone(),
         account,
         account_verified,
     };
-    state.integrations.execute(id, command, metadata).await?;
+    if let Err(error) = state.integrations.execute(id, command, metadata).await {
+        if account_verified {
+            compensation::undo_connect(state, id, auth.as_ref()).await;
+        }
+        return Err(error.into());
+    }
     // This process's webhooks see the change at once (others within `webhook_cache_ms`).
     state.webhook_targets.invalidate(id).await;
     owned(state, ws, id).await
@@ -84,12 +104,26 @@ pub async fn disconnect_integration(
     reason: String,
 ) -> Result<IntegrationView, Problem> {
     let integration = owned_integration(state, ws, id).await?;
+    let command = IntegrationCommand::Disconnect {
+        reason,
+        platform_outcome: None,
+    };
+    refuse_early(&integration, &command)?;
+    let IntegrationCommand::Disconnect { reason, .. } = command else {
+        unreachable!("built above")
+    };
     let platform_outcome = tell_platform(state, &integration, id).await?;
+    let told = platform_outcome.is_some();
     let command = IntegrationCommand::Disconnect {
         reason,
         platform_outcome,
     };
-    state.integrations.execute(id, command, metadata).await?;
+    if let Err(error) = state.integrations.execute(id, command, metadata).await {
+        if told {
+            compensation::undo_going_away(state, id).await;
+        }
+        return Err(error.into());
+    }
     state.webhook_targets.invalidate(id).await;
     owned(state, ws, id).await
 }
@@ -102,26 +136,42 @@ pub async fn delete_integration(
     id: IntegrationId,
 ) -> Result<(), Problem> {
     let integration = owned_integration(state, ws, id).await?;
+    refuse_early(
+        &integration,
+        &IntegrationCommand::Delete {
+            platform_outcome: None,
+        },
+    )?;
     let platform_outcome = tell_platform(state, &integration, id).await?;
+    let told = platform_outcome.is_some();
     let command = IntegrationCommand::Delete { platform_outcome };
-    state.integrations.execute(id, command, metadata).await?;
+    if let Err(error) = state.integrations.execute(id, command, metadata).await {
+        if told {
+            compensation::undo_going_away(state, id).await;
+        }
+        return Err(error.into());
+    }
     state.webhook_targets.invalidate(id).await;
     Ok(())
 }
 
+/// The refusal the integration's current state makes of `command`, as a problem, before
+/// anything is asked of a platform.
+fn refuse_early(integration: &Integration, command: &IntegrationCommand) -> Result<(), Problem> {
+    match integration.refusal(command) {
+        Some(refusal) => Err(refusal.into()),
+        None => Ok(()),
+    }
+}
+
 /// The channel of `integration` when connecting it with `auth` would be accepted and its
-/// platform can be asked: refusals the aggregate would make anyway (deleted, connected,
-/// unknown or incomplete fields) are made here first, before the platform is called.
+/// platform can be asked: refusals the aggregate would make anyway (unknown or incomplete
+/// fields) are made here first, before the platform is called.
 fn verifiable(
     state: &AppState,
     integration: &Integration,
     auth: Option<&AuthInput>,
 ) -> Result<Option<switchboard_domain::ChannelKind>, Problem> {
-    match integration.status {
-        IntegrationStatus::Deleted => return Err(IntegrationError::Deleted.into()),
-        IntegrationStatus::Connected => return Err(IntegrationError::AlreadyConnected.into()),
-        _ => {}
-    }
     let Some(channel) = integration.channel.clone() else {
         return Ok(None);
     };

@@ -208,6 +208,13 @@ pub trait AccountLifecycle: Send + Sync {
         Ok(())
     }
 
+    /// Whether [`Self::subscribe`] registers something with the platform that
+    /// [`Self::unsubscribe`] undoes (and nothing more: no revoke), so that a connect whose
+    /// recording failed can be undone, and a failed disconnect redone; `false` by default.
+    fn subscribes(&self) -> bool {
+        false
+    }
+
     /// The auth field naming what [`Self::subscribe`] subscribes when several integrations
     /// can share it (WhatsApp's business account: one subscription serves all its numbers);
     /// while another connected integration records the same value, going away must not undo

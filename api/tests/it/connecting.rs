@@ -359,3 +359,104 @@ async fn a_tiktok_disconnect_revokes_the_grant_and_records_what_tiktok_answered(
     );
     assert!(!disconnected[0].to_string().contains(&token));
 }
+
+/// Makes this test database refuse to record events of type `kind` for integration `id`, as
+/// a database failing between the platform call and the event would.
+async fn refuse_to_record(app: &TestApp, id: &str, kind: &str) {
+    let pool = app.pool();
+    sqlx::query(&format!(
+        "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.aggregate_id = '{id}' AND NEW.event_type = '{kind}' THEN
+             RAISE EXCEPTION 'recording refused by the test';
+           END IF;
+           RETURN NEW;
+         END $$"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_event()",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_connect_the_aggregate_refuses_asks_nothing_of_the_platform() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let bot = bot_id();
+    let token = format!("{bot}:secret-part");
+    let id = create(
+        &app,
+        "telegram",
+        json!({"bot_token": token, "webhook_secret": "s"}),
+    )
+    .await;
+    let (status, _) = connect(&app, &id, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let asked = requests(&format!("/bot{token}/")).len();
+    let (status, problem) = connect(&app, &id, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert_eq!(
+        requests(&format!("/bot{token}/")).len(),
+        asked,
+        "the platform was asked about a connect the aggregate refuses"
+    );
+}
+
+#[tokio::test]
+async fn a_connect_whose_event_cannot_be_recorded_is_unsubscribed_again() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let bot = bot_id();
+    let token = format!("{bot}:secret-part");
+    let id = create(
+        &app,
+        "telegram",
+        json!({"bot_token": token, "webhook_secret": "s"}),
+    )
+    .await;
+    refuse_to_record(&app, &id, "IntegrationConnected").await;
+    let (status, problem) = connect(&app, &id, json!({})).await;
+    assert!(status.is_server_error(), "{status} {problem}");
+    assert_eq!(requests(&format!("/bot{token}/setWebhook")).len(), 1);
+    assert_eq!(
+        requests(&format!("/bot{token}/deleteWebhook")).len(),
+        1,
+        "the subscription of a connect that was not recorded is undone"
+    );
+    assert_eq!(status_of(&app, &id).await, "created");
+}
+
+#[tokio::test]
+async fn a_disconnect_whose_event_cannot_be_recorded_is_subscribed_again() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let bot = bot_id();
+    let token = format!("{bot}:secret-part");
+    let id = create(
+        &app,
+        "telegram",
+        json!({"bot_token": token, "webhook_secret": "s"}),
+    )
+    .await;
+    let (status, _) = connect(&app, &id, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    refuse_to_record(&app, &id, "IntegrationDisconnected").await;
+    let uri = format!("/v1/workspaces/acme/integrations/{id}/disconnect");
+    let (status, _) = app
+        .call("POST", &uri, Some(json!({"reason": "operator"})))
+        .await;
+    assert!(status.is_server_error(), "{status}");
+    assert_eq!(requests(&format!("/bot{token}/deleteWebhook")).len(), 1);
+    assert_eq!(
+        requests(&format!("/bot{token}/setWebhook")).len(),
+        2,
+        "the integration still connected gets its webhook back"
+    );
+    assert_eq!(status_of(&app, &id).await, "connected");
+}

@@ -151,6 +151,28 @@ impl Aggregate for Integration {
 }
 
 impl Integration {
+    /// The refusal the current state makes of `command` whatever its content (absent, deleted,
+    /// already connected, never connected), if any: callers that must act outside before the
+    /// command is recorded (ask a platform) check this first, so a command the aggregate
+    /// would refuse never reaches the platform. `decide` makes the same refusals.
+    pub fn refusal(&self, command: &IntegrationCommand) -> Option<IntegrationError> {
+        if matches!(command, IntegrationCommand::Create { .. }) {
+            return (self.status != IntegrationStatus::Absent)
+                .then_some(IntegrationError::AlreadyExists);
+        }
+        match (self.status, command) {
+            (IntegrationStatus::Absent, _) => Some(IntegrationError::NotFound),
+            (IntegrationStatus::Deleted, _) => Some(IntegrationError::Deleted),
+            (IntegrationStatus::Connected, IntegrationCommand::Connect { .. }) => {
+                Some(IntegrationError::AlreadyConnected)
+            }
+            (IntegrationStatus::Created, IntegrationCommand::Disconnect { .. }) => {
+                Some(IntegrationError::NeverConnected)
+            }
+            _ => None,
+        }
+    }
+
     /// Decides which event (if any) a command produces, without changing state.
     fn decide(
         &self,

@@ -579,3 +579,68 @@ fn events_serialise_tagged_with_their_type() {
     let back: IntegrationEvent = serde_json::from_value(value).unwrap();
     assert_eq!(back, deleted());
 }
+
+#[tokio::test]
+async fn the_state_alone_refuses_what_decide_refuses_before_any_platform_is_asked() {
+    let connect = || IntegrationCommand::Connect {
+        auth: None,
+        account: None,
+        account_verified: false,
+    };
+    let disconnect = || IntegrationCommand::Disconnect {
+        reason: "operator".into(),
+        platform_outcome: None,
+    };
+    let delete = || IntegrationCommand::Delete {
+        platform_outcome: None,
+    };
+    let made = created(sealed_token());
+    let cases: Vec<(
+        Vec<IntegrationEvent>,
+        IntegrationCommand,
+        Option<IntegrationError>,
+    )> = vec![
+        (vec![], connect(), Some(IntegrationError::NotFound)),
+        (
+            vec![made.clone()],
+            disconnect(),
+            Some(IntegrationError::NeverConnected),
+        ),
+        (vec![made.clone()], delete(), None),
+        (
+            vec![made.clone(), connected()],
+            connect(),
+            Some(IntegrationError::AlreadyConnected),
+        ),
+        (vec![made.clone(), connected()], disconnect(), None),
+        (
+            vec![made.clone(), connected(), disconnected()],
+            connect(),
+            None,
+        ),
+        (
+            vec![made.clone(), deleted()],
+            delete(),
+            Some(IntegrationError::Deleted),
+        ),
+        (
+            vec![made.clone(), deleted()],
+            connect(),
+            Some(IntegrationError::Deleted),
+        ),
+    ];
+    for (history, command, expected) in cases {
+        let mut state = Integration::default();
+        for event in history.clone() {
+            cqrs_es::Aggregate::apply(&mut state, event);
+        }
+        assert_eq!(state.refusal(&command), expected, "{history:?} {command:?}");
+        if let Some(error) = expected {
+            framework()
+                .given(history)
+                .when_async(command)
+                .await
+                .then_expect_error(error);
+        }
+    }
+}

@@ -43,6 +43,10 @@ impl AccountLifecycle for MessengerAccount {
         account(&answer, &["name"])
     }
 
+    fn subscribes(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self, target: &AccountTarget) -> Result<(), AccountError> {
         let page = target.field(PAGE_ID)?;
         let token = target.secret(PAGE_ACCESS_TOKEN)?;

@@ -94,6 +94,10 @@ impl AccountLifecycle for TelegramAccount {
         })
     }
 
+    fn subscribes(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self, target: &AccountTarget) -> Result<(), AccountError> {
         let url = target
             .webhook_url

@@ -44,6 +44,10 @@ impl AccountLifecycle for WhatsappAccount {
         account(&answer, &["verified_name", "display_phone_number"])
     }
 
+    fn subscribes(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self, target: &AccountTarget) -> Result<(), AccountError> {
         let waba = target.field(BUSINESS_ACCOUNT_ID)?;
         let token = target.secret(ACCESS_TOKEN)?;
