@@ -50,7 +50,8 @@ pub struct Config {
     /// for the webhook and OAuth callback URLs registered with platforms.
     pub public_base_url: Option<String>,
     /// Where the browser is sent after an OAuth connect callback, with
-    /// `?integration=…&outcome=connected|error&problem=…` appended.
+    /// `?integration=…&outcome=<pending outcome id>` (or `&error=<problem>`) appended, for the
+    /// frontend to complete with its browser binding.
     pub oauth_return_url: Option<String>,
     /// The key signing OAuth states (any length; derived from `secret_keys` when unset).
     pub oauth_state_key: Option<SecretString>,

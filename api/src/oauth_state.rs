@@ -7,6 +7,12 @@
 //! state fails the MAC before anything is read. The row (table `oauth_states`) keeps what the
 //! callback needs (the PKCE verifier, sealed; the account asked for; the actor) and is taken
 //! with `DELETE … RETURNING`: a replayed state finds nothing. States live ten minutes.
+//!
+//! Each state also binds the flow to the browser of the admin who started it: issuing one
+//! makes a one-time binding secret, handed to that caller (whose frontend keeps it) and kept
+//! here only as its SHA-256. The callback stores its outcome pending under that hash, and only
+//! the caller presenting the binding completes it (module `oauth_outcomes`), so an
+//! authorization URL sent to someone else connects nothing for its sender.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -26,6 +32,7 @@ type StateRow = (
     String,
     Uuid,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -52,6 +59,25 @@ pub struct PendingFlow {
     pub account_hint: Option<String>,
     /// Who asked, recorded as the actor of the connect.
     pub actor: Option<String>,
+    /// The SHA-256 of the browser binding handed to who asked (set when taken).
+    pub binding_hash: Option<String>,
+}
+
+/// A state as issued: the text for the platform, its expiry and the browser binding for the
+/// caller (shown once, kept only hashed).
+pub struct IssuedState {
+    /// The signed state.
+    pub state: String,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+    /// The one-time browser binding secret.
+    pub binding: SecretString,
+}
+
+/// The SHA-256 of a browser binding, hex: what is stored and compared.
+pub fn binding_hash(binding: &str) -> String {
+    use sha2::Digest;
+    hex::encode(Sha256::digest(binding.as_bytes()))
 }
 
 /// Why a callback's state is not accepted.
@@ -108,9 +134,10 @@ impl OAuthStates {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// Records `flow` and returns its signed state and expiry.
-    pub async fn issue(&self, flow: PendingFlow) -> Result<(String, DateTime<Utc>), StateError> {
+    /// Records `flow` and returns its signed state, expiry and browser binding.
+    pub async fn issue(&self, flow: PendingFlow) -> Result<IssuedState, StateError> {
         let id = Uuid::new_v4();
+        let binding = B64.encode(rand::random::<[u8; 32]>());
         let expires_at = Utc::now() + Duration::seconds(STATE_TTL_SECS);
         let verifier = match &flow.pkce_verifier {
             Some(v) => Some(
@@ -126,7 +153,8 @@ impl OAuthStates {
             .await?;
         sqlx::query(
             "INSERT INTO oauth_states (id, workspace_id, integration_id, channel, pkce_verifier, \
-             account_hint, actor, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             account_hint, actor, expires_at, binding_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(id)
         .bind(flow.workspace.as_str())
@@ -136,6 +164,7 @@ impl OAuthStates {
         .bind(flow.account_hint.as_deref())
         .bind(flow.actor.as_deref())
         .bind(expires_at)
+        .bind(binding_hash(&binding))
         .execute(&self.pool)
         .await?;
         let payload = Payload {
@@ -147,7 +176,11 @@ impl OAuthStates {
         };
         let encoded = B64.encode(serde_json::to_vec(&payload).expect("serialisable"));
         let mac = B64.encode(self.mac(&encoded).finalize().into_bytes());
-        Ok((format!("{encoded}.{mac}"), expires_at))
+        Ok(IssuedState {
+            state: format!("{encoded}.{mac}"),
+            expires_at,
+            binding: SecretString::new(binding),
+        })
     }
 
     /// Takes the flow `state` names, once: a forged state, one of another channel, a used one
@@ -163,12 +196,14 @@ impl OAuthStates {
         }
         let row: Option<StateRow> = sqlx::query_as(
             "DELETE FROM oauth_states WHERE id = $1 RETURNING workspace_id, integration_id, \
-                 channel, pkce_verifier, account_hint, actor, expires_at",
+                 channel, pkce_verifier, account_hint, actor, binding_hash, expires_at",
         )
         .bind(payload.id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((ws, integration, ch, verifier, account_hint, actor, expires_at)) = row else {
+        let Some((ws, integration, ch, verifier, account_hint, actor, binding_hash, expires_at)) =
+            row
+        else {
             return Err(StateError::Used);
         };
         if ws != payload.ws || integration != payload.int || ch != payload.ch {
@@ -195,6 +230,8 @@ impl OAuthStates {
             pkce_verifier,
             account_hint,
             actor,
+            // A state issued before browser bindings existed has none: it completes nothing.
+            binding_hash: Some(binding_hash.ok_or(StateError::Invalid)?),
         })
     }
 

@@ -187,6 +187,36 @@ impl IntegrationStore {
         }
     }
 
+    /// Seals `secret` for `context` under integration `id`'s data key (made when it has none
+    /// yet): for its secrets held outside its events, such as a pending OAuth outcome.
+    pub async fn seal_for(
+        &self,
+        id: IntegrationId,
+        secret: &switchboard_domain::SecretString,
+        context: &str,
+    ) -> Result<switchboard_domain::SealedSecret, StoreError> {
+        let _key = match &self.envelope {
+            Some(envelope) => Some(envelope.hold_for_sealing(&id.to_string()).await?),
+            None => None,
+        };
+        self.sealer
+            .seal(secret, context)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Opens what [`Self::seal_for`] sealed for integration `id` and `context`.
+    pub async fn open_for(
+        &self,
+        id: IntegrationId,
+        sealed: &switchboard_domain::SealedSecret,
+        context: &str,
+    ) -> Result<switchboard_domain::SecretString, StoreError> {
+        let _key = self.hold_keys(id).await?;
+        self.sealer
+            .open(sealed, context)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
     /// The scalar auth fields of `integration` (integration `id`) as text, sealed ones opened
     /// under its data key, held only while opening (see
     /// [`crate::channels::opened_auth::open_auth_fields`]).

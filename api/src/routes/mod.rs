@@ -12,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod middleware;
 pub mod oauth;
+pub mod oauth_complete;
 pub mod openapi;
 pub mod openapi_edge;
 pub mod platform_credentials;

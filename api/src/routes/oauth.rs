@@ -1,21 +1,24 @@
 //! The OAuth2 connect flows over HTTP: `POST /v1/workspaces/{ws}/integrations/{id}/oauth/authorize`
-//! (a workspace admin asks for the platform's authorization URL) and `GET
-//! /oauth/{channel}/callback` (the browser comes back from the platform with a code).
+//! (a workspace admin asks for the platform's authorization URL), `GET
+//! /oauth/{channel}/callback` (the browser comes back from the platform with a code) and `POST
+//! …/oauth/complete` (module `oauth_complete`: the admin's browser completes the connect).
 //!
 //! The callback is unauthenticated, because the browser arrives from the platform, and safe
 //! because of its state (see `oauth_state`): signed by this service, bound to one workspace,
 //! integration and channel, single-use and ten minutes long. It trades the code through the
-//! channel's flow (the channel folders' `oauth.rs`) and connects through the one connect path,
-//! so the tokens are sealed by the aggregate and the connect is recorded as
-//! `IntegrationConnected` with the caller of the authorize step as its actor. With
-//! `oauth_return_url` configured the browser is sent there with the outcome
-//! (`?integration=…&outcome=connected|error&problem=…`); otherwise the answer is the
-//! integration or the problem itself.
+//! channel's flow (the channel folders' `oauth.rs`) at once (codes expire fast) but connects
+//! nothing: whoever's browser arrives may not be the admin who asked (an authorization URL can
+//! be sent to anyone). It keeps the outcome pending, tokens sealed, under the hash of the
+//! browser binding the authorize step handed its caller (module `oauth_outcomes`), and answers
+//! the outcome's id: with `oauth_return_url` configured by sending the browser there
+//! (`?integration=…&outcome=<id>`, or `?integration=…&error=<problem>`), otherwise as JSON.
+//! The caller's frontend then completes it with the binding it kept.
 
 use crate::auth::{Admin, Authorized};
-use crate::connecting::{connect_integration, owned};
+use crate::connecting::owned;
 use crate::error::Problem;
 use crate::extract::{Json, Path, Query};
+use crate::oauth_outcomes::{OAuthOutcomes, Pending};
 use crate::oauth_state::{PendingFlow, StateError};
 use crate::state::AppState;
 use crate::views::IntegrationView;
@@ -30,8 +33,6 @@ use std::collections::BTreeMap;
 use switchboard_adapters::channels::oauth_flow::{
     flow_for, new_pkce, url_with, AuthorizeParams, CallbackParams, FlowError, OAuthFlow,
 };
-use switchboard_adapters::kafka::trace_context::current_traceparent;
-use switchboard_adapters::store::CommandMetadata;
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::{ChannelKind, IntegrationId, SecretString, WorkspaceId};
 use utoipa::ToSchema;
@@ -42,10 +43,15 @@ const MAX_HINT_CHARS: usize = 200;
 /// The OAuth routes: the authorize route (guarded with the other workspace routes) and the
 /// callback (open).
 pub fn workspace_routes() -> Router<AppState> {
-    Router::new().route(
-        "/v1/workspaces/{ws}/integrations/{id}/oauth/authorize",
-        post(authorize),
-    )
+    Router::new()
+        .route(
+            "/v1/workspaces/{ws}/integrations/{id}/oauth/authorize",
+            post(authorize),
+        )
+        .route(
+            "/v1/workspaces/{ws}/integrations/{id}/oauth/complete",
+            post(crate::routes::oauth_complete::complete),
+        )
 }
 
 /// The platforms' callback route.
@@ -63,7 +69,7 @@ pub struct AuthorizeRequest {
     pub account: Option<String>,
 }
 
-/// Where to send the browser.
+/// Where to send the browser, and what the caller's frontend keeps to complete the flow.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Authorization {
     /// The platform's authorization URL, with the state (and PKCE challenge).
@@ -71,6 +77,21 @@ pub struct Authorization {
     /// The callback the platform will send the browser back to (register it with the platform).
     pub redirect_uri: String,
     /// When the state stops being accepted.
+    pub expires_at: DateTime<Utc>,
+    /// The one-time browser binding secret: keep it in the browser that starts the flow (not
+    /// in the URL) and present it to `…/oauth/complete`; shown only here, stored only hashed.
+    pub binding: String,
+}
+
+/// What the callback obtained, pending its completion by the browser that started the flow.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingOutcome {
+    /// The integration to connect.
+    #[schema(value_type = uuid::Uuid)]
+    pub integration: IntegrationId,
+    /// The outcome's id, for `…/oauth/complete`.
+    pub outcome: uuid::Uuid,
+    /// When it stops being accepted.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -133,29 +154,32 @@ pub async fn authorize(
         pkce_verifier: verifier,
         account_hint: hint,
         actor: Some(auth.caller.actor()),
+        binding_hash: None,
     };
-    let (signed, expires_at) = state
+    let issued = state
         .oauth_states
         .issue(pending)
         .await
         .map_err(state_problem)?;
-    params.state = signed;
+    params.state = issued.state;
     let authorization_url = flow
         .authorization_url(&platform, &params)
         .map_err(flow_problem)?;
     Ok(axum::Json(Authorization {
         authorization_url,
         redirect_uri,
-        expires_at,
+        expires_at: issued.expires_at,
+        binding: issued.binding.expose().to_owned(),
     }))
 }
 
-/// The platform's redirect after consent: trades the code and connects the integration.
+/// The platform's redirect after consent: trades the code and keeps the outcome pending for the
+/// browser that started the flow (no event is recorded).
 #[utoipa::path(get, path = "/oauth/{channel}/callback", tag = "integrations",
     params(("channel" = String, Path), ("state" = Option<String>, Query, description = "The state of the authorize step"),
         ("code" = Option<String>, Query, description = "The authorization code"),
         ("error" = Option<String>, Query, description = "Why the platform sent no code (consent denied)")),
-    responses((status = 200, body = IntegrationView), (status = 303, description = "To `oauth_return_url` with the outcome"),
+    responses((status = 200, body = PendingOutcome), (status = 303, description = "To `oauth_return_url` with `integration` and `outcome` (or `error`)"),
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 410, body = Problem), (status = 422, body = Problem),
         (status = 502, body = Problem), (status = 503, body = Problem)))]
@@ -177,11 +201,10 @@ pub async fn callback(
         pairs.push(("integration", id.to_string()));
     }
     match &outcome {
-        Ok(_) => pairs.push(("outcome", "connected".into())),
+        Ok(pending) => pairs.push(("outcome", pending.outcome.to_string())),
         Err(problem) => {
-            pairs.push(("outcome", "error".into()));
             let slug = problem.problem_type.trim_start_matches("/problems/");
-            pairs.push(("problem", slug.to_owned()));
+            pairs.push(("error", slug.to_owned()));
         }
     }
     let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -191,13 +214,13 @@ pub async fn callback(
     }
 }
 
-/// The callback's work: the state, the platform's answer, the exchange, the connect.
+/// The callback's work: the state, the platform's answer, the exchange, the pending outcome.
 async fn complete(
     state: &AppState,
     channel: &str,
     mut query: BTreeMap<String, String>,
     integration: &mut Option<IntegrationId>,
-) -> Result<IntegrationView, Problem> {
+) -> Result<PendingOutcome, Problem> {
     let channel =
         ChannelKind::parse(channel).ok_or_else(|| Problem::not_found("no such channel"))?;
     let flow = flow_for(&channel)
@@ -243,26 +266,31 @@ async fn complete(
         .exchange(&state.oauth_http, &platform, callback)
         .await
         .map_err(flow_problem)?;
-    let metadata = CommandMetadata {
-        request_id: crate::routes::middleware::current_request_id(),
-        actor: pending.actor,
-        traceparent: current_traceparent(),
-    };
     tracing::info!(
         integration_id = %pending.integration,
         channel = %channel,
         account = connection.account.external_id.as_deref().unwrap_or(""),
-        "OAuth code exchanged; connecting"
+        "OAuth code exchanged; pending until the browser that started the flow completes it"
     );
-    connect_integration(
-        state,
-        metadata,
-        &pending.workspace,
-        pending.integration,
-        Some(connection.auth),
-        Some(connection.account),
-    )
-    .await
+    let binding_hash = pending
+        .binding_hash
+        .as_deref()
+        .ok_or_else(|| state_problem(StateError::Invalid))?;
+    let (outcome, expires_at) = OAuthOutcomes::new(state.integrations.clone())
+        .store(Pending {
+            workspace: &pending.workspace,
+            integration: pending.integration,
+            channel: &channel,
+            binding_hash,
+            connection,
+        })
+        .await
+        .map_err(crate::routes::oauth_complete::outcome_problem)?;
+    Ok(PendingOutcome {
+        integration: pending.integration,
+        outcome,
+        expires_at,
+    })
 }
 
 /// `{public_base_url}/oauth/{channel}/callback`, or 409 when the public URL is not configured.

@@ -3,7 +3,7 @@
 use crate::error::Problem;
 use crate::routes::{
     app_webhooks, channels, conversation_actions, health, inbox, integrations, keys, oauth,
-    platform_credentials, send, settings, webhooks,
+    oauth_complete, platform_credentials, send, settings, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
@@ -42,6 +42,7 @@ use utoipa::{Modify, OpenApi};
         integrations::delete,
         oauth::authorize,
         oauth::callback,
+        oauth_complete::complete,
         channels::list,
         inbox::inboxes,
         inbox::conversations,
@@ -78,6 +79,8 @@ use utoipa::{Modify, OpenApi};
         conversation_actions::ActionAccepted,
         oauth::AuthorizeRequest,
         oauth::Authorization,
+        oauth::PendingOutcome,
+        oauth_complete::CompleteRequest,
         views::CreateIntegration,
         views::ConnectIntegration,
         views::UpdateIntegration,

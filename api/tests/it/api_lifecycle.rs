@@ -302,6 +302,7 @@ async fn openapi_describes_every_route() {
         "/v1/workspaces/{ws}/integrations/{id}/disconnect",
         "/v1/workspaces/{ws}/integrations/{id}/credentials",
         "/v1/workspaces/{ws}/integrations/{id}/oauth/authorize",
+        "/v1/workspaces/{ws}/integrations/{id}/oauth/complete",
         "/oauth/{channel}/callback",
         "/v1/channels",
         "/healthz",

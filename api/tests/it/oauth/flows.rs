@@ -1,10 +1,10 @@
 //! Each channel's whole connect flow through HTTP alone: the authorization URL carries the
-//! platform's documented parameters, the fake's consent page sends the browser back, and the
-//! callback records the account and its tokens (sealed, with their expiry) as
-//! `IntegrationConnected`, with the caller of the authorize step as the actor.
+//! platform's documented parameters, the fake's consent page sends the browser back, the
+//! callback keeps the outcome pending and its completion records the account and its tokens
+//! (sealed, with their expiry) as `IntegrationConnected`, with the admin as the actor.
 
 use super::fake::{FakeOAuth, GOOGLE_CLIENT, META_APP_ID, TIKTOK_CLIENT, ZALO_APP_ID, ZALO_SECRET};
-use super::{app_with, authorize, callback, connect, consent, create, show, PUBLIC_BASE};
+use super::{app_with, authorize, callback, connect, consent, create, finish, show, PUBLIC_BASE};
 use crate::helpers::{TestApp, TestKafka};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -79,7 +79,7 @@ async fn a_zalo_oa_connects_with_pkce() {
         format!("{PUBLIC_BASE}/oauth/zalo/callback")
     );
 
-    let (status, _, view) = callback(&app, &consent(url).await).await;
+    let (status, view) = finish(&app, "acme", &id, &body, &consent(url).await).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["status"], "connected");
     assert_eq!(view["account"]["external_id"], "OA-1");
@@ -136,7 +136,7 @@ async fn a_google_spreadsheet_connects_with_offline_access_and_pkce() {
     );
     assert_eq!(query["code_challenge_method"], "S256");
 
-    let (status, _, view) = callback(&app, &consent(url).await).await;
+    let (status, view) = finish(&app, "acme", &id, &body, &consent(url).await).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["status"], "connected");
     assert_eq!(view["auth"]["spreadsheet_id"], "sheet-1");
@@ -183,7 +183,7 @@ async fn a_facebook_page_connects_with_its_page_token() {
         "Facebook Login takes the app secret"
     );
 
-    let (status, _, view) = callback(&app, &consent(url).await).await;
+    let (status, view) = finish(&app, "acme", &id, &body, &consent(url).await).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["auth"]["page_id"], "PAGE-1");
     assert_eq!(view["auth"]["page_name"], "Acme Page");
@@ -217,7 +217,7 @@ async fn a_whatsapp_number_connects_through_embedded_signup() {
     assert_eq!(query["override_default_response_type"], "true");
     assert!(query["scope"].contains("whatsapp_business_management"));
 
-    let (status, _, view) = callback(&app, &consent(url).await).await;
+    let (status, view) = finish(&app, "acme", &id, &body, &consent(url).await).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["auth"]["phone_number_id"], "PHONE-1");
     assert_eq!(view["auth"]["business_account_id"], "WABA-1");
@@ -239,7 +239,7 @@ async fn a_tiktok_business_account_connects() {
     assert_eq!(query["client_key"], TIKTOK_CLIENT);
     assert!(query["scope"].contains("message.list.send"));
 
-    let (status, _, view) = callback(&app, &consent(url).await).await;
+    let (status, view) = finish(&app, "acme", &id, &body, &consent(url).await).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(view["auth"]["business_id"], "TT-BIZ-1");
     assert_eq!(view["auth"]["refresh_token"], "[set]");
@@ -254,11 +254,8 @@ async fn the_browser_is_sent_to_the_return_url_with_the_outcome() {
     let fake = FakeOAuth::start().await;
     let back = "https://app.example/integrations?tab=channels";
     let app = app_with(&kafka, &fake, Some(back)).await;
-    let (id, status, _) = connect(&app, "acme", "zalo", json!({}), json!({})).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    // The location is checked through a second flow, whose answer keeps its headers.
-    let second = create(&app, "acme", "tiktok", json!({})).await;
-    let (_, body) = authorize(&app, "acme", &second, json!({})).await;
+    let id = create(&app, "acme", "tiktok", json!({})).await;
+    let (_, body) = authorize(&app, "acme", &id, json!({})).await;
     let path = consent(body["authorization_url"].as_str().unwrap()).await;
     let response = tower::ServiceExt::oneshot(
         app.router.clone(),
@@ -268,10 +265,13 @@ async fn the_browser_is_sent_to_the_return_url_with_the_outcome() {
     .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()["location"].to_str().unwrap();
-    assert_eq!(
-        location,
-        format!("{back}&integration={second}&outcome=connected")
-    );
+    let query = params(location);
+    assert!(location.starts_with(back), "{location}");
+    assert_eq!(query["integration"], id);
+    let outcome = query["outcome"].clone();
+    assert!(uuid::Uuid::parse_str(&outcome).is_ok(), "{location}");
+    assert!(!location.contains("tt-access"), "no token in the URL");
+    assert_eq!(show(&app, "acme", &id).await["status"], "created");
     let replayed = tower::ServiceExt::oneshot(
         app.router.clone(),
         crate::helpers::json_request("GET", &path, None),
@@ -280,10 +280,10 @@ async fn the_browser_is_sent_to_the_return_url_with_the_outcome() {
     .unwrap();
     let location = replayed.headers()["location"].to_str().unwrap();
     // A spent state names no integration: it proves nothing about who replays it.
-    assert_eq!(
-        location,
-        format!("{back}&outcome=error&problem=oauth-state-used")
-    );
+    assert_eq!(location, format!("{back}&error=oauth-state-used"));
+    let binding = body["binding"].as_str().unwrap();
+    let (status, view) = super::complete(&app, "acme", &id, &outcome, binding).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(show(&app, "acme", &id).await["status"], "connected");
 }
 

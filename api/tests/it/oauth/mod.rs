@@ -1,7 +1,9 @@
 //! The OAuth2 connect flows through the real HTTP routes, against a fake of each platform
 //! (`fake`): the authorize route's URL is followed to the fake's consent page, whose redirect
-//! is handed to the callback route, which trades the code and connects.
+//! is handed to the callback route, which trades the code and keeps the outcome pending; the
+//! complete route, with the authorize step's browser binding, connects.
 
+mod completion;
 mod fake;
 mod flows;
 mod states;
@@ -83,7 +85,43 @@ pub async fn show(app: &TestApp, ws: &str, id: &str) -> Value {
     body
 }
 
-/// The whole flow for a new integration of `channel`: create, authorize, consent, callback.
+/// Completes outcome `outcome` of integration `id` with `binding`, as the admin's browser does.
+pub async fn complete(
+    app: &TestApp,
+    ws: &str,
+    id: &str,
+    outcome: &str,
+    binding: &str,
+) -> (StatusCode, Value) {
+    let uri = format!("/v1/workspaces/{ws}/integrations/{id}/oauth/complete");
+    app.call(
+        "POST",
+        &uri,
+        Some(json!({"outcome": outcome, "binding": binding})),
+    )
+    .await
+}
+
+/// The browser's return `path` through the callback, then the completion with the binding of
+/// `authorization` (the authorize step's answer): the integration, or the first problem.
+pub async fn finish(
+    app: &TestApp,
+    ws: &str,
+    id: &str,
+    authorization: &Value,
+    path: &str,
+) -> (StatusCode, Value) {
+    let (status, _, pending) = callback(app, path).await;
+    if status != StatusCode::OK {
+        return (status, pending);
+    }
+    assert_eq!(pending["integration"], id, "{pending}");
+    let binding = authorization["binding"].as_str().unwrap();
+    complete(app, ws, id, pending["outcome"].as_str().unwrap(), binding).await
+}
+
+/// The whole flow for a new integration of `channel`: create, authorize, consent, callback,
+/// complete.
 pub async fn connect(
     app: &TestApp,
     ws: &str,
@@ -95,6 +133,6 @@ pub async fn connect(
     let (status, body) = authorize(app, ws, &id, authorize_body).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let back = consent(body["authorization_url"].as_str().unwrap()).await;
-    let (status, _, body) = callback(app, &back).await;
-    (id, status, body)
+    let (status, view) = finish(app, ws, &id, &body, &back).await;
+    (id, status, view)
 }

@@ -2,20 +2,19 @@
 //! PKCE verifier that does not match its challenge each give a clear problem and no event.
 
 use super::fake::FakeOAuth;
-use super::{app_with, authorize, callback, consent, create, show};
+use super::{app_with, authorize, callback, consent, create, finish, show};
 use crate::helpers::{TestApp, TestKafka};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-/// A created Zalo integration and the callback path its consent produced.
-async fn consented(app: &TestApp) -> (String, String) {
+/// A created Zalo integration, the callback path its consent produced and the authorize
+/// step's answer.
+async fn consented(app: &TestApp) -> (String, String, Value) {
     let id = create(app, "acme", "zalo", json!({})).await;
     let (status, body) = authorize(app, "acme", &id, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    (
-        id,
-        consent(body["authorization_url"].as_str().unwrap()).await,
-    )
+    let path = consent(body["authorization_url"].as_str().unwrap()).await;
+    (id, path, body)
 }
 
 /// `path` with its `state` parameter replaced by `state`.
@@ -59,7 +58,7 @@ async fn a_replayed_state_connects_nothing_twice() {
     let kafka = TestKafka::new();
     let fake = FakeOAuth::start().await;
     let app = app_with(&kafka, &fake, None).await;
-    let (id, path) = consented(&app).await;
+    let (id, path, _) = consented(&app).await;
     let (status, _, _) = callback(&app, &path).await;
     assert_eq!(status, StatusCode::OK);
     let version = show(&app, "acme", &id).await["version"].clone();
@@ -73,7 +72,7 @@ async fn a_forged_or_foreign_state_is_refused_before_anything_is_read() {
     let kafka = TestKafka::new();
     let fake = FakeOAuth::start().await;
     let app = app_with(&kafka, &fake, None).await;
-    let (id, path) = consented(&app).await;
+    let (id, path, authorization) = consented(&app).await;
     let state = state_of(&path);
     let (payload, mac) = state.split_once('.').unwrap();
     // Another integration named in the payload, the MAC kept.
@@ -117,7 +116,7 @@ async fn a_forged_or_foreign_state_is_refused_before_anything_is_read() {
     .await;
     assert!(fake.exchanges().is_empty());
     // The genuine state still works once.
-    let (status, _, view) = callback(&app, &path).await;
+    let (status, view) = finish(&app, "acme", &id, &authorization, &path).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     assert_eq!(show(&app, "acme", &id).await["status"], "connected");
 }
@@ -127,7 +126,7 @@ async fn an_expired_state_is_refused() {
     let kafka = TestKafka::new();
     let fake = FakeOAuth::start().await;
     let app = app_with(&kafka, &fake, None).await;
-    let (id, path) = consented(&app).await;
+    let (id, path, _) = consented(&app).await;
     sqlx::query("UPDATE oauth_states SET expires_at = now() - interval '1 second'")
         .execute(&app.pool())
         .await
@@ -206,14 +205,18 @@ async fn the_verifier_is_kept_sealed() {
     let fake = FakeOAuth::start().await;
     let app = app_with(&kafka, &fake, None).await;
     let id = create(&app, "acme", "zalo", json!({})).await;
-    authorize(&app, "acme", &id, json!({})).await;
-    let (verifier, actor): (String, String) =
-        sqlx::query_as("SELECT pkce_verifier, actor FROM oauth_states")
+    let (_, body) = authorize(&app, "acme", &id, json!({})).await;
+    let (verifier, actor, hash): (String, String, String) =
+        sqlx::query_as("SELECT pkce_verifier, actor, binding_hash FROM oauth_states")
             .fetch_one(&app.pool())
             .await
             .unwrap();
     assert!(verifier.starts_with("sb1:"), "sealed: {verifier}");
     assert_eq!(actor, "jwt:user-of-acme");
+    let binding = body["binding"].as_str().unwrap();
+    assert!(binding.len() >= 43, "{binding}");
+    assert_ne!(hash, binding, "only the binding's hash is stored");
+    assert_eq!(hash, switchboard_api::oauth_state::binding_hash(binding));
 }
 
 /// `text` as a query value.
