@@ -35,9 +35,11 @@ pub fn refresher(
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
     let pool = integrations.pool().clone();
+    let locks = integrations.refresh_locks().clone();
     let targets = StoreSendTargets::new(integrations, platform.clone(), channels.clone());
     let refresher = TokenRefresher::new(
         pool,
+        locks,
         channels,
         Arc::new(targets),
         platform,

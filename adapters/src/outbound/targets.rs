@@ -57,15 +57,15 @@ pub struct StoreSendTargets {
 
 impl StoreSendTargets {
     /// Lookups through `store`, opening secrets with its sealer; each channel's API base is its
-    /// `api_base` platform setting or its sender's default. Token refreshes take the refresh
-    /// lock on the store's database.
+    /// `api_base` platform setting or its sender's default. Token refreshes take the store's
+    /// refresh locks (shared with every other user of the store).
     pub fn new(
         store: IntegrationStore,
         platform: impl Into<LivePlatformCredentials>,
         channels: Arc<ChannelRegistry>,
     ) -> Self {
         Self {
-            locks: RefreshLocks::new(store.pool().clone()),
+            locks: store.refresh_locks().clone(),
             store,
             platform: platform.into(),
             channels,

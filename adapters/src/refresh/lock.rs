@@ -9,8 +9,11 @@
 //! loses its connections the same way.
 //!
 //! A held lock keeps a connection out of the pool while its holder needs others (to read and
-//! command the integration), so one set of locks holds at most [`MAX_HELD`] at once: many
-//! integrations failing together cannot take every connection and wait on each other.
+//! command the integration), so one set of locks holds at most [`MAX_HELD`] at once, and never
+//! more than half the pool: many integrations failing together cannot take every connection
+//! and wait on each other. The cap is the set's, shared by its clones: a process takes all its
+//! locks (the refresher's and the send path's) from one set, its integration store's
+//! ([`crate::store::IntegrationStore::refresh_locks`]), so the cap holds for the process.
 //!
 //! Keys use PostgreSQL's two-key form (`classid`, `objid`), a key space apart from the
 //! one-key locks others may take (migrations): `classid` names token refreshes, `objid` is a
@@ -25,8 +28,8 @@ use switchboard_domain::IntegrationId;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// How many locks one [`RefreshLocks`] holds at once (each holds a pooled connection), and
-/// never more than half the pool.
+/// How many locks one [`RefreshLocks`] and its clones hold at once (each holds a pooled
+/// connection), and never more than half the pool.
 pub const MAX_HELD: usize = 4;
 
 /// The first key of every token-refresh lock (`"TOKR"` in ASCII).

@@ -63,18 +63,20 @@ pub struct TokenRefresher {
 }
 
 impl TokenRefresher {
-    /// A refresher reading due integrations on `pool`, reading and commanding them through
-    /// `targets` and refreshing through `channels`' senders, for the channels whose platform
-    /// credentials in `platform` are verified (or that need none).
+    /// A refresher reading due integrations on `pool`, locking them with `locks` (the
+    /// process's, [`crate::store::IntegrationStore::refresh_locks`]), reading and commanding
+    /// them through `targets` and refreshing through `channels`' senders, for the channels
+    /// whose platform credentials in `platform` are verified (or that need none).
     pub fn new(
         pool: PgPool,
+        locks: RefreshLocks,
         channels: Arc<ChannelRegistry>,
         targets: Arc<dyn SendTargets>,
         platform: LivePlatformCredentials,
         settings: RefreshSettings,
     ) -> Self {
         Self {
-            locks: RefreshLocks::new(pool.clone()),
+            locks,
             pool,
             channels,
             targets,

@@ -73,3 +73,54 @@ async fn the_send_path_takes_the_refreshers_lock() {
     taken.unwrap().release().await;
     db.drop_database().await;
 }
+
+/// A pool of `size` connections to `db`.
+async fn pool_of(db: &TestDb, size: u32) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(size)
+        .connect_with((*db.pool.connect_options()).clone())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_cap_on_held_locks_is_one_for_every_user_of_the_store() {
+    let db = TestDb::new().await;
+    // Half of four connections: two locks at once, whoever takes them.
+    let store = IntegrationStore::new(pool_of(&db, 4).await, services(sealer()));
+    let registry = Arc::new(ChannelRegistry::builtin());
+    let sender_side = StoreSendTargets::new(
+        store.clone(),
+        PlatformCredentials::default(),
+        registry.clone(),
+    );
+    let refresher_side =
+        StoreSendTargets::new(store.clone(), PlatformCredentials::default(), registry);
+    let first = sender_side
+        .refresh_lock(IntegrationId::new())
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .refresh_locks()
+        .try_lock(IntegrationId::new())
+        .await
+        .unwrap()
+        .unwrap();
+    let third = refresher_side.refresh_lock(IntegrationId::new());
+    tokio::pin!(third);
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), &mut third).await;
+    assert!(
+        waited.is_err(),
+        "a third lock was taken past the store's cap of two"
+    );
+    first.release().await;
+    let third = tokio::time::timeout(std::time::Duration::from_secs(5), third)
+        .await
+        .expect("taken once a slot is free")
+        .unwrap()
+        .unwrap();
+    second.release().await;
+    third.release().await;
+    db.drop_database().await;
+}

@@ -136,6 +136,9 @@ pub struct IntegrationStore {
     conflict_retries: u32,
     /// Commands committed through this store and its clones.
     commits: Arc<AtomicU64>,
+    /// The token refresh locks on this store's database, shared by its clones: every refresher
+    /// and send path of the process takes them here, so their cap on held connections is one.
+    refresh_locks: crate::refresh::RefreshLocks,
 }
 
 impl IntegrationStore {
@@ -147,6 +150,7 @@ impl IntegrationStore {
         let cqrs = Arc::new(CqrsFramework::new(store, vec![], services));
         Self {
             cqrs,
+            refresh_locks: crate::refresh::RefreshLocks::new(pool.clone()),
             pool,
             channels,
             sealer,
@@ -169,6 +173,12 @@ impl IntegrationStore {
             envelope: Some(envelope),
             ..Self::new(pool, services)
         }
+    }
+
+    /// The token refresh locks on this store's database, one set for the store and all its
+    /// clones (so for the process, which builds one store).
+    pub fn refresh_locks(&self) -> &crate::refresh::RefreshLocks {
+        &self.refresh_locks
     }
 
     /// The sealer of this store's secrets: what opens the auth fields of what it loads (after
