@@ -13,6 +13,7 @@ pub mod limits;
 pub mod middleware;
 pub mod oauth;
 pub mod oauth_complete;
+pub mod oauth_problems;
 pub mod openapi;
 pub mod openapi_edge;
 pub mod platform_credentials;

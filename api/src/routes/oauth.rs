@@ -20,6 +20,7 @@ use crate::error::Problem;
 use crate::extract::{Json, Path, Query};
 use crate::oauth_outcomes::{OAuthOutcomes, Pending};
 use crate::oauth_state::{PendingFlow, StateError};
+use crate::routes::oauth_problems::{flow_problem, state_problem};
 use crate::state::AppState;
 use crate::views::IntegrationView;
 use axum::extract::State;
@@ -31,7 +32,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use switchboard_adapters::channels::oauth_flow::{
-    flow_for, new_pkce, url_with, AuthorizeParams, CallbackParams, FlowError, OAuthFlow,
+    flow_for, new_pkce, url_with, AuthorizeParams, CallbackParams, OAuthFlow,
 };
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::{ChannelKind, IntegrationId, SecretString, WorkspaceId};
@@ -335,67 +336,6 @@ fn account_hint(
         )));
     }
     Ok(hint)
-}
-
-/// The problem of a refused state.
-fn state_problem(error: StateError) -> Problem {
-    let detail = error.to_string();
-    match error {
-        StateError::Invalid => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "oauth-state-invalid",
-            "Invalid OAuth state",
-            detail,
-        ),
-        StateError::Used => Problem::new(
-            StatusCode::CONFLICT,
-            "oauth-state-used",
-            "OAuth state already used",
-            detail,
-        ),
-        StateError::Expired => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "oauth-state-expired",
-            "OAuth state expired",
-            detail,
-        ),
-        StateError::Database(e) => e.into(),
-        StateError::Sealing => Problem::internal(&detail),
-    }
-}
-
-/// The problem of a flow that could not go on.
-fn flow_problem(error: FlowError) -> Problem {
-    let detail = error.to_string();
-    match error {
-        FlowError::NotConfigured(_) | FlowError::Egress(_) => Problem::new(
-            StatusCode::CONFLICT,
-            "oauth-not-configured",
-            "OAuth not configured",
-            detail,
-        ),
-        FlowError::Refused(_) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "oauth-exchange-refused",
-            "The platform refused the authorization",
-            detail,
-        ),
-        FlowError::Unavailable(_) => {
-            tracing::warn!(%detail, "OAuth platform unavailable");
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "oauth-platform-unavailable",
-                "The platform could not be reached",
-                detail,
-            )
-        }
-        FlowError::Account(_) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "oauth-account-unavailable",
-            "Account not available",
-            detail,
-        ),
-    }
 }
 
 /// A platform's error code as shown: printable ASCII, at most 64 characters.
