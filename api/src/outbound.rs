@@ -87,9 +87,18 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     Ok(())
 }
 
+/// The dead letters of the sends, or with `actions` of the actions.
+fn dead_letters(config: &Config, actions: bool) -> DeadLetters {
+    if actions {
+        DeadLetters::of_actions(config.kafka(), &config.topics())
+    } else {
+        DeadLetters::new(config.kafka(), &config.topics())
+    }
+}
+
 /// `switchboard dlq list`: one JSON line per dead letter.
-pub async fn list(config: &Config) -> anyhow::Result<()> {
-    let records = DeadLetters::new(config.kafka(), &config.topics())
+pub async fn list(config: &Config, actions: bool) -> anyhow::Result<()> {
+    let records = dead_letters(config, actions)
         .list()
         .await?;
     let mut out = std::io::stdout().lock();
@@ -100,15 +109,16 @@ pub async fn list(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `switchboard dlq redrive`: re-produces the dead letters not redriven before.
-pub async fn redrive(config: &Config) -> anyhow::Result<()> {
+pub async fn redrive(config: &Config, actions: bool) -> anyhow::Result<()> {
     let producer = EventProducer::new(&config.kafka())?;
-    let count = DeadLetters::new(config.kafka(), &config.topics())
-        .redrive(&producer)
-        .await?;
-    println!(
-        "redrove {count} dead letter(s) to {}",
-        config.topics().outbound
-    );
+    let count = dead_letters(config, actions).redrive(&producer).await?;
+    let topics = config.topics();
+    let target = if actions {
+        topics.actions_requested
+    } else {
+        topics.outbound
+    };
+    println!("redrove {count} dead letter(s) to {target}");
     Ok(())
 }
 
