@@ -98,9 +98,7 @@ fn dead_letters(config: &Config, actions: bool) -> DeadLetters {
 
 /// `switchboard dlq list`: one JSON line per dead letter.
 pub async fn list(config: &Config, actions: bool) -> anyhow::Result<()> {
-    let records = dead_letters(config, actions)
-        .list()
-        .await?;
+    let records = dead_letters(config, actions).list().await?;
     let mut out = std::io::stdout().lock();
     for record in &records {
         writeln!(out, "{}", describe(record))?;

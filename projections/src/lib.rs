@@ -1,9 +1,10 @@
 //! Switchboard's read models, built only from events consumed from Kafka: the inbox
 //! (inboxes, conversations, messages, delivery status), the settings (integrations per
-//! workspace) and an example analytics consumer. Each lives in its own PostgreSQL schema,
+//! workspace), the actions (status and output of each requested action) and an example analytics consumer. Each lives in its own PostgreSQL schema,
 //! written together with its Kafka offsets, and can be rebuilt by replaying its topics.
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod analytics;
 pub mod engine;
 pub mod inbox;
@@ -18,6 +19,7 @@ pub fn served() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(settings::SettingsProjection),
         Arc::new(inbox::InboxProjection),
+        Arc::new(actions::ActionsProjection),
     ]
 }
 

@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use switchboard_domain::ChannelCatalog;
 
-fn every_action() -> Vec<(String, std::sync::Arc<dyn crate::channels::action::ChannelAction>)> {
+fn every_action() -> Vec<(
+    String,
+    std::sync::Arc<dyn crate::channels::action::ChannelAction>,
+)> {
     let registry = ChannelRegistry::builtin();
     registry
         .all()
@@ -47,7 +50,11 @@ fn every_action_declares_object_schemas_without_references() {
         let spec = action.spec();
         for schema in [&spec.input_schema, &spec.output_schema] {
             assert_eq!(schema["type"], "object", "{kind}.{}: {schema}", spec.name);
-            assert!(!schema.to_string().contains("$ref"), "{kind}.{}: {schema}", spec.name);
+            assert!(
+                !schema.to_string().contains("$ref"),
+                "{kind}.{}: {schema}",
+                spec.name
+            );
         }
         assert!(!spec.description.is_empty());
     }
@@ -64,13 +71,19 @@ fn every_action_refuses_junk_naming_the_fields() {
         }
         let found = action.check(&json!({"no_such_field": 1}));
         let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
-        assert!(fields.contains(&"no_such_field"), "{kind}.{name}: {fields:?}");
+        assert!(
+            fields.contains(&"no_such_field"),
+            "{kind}.{name}: {fields:?}"
+        );
         let required = action.spec().input_schema["required"]
             .as_array()
             .cloned()
             .unwrap_or_default();
         for field in required.iter().filter_map(Value::as_str) {
-            assert!(fields.contains(&field), "{kind}.{name}: {field} in {fields:?}");
+            assert!(
+                fields.contains(&field),
+                "{kind}.{name}: {field} in {fields:?}"
+            );
         }
         assert!(!found.iter().any(|p| p.problem.contains("1")), "{found:?}");
     }
@@ -91,8 +104,10 @@ fn well_formed_inputs_pass_and_rules_beyond_the_schema_are_named() {
     let email = registry.action(&smtp, "send_email").unwrap();
     let ok = json!({"to": ["a@example.org"], "subject": "Hi", "text": "Hello"});
     assert!(email.check(&ok).is_empty(), "{:?}", email.check(&ok));
-    let found = email.check(&json!({"to": ["not an address"], "cc": ["b@example.org", "nope"], "subject": "Hi",
-        "attachments": [{"url": "ftp://x"}]}));
+    let found = email.check(
+        &json!({"to": ["not an address"], "cc": ["b@example.org", "nope"], "subject": "Hi",
+        "attachments": [{"url": "ftp://x"}]}),
+    );
     let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, ["to[0]", "cc[1]", "text", "attachments[0].url"]);
 }

@@ -75,7 +75,11 @@ fn problem(found: &mut Vec<FieldProblem>, path: &str, text: impl Into<String>) {
 
 fn walk(schema: &Value, value: &Value, path: &str, depth: usize, found: &mut Vec<FieldProblem>) {
     if depth > MAX_INPUT_DEPTH {
-        return problem(found, path, format!("nested deeper than {MAX_INPUT_DEPTH} levels"));
+        return problem(
+            found,
+            path,
+            format!("nested deeper than {MAX_INPUT_DEPTH} levels"),
+        );
     }
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for part in all {
@@ -114,7 +118,13 @@ fn walk(schema: &Value, value: &Value, path: &str, depth: usize, found: &mut Vec
     }
 }
 
-fn one_of(branches: &[Value], value: &Value, path: &str, depth: usize, found: &mut Vec<FieldProblem>) {
+fn one_of(
+    branches: &[Value],
+    value: &Value,
+    path: &str,
+    depth: usize,
+    found: &mut Vec<FieldProblem>,
+) {
     let mut best: Option<Vec<FieldProblem>> = None;
     for branch in branches {
         let mut attempt = Vec::new();
@@ -172,7 +182,9 @@ fn check_object(
             problem(found, &join(name), "is required");
         }
     }
-    let open = schema.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false));
+    let open = schema
+        .get("additionalProperties")
+        .is_some_and(|a| a != &Value::Bool(false));
     for (name, field) in object {
         match properties.and_then(|p| p.get(name)) {
             Some(field_schema) => walk(field_schema, field, &join(name), depth + 1, found),
@@ -182,7 +194,13 @@ fn check_object(
     }
 }
 
-fn check_array(schema: &Value, items: &[Value], path: &str, depth: usize, found: &mut Vec<FieldProblem>) {
+fn check_array(
+    schema: &Value,
+    items: &[Value],
+    path: &str,
+    depth: usize,
+    found: &mut Vec<FieldProblem>,
+) {
     if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
         if (items.len() as u64) < min {
             problem(found, path, format!("needs at least {min} item(s)"));
@@ -217,7 +235,12 @@ fn check_string(schema: &Value, text: &str, path: &str, found: &mut Vec<FieldPro
     }
 }
 
-fn check_number(schema: &Value, number: &serde_json::Number, path: &str, found: &mut Vec<FieldProblem>) {
+fn check_number(
+    schema: &Value,
+    number: &serde_json::Number,
+    path: &str,
+    found: &mut Vec<FieldProblem>,
+) {
     let Some(n) = number.as_f64() else { return };
     if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
         if n < min {
@@ -278,6 +301,9 @@ mod tests {
         let schema = json!({"type": "object", "properties": {"tls": {"oneOf": [{"type": "null"}, {"type": "string", "enum": ["starttls", "implicit", "none"]}]}}});
         assert!(problems(&schema, &json!({"tls": "starttls"})).is_empty());
         assert!(problems(&schema, &json!({"tls": null})).is_empty());
-        assert_eq!(fields(&problems(&schema, &json!({"tls": "ssl"}))), vec!["tls"]);
+        assert_eq!(
+            fields(&problems(&schema, &json!({"tls": "ssl"}))),
+            vec!["tls"]
+        );
     }
 }

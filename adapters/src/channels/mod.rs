@@ -160,7 +160,9 @@ impl ChannelRegistry {
 
     /// The action `name` of channel `kind`.
     pub fn action(&self, kind: &ChannelKind, name: &str) -> Option<&Arc<dyn ChannelAction>> {
-        self.actions(kind).iter().find(|a| a.spec().name.as_str() == name)
+        self.actions(kind)
+            .iter()
+            .find(|a| a.spec().name.as_str() == name)
     }
 
     /// The platform app of a channel that has one.

@@ -112,7 +112,10 @@ impl ActionWorker {
             .action(&request.channel, request.action.as_str())
             .cloned()
         else {
-            let detail = format!("channel '{}' has no action '{}'", request.channel, request.action);
+            let detail = format!(
+                "channel '{}' has no action '{}'",
+                request.channel, request.action
+            );
             return Ended::from(Verdict::failed(FailureReason::Invalid, detail, 0));
         };
         let problems = action.check(&request.input);
@@ -129,9 +132,8 @@ impl ActionWorker {
             recipient: None,
         };
         let action = action.as_ref();
-        let run = |target| async move {
-            action.run(&target, request.action_id, &request.input).await
-        };
+        let run =
+            |target| async move { action.run(&target, request.action_id, &request.input).await };
         match self.deliverer.attempts(&job, run).await {
             Ok((output, attempts)) => Ended {
                 outcome: ActionOutcome::ActionCompleted { output, attempts },
@@ -194,7 +196,11 @@ impl RecordHandler for ActionWorker {
 }
 
 /// The record of `result` on `topic`.
-pub fn result_record(topic: &str, result: &ActionResult, traceparent: Option<String>) -> OutgoingRecord {
+pub fn result_record(
+    topic: &str,
+    result: &ActionResult,
+    traceparent: Option<String>,
+) -> OutgoingRecord {
     OutgoingRecord {
         topic: topic.to_owned(),
         key: result.integration_id.to_string(),

@@ -91,7 +91,9 @@ impl Deliverer {
             integration_id: command.integration_id,
             channel: &command.channel,
             refresher: Some(sender),
-            recipient: sender.recipient_rate().map(|pair| (pair, recipient(command))),
+            recipient: sender
+                .recipient_rate()
+                .map(|pair| (pair, recipient(command))),
         };
         let send = |target: SendTarget| async move { sender.send(&target, command).await };
         match self.attempts(&job, send).await {
@@ -111,7 +113,11 @@ impl Deliverer {
     /// credentials are renewed once through `job.refresher` (or the integration disconnected).
     /// Answers the output and the number of calls made, or the failed verdict. Sends and
     /// actions alike run through here.
-    pub async fn attempts<'a, T, F, Fut>(&self, job: &Job<'a>, attempt: F) -> Result<(T, u32), Verdict>
+    pub async fn attempts<'a, T, F, Fut>(
+        &self,
+        job: &Job<'a>,
+        attempt: F,
+    ) -> Result<(T, u32), Verdict>
     where
         F: Fn(SendTarget) -> Fut,
         Fut: std::future::Future<Output = Result<T, SendError>>,
@@ -136,7 +142,8 @@ impl Deliverer {
                 SendError::Retryable { .. }
                 | SendError::RateLimited { .. }
                 | SendError::RecipientThrottled { .. } => {
-                    if let Some(verdict) = self.wait_to_retry(job, &target, &error, attempts).await {
+                    if let Some(verdict) = self.wait_to_retry(job, &target, &error, attempts).await
+                    {
                         return Err(verdict);
                     }
                 }
@@ -171,10 +178,18 @@ impl Deliverer {
                     }
                 }
                 SendError::Permanent(_) => {
-                    return Err(Verdict::failed(FailureReason::Permanent, error.to_string(), attempts))
+                    return Err(Verdict::failed(
+                        FailureReason::Permanent,
+                        error.to_string(),
+                        attempts,
+                    ))
                 }
                 SendError::Invalid(_) => {
-                    return Err(Verdict::failed(FailureReason::Invalid, error.to_string(), attempts))
+                    return Err(Verdict::failed(
+                        FailureReason::Invalid,
+                        error.to_string(),
+                        attempts,
+                    ))
                 }
             }
         }

@@ -142,12 +142,21 @@ impl OutboundEngine {
             status: topics.status.clone(),
             dead_letter: format!("{}.dlq", topics.outbound),
         };
-        let sends = Arc::new(Worker::new(deliverer.clone(), producer.clone(), worker_topics));
+        let sends = Arc::new(Worker::new(
+            deliverer.clone(),
+            producer.clone(),
+            worker_topics,
+        ));
         let action_topics = ActionTopics {
             results: topics.action_results.clone(),
             dead_letter: format!("{}.dlq", topics.actions_requested),
         };
-        let actions = Arc::new(ActionWorker::new(deliverer, channels, producer, action_topics));
+        let actions = Arc::new(ActionWorker::new(
+            deliverer,
+            channels,
+            producer,
+            action_topics,
+        ));
         let worker = Arc::new(ByTopic {
             sends,
             actions,

@@ -66,7 +66,11 @@ pub struct ActionResult {
 impl ActionResult {
     /// The result of `request`.
     pub fn new(request: &ActionRequested, outcome: ActionOutcome, at: DateTime<Utc>) -> Self {
-        let identity = format!("action\u{1f}{}\u{1f}{}", request.action_id, outcome.type_name());
+        let identity = format!(
+            "action\u{1f}{}\u{1f}{}",
+            request.action_id,
+            outcome.type_name()
+        );
         Self {
             event_id: Uuid::new_v5(&EVENT_ID_NAMESPACE, identity.as_bytes()),
             action_id: request.action_id,

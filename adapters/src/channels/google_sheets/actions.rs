@@ -171,7 +171,8 @@ impl Values {
         body: Option<Value>,
     ) -> Result<Value, SendError> {
         let not_url = || SendError::Permanent("the Sheets API base is not a URL".into());
-        let mut url = reqwest::Url::parse(&target.url("/v4/spreadsheets")).map_err(|_| not_url())?;
+        let mut url =
+            reqwest::Url::parse(&target.url("/v4/spreadsheets")).map_err(|_| not_url())?;
         url.path_segments_mut()
             .map_err(|()| not_url())?
             .push(spreadsheet)
@@ -224,8 +225,11 @@ pub fn is_a1_range(range: &str) -> bool {
         letters <= 3 && digits.bytes().all(|b| b.is_ascii_digit()) && !c.is_empty()
     };
     let named = |c: &str| {
-        c.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b' ')
+        c.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && c.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b' ')
     };
     match cells.split_once(':') {
         Some((from, to)) => cell(from) && cell(to),
@@ -243,7 +247,10 @@ fn check_range(range: Option<&str>, found: &mut Vec<FieldProblem>) {
 
 fn check_spreadsheet(id: &Option<String>, found: &mut Vec<FieldProblem>) {
     let valid = |id: &str| {
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
     if id.as_deref().is_some_and(|id| !valid(id)) {
         found.push(field_problem("spreadsheet_id", "is not a spreadsheet id"));
@@ -253,9 +260,15 @@ fn check_spreadsheet(id: &Option<String>, found: &mut Vec<FieldProblem>) {
 fn updated(answer: &Value, spreadsheet: &str, table_range: Option<String>) -> UpdatedRange {
     let count = |name: &str| answer[name].as_u64().unwrap_or_default();
     UpdatedRange {
-        spreadsheet_id: answer["spreadsheetId"].as_str().unwrap_or(spreadsheet).to_owned(),
+        spreadsheet_id: answer["spreadsheetId"]
+            .as_str()
+            .unwrap_or(spreadsheet)
+            .to_owned(),
         table_range,
-        updated_range: answer["updatedRange"].as_str().unwrap_or_default().to_owned(),
+        updated_range: answer["updatedRange"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         updated_rows: count("updatedRows"),
         updated_columns: count("updatedColumns"),
         updated_cells: count("updatedCells"),
@@ -325,12 +338,22 @@ impl TypedAction for AppendRow {
                 .unwrap_or_else(|_| DEFAULT_RANGE.to_owned()),
         };
         let option = input.value_input_option.unwrap_or_default().wire();
-        let query = [("valueInputOption", option), ("insertDataOption", "INSERT_ROWS")];
+        let query = [
+            ("valueInputOption", option),
+            ("insertDataOption", "INSERT_ROWS"),
+        ];
         let body = json!({"majorDimension": "ROWS", "values": [input.values]});
         let path = format!("{range}:append");
         let answer = self
             .0
-            .call(Method::POST, target, &spreadsheet, &path, &query, Some(body))
+            .call(
+                Method::POST,
+                target,
+                &spreadsheet,
+                &path,
+                &query,
+                Some(body),
+            )
             .await?;
         let table = answer["tableRange"].as_str().map(str::to_owned);
         Ok(updated(&answer["updates"], &spreadsheet, table))
@@ -362,7 +385,14 @@ impl TypedAction for ReadRange {
         let query = [("majorDimension", dimension.wire())];
         let answer = self
             .0
-            .call(Method::GET, target, &spreadsheet, &input.range, &query, None)
+            .call(
+                Method::GET,
+                target,
+                &spreadsheet,
+                &input.range,
+                &query,
+                None,
+            )
             .await?;
         let values = match answer.get("values") {
             Some(values) => serde_json::from_value(values.clone()).map_err(|_| {
@@ -404,7 +434,14 @@ impl TypedAction for UpdateRange {
         let body = json!({"range": input.range, "majorDimension": "ROWS", "values": input.values});
         let answer = self
             .0
-            .call(Method::PUT, target, &spreadsheet, &input.range, &query, Some(body))
+            .call(
+                Method::PUT,
+                target,
+                &spreadsheet,
+                &input.range,
+                &query,
+                Some(body),
+            )
             .await?;
         Ok(updated(&answer, &spreadsheet, None))
     }
@@ -416,10 +453,25 @@ mod tests {
 
     #[test]
     fn a1_ranges_and_sheet_names_are_accepted_and_other_text_is_not() {
-        for good in ["A:C", "Sheet1!A1:C10", "'My sheet'!B2", "Sheet1", "Totals", "A1"] {
+        for good in [
+            "A:C",
+            "Sheet1!A1:C10",
+            "'My sheet'!B2",
+            "Sheet1",
+            "Totals",
+            "A1",
+        ] {
             assert!(is_a1_range(good), "{good}");
         }
-        for bad in ["", "!A1", "A1:", "Sheet1!A1:C10:D", "A 1:B2", "1A", "a'b!A1"] {
+        for bad in [
+            "",
+            "!A1",
+            "A1:",
+            "Sheet1!A1:C10:D",
+            "A 1:B2",
+            "1A",
+            "a'b!A1",
+        ] {
             assert!(!is_a1_range(bad), "{bad}");
         }
     }

@@ -31,10 +31,9 @@ impl AccountLifecycle for SmtpAccount {
     }
 
     async fn verify(&self, target: &AccountTarget) -> Result<VerifiedAccount, AccountError> {
-        let server = server_settings(|name| {
-            target.secrets.get(name).ok().map(|v| v.expose().to_owned())
-        })
-        .map_err(|e| AccountError::Refused(e.to_string()))?;
+        let server =
+            server_settings(|name| target.secrets.get(name).ok().map(|v| v.expose().to_owned()))
+                .map_err(|e| AccountError::Refused(e.to_string()))?;
         let login = SmtpLogin {
             host: &server.host,
             port: server.port,

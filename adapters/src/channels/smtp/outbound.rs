@@ -37,8 +37,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::net::SocketAddr;
 use switchboard_domain::message::SendMessage;
 
-pub use crate::channels::smtp::presets::IMPLICIT_TLS_PORT;
 use crate::channels::smtp::presets::server_settings;
+pub use crate::channels::smtp::presets::IMPLICIT_TLS_PORT;
 /// The longest subject taken from the text, in characters.
 const MAX_SUBJECT_CHARS: usize = 78;
 
@@ -142,10 +142,9 @@ struct Server {
 
 impl Server {
     fn of(target: &SendTarget) -> Result<Self, SendError> {
-        let settings = server_settings(|name| {
-            target.secrets.get(name).ok().map(|v| v.expose().to_owned())
-        })
-        .map_err(|e| SendError::Permanent(e.to_string()))?;
+        let settings =
+            server_settings(|name| target.secrets.get(name).ok().map(|v| v.expose().to_owned()))
+                .map_err(|e| SendError::Permanent(e.to_string()))?;
         Ok(Self {
             host: normalize_host(&settings.host),
             port: settings.port,

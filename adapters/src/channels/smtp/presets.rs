@@ -50,18 +50,48 @@ pub struct Preset {
 /// The presets, by `provider` name. Amazon SES is its `us-east-1` endpoint: set `host` for
 /// another region (`email-smtp.eu-west-1.amazonaws.com`).
 pub const PRESETS: &[Preset] = &[
-    Preset { name: "gmail", host: "smtp.gmail.com", port: 587 },
-    Preset { name: "outlook", host: "smtp-mail.outlook.com", port: 587 },
-    Preset { name: "office365", host: "smtp.office365.com", port: 587 },
-    Preset { name: "sendgrid", host: "smtp.sendgrid.net", port: 587 },
-    Preset { name: "mailgun", host: "smtp.mailgun.org", port: 587 },
-    Preset { name: "ses", host: "email-smtp.us-east-1.amazonaws.com", port: 587 },
-    Preset { name: "zoho", host: "smtp.zoho.com", port: 465 },
+    Preset {
+        name: "gmail",
+        host: "smtp.gmail.com",
+        port: 587,
+    },
+    Preset {
+        name: "outlook",
+        host: "smtp-mail.outlook.com",
+        port: 587,
+    },
+    Preset {
+        name: "office365",
+        host: "smtp.office365.com",
+        port: 587,
+    },
+    Preset {
+        name: "sendgrid",
+        host: "smtp.sendgrid.net",
+        port: 587,
+    },
+    Preset {
+        name: "mailgun",
+        host: "smtp.mailgun.org",
+        port: 587,
+    },
+    Preset {
+        name: "ses",
+        host: "email-smtp.us-east-1.amazonaws.com",
+        port: 587,
+    },
+    Preset {
+        name: "zoho",
+        host: "smtp.zoho.com",
+        port: 465,
+    },
 ];
 
 /// The preset named `provider`.
 pub fn preset(provider: &str) -> Option<&'static Preset> {
-    PRESETS.iter().find(|p| p.name == provider.trim().to_ascii_lowercase())
+    PRESETS
+        .iter()
+        .find(|p| p.name == provider.trim().to_ascii_lowercase())
 }
 
 /// The server an integration's fields name.
@@ -96,7 +126,11 @@ pub fn server_settings(
         Some(name) => Some(preset(&name).ok_or_else(|| {
             ServerSettingsError(format!(
                 "provider is not one of {}",
-                PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                PRESETS
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?),
         None => None,
@@ -148,24 +182,47 @@ mod tests {
             ("office365", "smtp.office365.com", 587, TlsMode::StartTls),
             ("sendgrid", "smtp.sendgrid.net", 587, TlsMode::StartTls),
             ("mailgun", "smtp.mailgun.org", 587, TlsMode::StartTls),
-            ("ses", "email-smtp.us-east-1.amazonaws.com", 587, TlsMode::StartTls),
+            (
+                "ses",
+                "email-smtp.us-east-1.amazonaws.com",
+                587,
+                TlsMode::StartTls,
+            ),
             ("zoho", "smtp.zoho.com", 465, TlsMode::Implicit),
         ];
         assert_eq!(expected.len(), PRESETS.len());
         for (provider, host, port, tls) in expected {
             let found = settings(&[("provider", provider)]).unwrap();
-            assert_eq!(found, ServerSettings { host: host.into(), port, tls }, "{provider}");
+            assert_eq!(
+                found,
+                ServerSettings {
+                    host: host.into(),
+                    port,
+                    tls
+                },
+                "{provider}"
+            );
         }
-        assert_eq!(settings(&[("provider", "Gmail")]).unwrap().host, "smtp.gmail.com");
+        assert_eq!(
+            settings(&[("provider", "Gmail")]).unwrap().host,
+            "smtp.gmail.com"
+        );
     }
 
     #[test]
     fn host_port_and_starttls_fields_override_the_preset() {
-        let moved = settings(&[("provider", "ses"), ("host", "email-smtp.eu-west-1.amazonaws.com")]);
+        let moved = settings(&[
+            ("provider", "ses"),
+            ("host", "email-smtp.eu-west-1.amazonaws.com"),
+        ]);
         assert_eq!(moved.unwrap().host, "email-smtp.eu-west-1.amazonaws.com");
         let implicit = settings(&[("provider", "gmail"), ("port", "465")]).unwrap();
         assert_eq!((implicit.port, implicit.tls), (465, TlsMode::Implicit));
-        let plain = settings(&[("provider", "mailgun"), ("port", "2525"), ("starttls", "false")]);
+        let plain = settings(&[
+            ("provider", "mailgun"),
+            ("port", "2525"),
+            ("starttls", "false"),
+        ]);
         assert_eq!(plain.unwrap().tls, TlsMode::None);
         let zoho_587 = settings(&[("provider", "zoho"), ("port", "587")]).unwrap();
         assert_eq!(zoho_587.tls, TlsMode::StartTls);
@@ -176,7 +233,13 @@ mod tests {
         let own = settings(&[("host", "mail.shop.example")]).unwrap();
         assert_eq!((own.port, own.tls), (DEFAULT_PORT, TlsMode::StartTls));
         assert!(settings(&[]).unwrap_err().0.contains("host"));
-        assert!(settings(&[("provider", "aol")]).unwrap_err().0.contains("provider"));
-        assert!(settings(&[("host", "h"), ("port", "0")]).unwrap_err().0.contains("port"));
+        assert!(settings(&[("provider", "aol")])
+            .unwrap_err()
+            .0
+            .contains("provider"));
+        assert!(settings(&[("host", "h"), ("port", "0")])
+            .unwrap_err()
+            .0
+            .contains("port"));
     }
 }

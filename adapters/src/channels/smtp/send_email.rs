@@ -138,7 +138,10 @@ impl SendEmail {
             let which = format!("attachment {}", n + 1);
             let in_context = |e: SendError| match e {
                 SendError::Permanent(d) => SendError::Permanent(format!("{which}: {d}")),
-                SendError::Retryable { retry_after, detail } => SendError::Retryable {
+                SendError::Retryable {
+                    retry_after,
+                    detail,
+                } => SendError::Retryable {
                     retry_after,
                     detail: format!("{which}: {detail}"),
                 },
@@ -227,7 +230,10 @@ impl TypedAction for SendEmail {
             }
         }
         if input.to.len() + input.cc.len() + input.bcc.len() > MAX_RECIPIENTS {
-            found.push(field_problem("to", format!("at most {MAX_RECIPIENTS} recipients in all")));
+            found.push(field_problem(
+                "to",
+                format!("at most {MAX_RECIPIENTS} recipients in all"),
+            ));
         }
         if let Some(reply_to) = &input.reply_to {
             mailbox(reply_to, "reply_to", &mut found);
@@ -242,10 +248,20 @@ impl TypedAction for SendEmail {
             let https = reqwest::Url::parse(&attachment.url)
                 .is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
             if !https {
-                found.push(field_problem(format!("attachments[{n}].url"), "is not an http(s) URL"));
+                found.push(field_problem(
+                    format!("attachments[{n}].url"),
+                    "is not an http(s) URL",
+                ));
             }
-            if attachment.content_type.as_deref().is_some_and(|t| ContentType::parse(t).is_err()) {
-                found.push(field_problem(format!("attachments[{n}].content_type"), "is not a media type"));
+            if attachment
+                .content_type
+                .as_deref()
+                .is_some_and(|t| ContentType::parse(t).is_err())
+            {
+                found.push(field_problem(
+                    format!("attachments[{n}].content_type"),
+                    "is not a media type",
+                ));
             }
         }
         found
@@ -295,7 +311,9 @@ impl TypedAction for SendEmail {
         }
         let attachments = self.fetch(&input.attachments).await?;
         let email = if attachments.is_empty() && input.html.is_none() {
-            builder.header(ContentType::TEXT_PLAIN).body(input.text.clone().unwrap_or_default())
+            builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(input.text.clone().unwrap_or_default())
         } else {
             let mut body = MultiPart::mixed().multipart(body_part(&input));
             for attachment in attachments {
