@@ -2,8 +2,8 @@
 //! outbound message through the workspace's SMTP server.
 
 mod account;
-#[cfg(test)]
-pub(crate) mod fake_server;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_server;
 mod outbound;
 pub mod presets;
 pub mod send_email;
