@@ -258,7 +258,11 @@ async fn already_produced(
 }
 
 /// The record of `request` on `actions.requested`.
-fn request_record(request: &ActionRequested, topic: &str) -> OutgoingRecord {
+pub fn request_record(
+    request: &ActionRequested,
+    topic: &str,
+    traceparent: Option<String>,
+) -> OutgoingRecord {
     OutgoingRecord {
         topic: topic.to_owned(),
         key: request.key(),
@@ -272,12 +276,16 @@ fn request_record(request: &ActionRequested, topic: &str) -> OutgoingRecord {
             actor: None,
         },
         body: serde_json::to_vec(request).unwrap_or_default(),
-        traceparent: current_traceparent(),
+        traceparent,
     }
 }
 
 async fn produce(state: &AppState, request: &ActionRequested) -> Result<(), Problem> {
-    let record = request_record(request, &state.topics.actions_requested);
+    let record = request_record(
+        request,
+        &state.topics.actions_requested,
+        current_traceparent(),
+    );
     state.producer.publish(&record).await.map_err(|error| {
         tracing::warn!(%error, "action request not acknowledged by the broker");
         Problem::unavailable(
