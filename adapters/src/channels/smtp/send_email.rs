@@ -329,3 +329,109 @@ impl TypedAction for SendEmail {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::channels::fake_platform::{target, test_policy};
+    use crate::channels::sender::SendError;
+    use crate::channels::smtp::fake_server::{FakeSmtp, Replies};
+    use crate::channels::ChannelRegistry;
+    use serde_json::json;
+    use switchboard_domain::action::ActionId;
+    use switchboard_domain::ChannelKind;
+
+    fn registry() -> ChannelRegistry {
+        ChannelRegistry::with_egress(&test_policy())
+    }
+
+    #[tokio::test]
+    async fn the_email_channel_sends_from_its_smtp_side_under_its_own_field_names() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let port = server.port.to_string();
+        let mailbox = target(
+            "email",
+            "",
+            &[
+                ("imap_host", "imap.invalid"),
+                ("smtp_host", "127.0.0.1"),
+                ("smtp_port", &port),
+                ("smtp_starttls", "false"),
+                ("username", "inbox"),
+                ("password", "mail-secret-pw"),
+                ("address", "support@acme.example"),
+            ],
+        );
+        let action = registry()
+            .action(&ChannelKind::parse("email").unwrap(), "send_email")
+            .cloned()
+            .unwrap();
+        let id = ActionId::new();
+        let input =
+            json!({"to": ["ada@example.org"], "subject": "Re: order", "text": "On its way"});
+        let output = action.run(&mailbox, id, &input).await.unwrap();
+
+        assert_eq!(output["message_id"], format!("<{id}@acme.example>"));
+        let session = server.session();
+        assert_eq!(
+            session.auth_plain.as_deref(),
+            Some("\0inbox\0mail-secret-pw")
+        );
+        assert_eq!(session.mail_from, "<support@acme.example>");
+        assert!(
+            session.data.contains("Subject: Re: order"),
+            "{}",
+            session.data
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_login_is_an_auth_failure_without_the_password() {
+        let server = FakeSmtp::start(Replies {
+            auth: "535 5.7.8 Authentication credentials invalid",
+            ..Replies::default()
+        })
+        .await;
+        let port = server.port.to_string();
+        let mailer = target(
+            "smtp",
+            "",
+            &[
+                ("host", "127.0.0.1"),
+                ("port", &port),
+                ("starttls", "false"),
+                ("username", "mailer"),
+                ("password", "smtp-secret-pw"),
+                ("from_address", "shop@shop.example"),
+            ],
+        );
+        let action = registry()
+            .action(&ChannelKind::parse("smtp").unwrap(), "send_email")
+            .cloned()
+            .unwrap();
+        let input = json!({"to": ["ada@example.org"], "subject": "Hi", "html": "<b>Hi</b>"});
+        let error = action
+            .run(&mailer, ActionId::new(), &input)
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, SendError::Auth(_)), "{error}");
+        assert!(!error.to_string().contains("smtp-secret-pw"));
+    }
+
+    #[tokio::test]
+    async fn an_input_the_record_carries_invalid_is_refused_before_any_connection() {
+        let server = FakeSmtp::start(Replies::default()).await;
+        let mailer = target("smtp", "", &[("host", "127.0.0.1")]);
+        let action = registry()
+            .action(&ChannelKind::parse("smtp").unwrap(), "send_email")
+            .cloned()
+            .unwrap();
+        let error = action
+            .run(&mailer, ActionId::new(), &json!({"to": [], "subject": "x"}))
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, SendError::Invalid(_)), "{error}");
+        assert_eq!(server.connections(), 0);
+    }
+}
