@@ -1,7 +1,8 @@
 //! Switchboard's read models, built only from events consumed from Kafka: the inbox
 //! (inboxes, conversations, messages, delivery status), the settings (integrations per
-//! workspace), the actions (status and output of each requested action) and an example analytics consumer. Each lives in its own PostgreSQL schema,
-//! written together with its Kafka offsets, and can be rebuilt by replaying its topics.
+//! workspace), the actions (each requested action's status and output) and an example
+//! analytics consumer. Each lives in its own PostgreSQL schema, written together with its
+//! Kafka offsets, and can be rebuilt by replaying its topics.
 #![forbid(unsafe_code)]
 
 pub mod actions;
