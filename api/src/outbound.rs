@@ -19,7 +19,7 @@ use switchboard_adapters::outbound::record::CommandRecord;
 use switchboard_adapters::outbound::redrive::DeadLetters;
 use switchboard_adapters::outbound::targets::StoreSendTargets;
 use switchboard_adapters::outbound::{OutboundEngine, OutboundSettings};
-use switchboard_adapters::store::{connect_lazy, IntegrationStore};
+use switchboard_adapters::store::{connect_lazy, ActionRuns, IntegrationStore};
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
 
@@ -46,14 +46,16 @@ pub fn engine(
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
+    let runs = ActionRuns::new(integrations.pool().clone());
     let targets = StoreSendTargets::new(integrations, platform, channels.clone());
-    let engine = OutboundEngine::new(
+    let engine = OutboundEngine::with_action_runs(
         &config.kafka(),
         &config.topics(),
         settings,
         channels,
         Arc::new(targets),
         producer,
+        runs,
     )?;
     Ok(engine)
 }

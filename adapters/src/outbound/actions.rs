@@ -9,8 +9,10 @@
 //! As for sends (see [`crate::outbound`]): at-least-once, the offset committed only after the
 //! result (and dead letter) was acknowledged; one integration's actions run one at a time in
 //! offset order; a result's id is a UUIDv5 of the action id and the outcome, so a repeated
-//! result carries the same `ce_id`. An action the platform performed just before a crash is
-//! performed again (the `Message-ID` of an e-mail is the same both times).
+//! result carries the same `ce_id`. A completion is remembered ([`ActionRuns`]) before its
+//! result is published, so a request delivered again afterwards is answered with the same
+//! result without performing it again; only a crash between the platform's answer and that
+//! write performs it twice (an e-mail then keeps its `Message-ID`).
 
 use crate::channels::ChannelRegistry;
 use crate::kafka::trace_context::{current_traceparent, set_remote_parent};
@@ -19,6 +21,7 @@ use crate::outbound::delivery::{Deliverer, Job, Verdict};
 use crate::outbound::dlq::dead_letter;
 use crate::outbound::record::CommandRecord;
 use crate::outbound::worker::{until_acked, RecordHandler, Worker};
+use crate::store::ActionRuns;
 use chrono::Utc;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -76,21 +79,25 @@ pub struct ActionWorker {
     channels: Arc<ChannelRegistry>,
     producer: EventProducer,
     topics: ActionTopics,
+    runs: ActionRuns,
 }
 
 impl ActionWorker {
-    /// A worker running `channels`' actions through `deliverer`, publishing with `producer`.
+    /// A worker running `channels`' actions through `deliverer`, publishing with `producer`,
+    /// remembering completions in `runs`.
     pub fn new(
         deliverer: Arc<Deliverer>,
         channels: Arc<ChannelRegistry>,
         producer: EventProducer,
         topics: ActionTopics,
+        runs: ActionRuns,
     ) -> Self {
         Self {
             deliverer,
             channels,
             producer,
             topics,
+            runs,
         }
     }
 
@@ -101,7 +108,18 @@ impl ActionWorker {
         span.record("action_id", tracing::field::display(request.action_id));
         span.record("channel", tracing::field::display(&request.channel));
         span.record("action", tracing::field::display(&request.action));
+        if let Some(outcome) = self.runs.completed(request.action_id).await {
+            tracing::info!("action completed before; its result is published again");
+            let ended = Ended {
+                outcome,
+                dead_letter: None,
+            };
+            return Ok((request, ended));
+        }
         let ended = self.perform(&request).await;
+        if let ActionOutcome::ActionCompleted { .. } = &ended.outcome {
+            self.runs.record(request.action_id, &ended.outcome).await;
+        }
         Ok((request, ended))
     }
 

@@ -43,6 +43,7 @@ pub mod worker;
 
 use crate::channels::ChannelRegistry;
 use crate::kafka::{EventProducer, KafkaSettings, Topics};
+use crate::store::ActionRuns;
 use actions::{ActionTopics, ActionWorker, ByTopic};
 use delivery::Deliverer;
 use dispatcher::{DispatchError, Dispatcher};
@@ -114,6 +115,21 @@ impl OutboundEngine {
         targets: Arc<dyn SendTargets>,
         producer: EventProducer,
     ) -> Result<Self, KafkaError> {
+        let runs = ActionRuns::none();
+        Self::with_action_runs(kafka, topics, settings, channels, targets, producer, runs)
+    }
+
+    /// [`OutboundEngine::new`], remembering completed actions in `runs` so a redelivered
+    /// request is not performed twice.
+    pub fn with_action_runs(
+        kafka: &KafkaSettings,
+        topics: &Topics,
+        settings: OutboundSettings,
+        channels: Arc<ChannelRegistry>,
+        targets: Arc<dyn SendTargets>,
+        producer: EventProducer,
+        runs: ActionRuns,
+    ) -> Result<Self, KafkaError> {
         let mut config = kafka.client_config();
         config
             .set("group.id", &settings.group_id)
@@ -156,6 +172,7 @@ impl OutboundEngine {
             channels,
             producer,
             action_topics,
+            runs,
         ));
         let worker = Arc::new(ByTopic {
             sends,

@@ -271,3 +271,40 @@ async fn exhausted_retries_dead_letter_the_request_and_a_redrive_completes_it() 
     assert_eq!(actions.sheets.rows().len(), 1);
     actions.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_delivered_again_after_it_completed_is_answered_without_a_second_call() {
+    let kafka = TestKafka::new();
+    let actions = Actions::start(&kafka).await;
+    let sheet = actions.sheet("acme").await;
+    let id = actions
+        .accepted("acme", &sheet, "append_row", json!({"values": ["once"]}))
+        .await;
+    actions.finished("acme", &id).await;
+
+    // The same record again, as after a crash between the result and the offset commit.
+    let requested = actions.records("actions.requested", 1).await;
+    let again = switchboard_adapters::kafka::RawRecord {
+        topic: requested[0].topic.clone(),
+        key: requested[0].key.clone().map(String::into_bytes),
+        payload: requested[0].payload.clone(),
+        headers: requested[0]
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone().into_bytes())))
+            .collect(),
+    };
+    let producer = &actions.app.app.as_ref().unwrap().state.producer;
+    producer.publish_raw(&again).await.unwrap();
+
+    let results = actions.records("actions.results", 2).await;
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].header("ce_id"), results[1].header("ce_id"));
+    let output = |n: usize| {
+        serde_json::from_slice::<serde_json::Value>(&results[n].payload).unwrap()["output"].clone()
+    };
+    assert_eq!(output(0), output(1));
+    assert_eq!(actions.sheets.calls().len(), 1);
+    assert_eq!(actions.sheets.rows().len(), 1);
+    actions.stop().await;
+}

@@ -13,3 +13,14 @@ CREATE TABLE IF NOT EXISTS action_requests
     created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workspace_id, idempotency_key)
 );
+
+-- Actions the adapters completed, with their outcome: a request delivered again after its
+-- result was published (a crash or rebalance before the offset commit) republishes the stored
+-- outcome instead of performing the action a second time. Failures are not kept: a redriven
+-- request that failed runs again.
+CREATE TABLE IF NOT EXISTS action_runs
+(
+    action_id   uuid        PRIMARY KEY,
+    outcome     jsonb       NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT now()
+);
