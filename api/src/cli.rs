@@ -59,8 +59,12 @@ pub enum Command {
     },
     /// Runs the outbound channel adapters: sends `messages.outbound` commands to platforms.
     Adapters,
-    /// The outbound dead-letter topic (`messages.outbound.dlq`).
+    /// The outbound dead-letter topic (`messages.outbound.dlq`, or with `--actions`
+    /// `actions.requested.dlq`).
     Dlq {
+        /// The actions' dead letters instead of the sends'.
+        #[arg(long, global = true)]
+        actions: bool,
         /// What to do with dead letters.
         #[command(subcommand)]
         action: DlqAction,
@@ -173,11 +177,13 @@ impl Cli {
                 crate::outbound::run(&config, shutdown_signal()).await
             }
             Command::Dlq {
+                actions,
                 action: DlqAction::List,
-            } => crate::outbound::list(&config).await,
+            } => crate::outbound::list(&config, actions).await,
             Command::Dlq {
+                actions,
                 action: DlqAction::Redrive,
-            } => crate::outbound::redrive(&config).await,
+            } => crate::outbound::redrive(&config, actions).await,
             Command::Keys { action } => crate::key_commands::run(&config, action).await,
             Command::RefreshTokens { once } => {
                 let _telemetry = crate::telemetry::init(&config)?;

@@ -19,7 +19,7 @@ use switchboard_adapters::outbound::record::CommandRecord;
 use switchboard_adapters::outbound::redrive::DeadLetters;
 use switchboard_adapters::outbound::targets::StoreSendTargets;
 use switchboard_adapters::outbound::{OutboundEngine, OutboundSettings};
-use switchboard_adapters::store::{connect_lazy, IntegrationStore};
+use switchboard_adapters::store::{connect_lazy, ActionRuns, IntegrationStore};
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
 
@@ -46,14 +46,16 @@ pub fn engine(
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
+    let runs = ActionRuns::new(integrations.pool().clone());
     let targets = StoreSendTargets::new(integrations, platform, channels.clone());
-    let engine = OutboundEngine::new(
+    let engine = OutboundEngine::with_action_runs(
         &config.kafka(),
         &config.topics(),
         settings,
         channels,
         Arc::new(targets),
         producer,
+        runs,
     )?;
     Ok(engine)
 }
@@ -87,11 +89,18 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     Ok(())
 }
 
+/// The dead letters of the sends, or with `actions` of the actions.
+fn dead_letters(config: &Config, actions: bool) -> DeadLetters {
+    if actions {
+        DeadLetters::of_actions(config.kafka(), &config.topics())
+    } else {
+        DeadLetters::new(config.kafka(), &config.topics())
+    }
+}
+
 /// `switchboard dlq list`: one JSON line per dead letter.
-pub async fn list(config: &Config) -> anyhow::Result<()> {
-    let records = DeadLetters::new(config.kafka(), &config.topics())
-        .list()
-        .await?;
+pub async fn list(config: &Config, actions: bool) -> anyhow::Result<()> {
+    let records = dead_letters(config, actions).list().await?;
     let mut out = std::io::stdout().lock();
     for record in &records {
         writeln!(out, "{}", describe(record))?;
@@ -100,15 +109,16 @@ pub async fn list(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `switchboard dlq redrive`: re-produces the dead letters not redriven before.
-pub async fn redrive(config: &Config) -> anyhow::Result<()> {
+pub async fn redrive(config: &Config, actions: bool) -> anyhow::Result<()> {
     let producer = EventProducer::new(&config.kafka())?;
-    let count = DeadLetters::new(config.kafka(), &config.topics())
-        .redrive(&producer)
-        .await?;
-    println!(
-        "redrove {count} dead letter(s) to {}",
-        config.topics().outbound
-    );
+    let count = dead_letters(config, actions).redrive(&producer).await?;
+    let topics = config.topics();
+    let target = if actions {
+        topics.actions_requested
+    } else {
+        topics.outbound
+    };
+    println!("redrove {count} dead letter(s) to {target}");
     Ok(())
 }
 

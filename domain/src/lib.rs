@@ -6,6 +6,7 @@
 //! aggregate through the traits in [`integration::services`].
 #![forbid(unsafe_code)]
 
+pub mod action;
 pub mod auth;
 pub mod channel;
 pub mod ids;

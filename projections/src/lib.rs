@@ -1,9 +1,11 @@
 //! Switchboard's read models, built only from events consumed from Kafka: the inbox
 //! (inboxes, conversations, messages, delivery status), the settings (integrations per
-//! workspace) and an example analytics consumer. Each lives in its own PostgreSQL schema,
-//! written together with its Kafka offsets, and can be rebuilt by replaying its topics.
+//! workspace), the actions (each requested action's status and output) and an example
+//! analytics consumer. Each lives in its own PostgreSQL schema, written together with its
+//! Kafka offsets, and can be rebuilt by replaying its topics.
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod analytics;
 pub mod engine;
 pub mod inbox;
@@ -18,6 +20,7 @@ pub fn served() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(settings::SettingsProjection),
         Arc::new(inbox::InboxProjection),
+        Arc::new(actions::ActionsProjection),
     ]
 }
 

@@ -13,6 +13,10 @@ pub mod whatsapp;
 pub mod zalo;
 
 pub mod account_lifecycle;
+pub mod action;
+#[cfg(test)]
+mod action_compliance;
+pub mod action_schema;
 pub mod app_webhook;
 #[cfg(test)]
 pub mod compliance;
@@ -34,6 +38,7 @@ pub mod sender;
 pub mod webhook;
 
 use crate::egress::{EgressHttp, EgressPolicy};
+use action::ChannelAction;
 use platform_app::PlatformAppSpec;
 use sender::ChannelSender;
 use std::sync::Arc;
@@ -56,6 +61,7 @@ pub struct RegisteredChannel {
 pub struct ChannelRegistry {
     channels: Vec<RegisteredChannel>,
     platform_apps: Vec<(ChannelKind, PlatformAppSpec)>,
+    actions: Vec<(ChannelKind, Vec<Arc<dyn ChannelAction>>)>,
 }
 
 impl ChannelRegistry {
@@ -106,6 +112,11 @@ impl ChannelRegistry {
             google_sheets::channel_with(egress),
             chatbotx::channel_with(egress),
         ]);
+        let actions = vec![
+            (kind(smtp::KIND), smtp::actions(egress)),
+            (kind(email::KIND), email::actions(egress)),
+            (kind(google_sheets::KIND), google_sheets::actions(egress)),
+        ];
         // The others have platform settings only: API base overrides (a local Bot API server,
         // a test's fake platform).
         for channel in &registry.channels {
@@ -118,6 +129,7 @@ impl ChannelRegistry {
         }
         Self {
             platform_apps,
+            actions,
             ..registry
         }
     }
@@ -127,7 +139,30 @@ impl ChannelRegistry {
         Self {
             channels,
             platform_apps: Vec::new(),
+            actions: Vec::new(),
         }
+    }
+
+    /// This registry with `actions` declared for channel `kind` (tests' registries).
+    pub fn with_actions(mut self, kind: ChannelKind, actions: Vec<Arc<dyn ChannelAction>>) -> Self {
+        self.actions.retain(|(k, _)| k != &kind);
+        self.actions.push((kind, actions));
+        self
+    }
+
+    /// The actions of channel `kind`, in declaration order (none for most channels).
+    pub fn actions(&self, kind: &ChannelKind) -> &[Arc<dyn ChannelAction>] {
+        self.actions
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(&[], |(_, actions)| actions.as_slice())
+    }
+
+    /// The action `name` of channel `kind`.
+    pub fn action(&self, kind: &ChannelKind, name: &str) -> Option<&Arc<dyn ChannelAction>> {
+        self.actions(kind)
+            .iter()
+            .find(|a| a.spec().name.as_str() == name)
     }
 
     /// The platform app of a channel that has one.

@@ -20,6 +20,10 @@ pub struct Topics {
     pub lifecycle: String,
     /// Agents' actions on conversations (read, resolved, reopened).
     pub activity: String,
+    /// `ActionRequested`: integration actions for the adapters (key = integration id).
+    pub actions_requested: String,
+    /// `ActionCompleted` / `ActionFailed`: what became of them (key = integration id).
+    pub action_results: String,
 }
 
 impl Topics {
@@ -31,6 +35,8 @@ impl Topics {
             status: format!("{prefix}messages.status"),
             lifecycle: format!("{prefix}integrations.lifecycle"),
             activity: format!("{prefix}conversations.activity"),
+            actions_requested: format!("{prefix}actions.requested"),
+            action_results: format!("{prefix}actions.results"),
         }
     }
 
@@ -49,6 +55,8 @@ impl Topics {
             &self.status,
             &self.lifecycle,
             &self.activity,
+            &self.actions_requested,
+            &self.action_results,
         ]
         .into_iter()
         .flat_map(|name| [name.clone(), format!("{name}.dlq")])

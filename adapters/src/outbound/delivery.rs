@@ -1,9 +1,10 @@
-//! Delivering one `SendMessage`: find its integration (remembered briefly, see
+//! Delivering one `SendMessage` (and, through the same [`Deliverer::attempts`], running one
+//! action): find its integration (remembered briefly, see
 //! [`TargetCache`]), wait for the integration's rate limit and, where the channel has one, the
 //! recipient's; call the channel's sender, and act on the class of each failure until the message is sent
 //! or cannot be. Knows nothing of Kafka: it returns a [`Verdict`] for the worker to publish.
 
-use crate::channels::sender::{SendError, SendTarget};
+use crate::channels::sender::{ChannelSender, SendError, SendTarget};
 use crate::channels::ChannelRegistry;
 use crate::outbound::auth::{AuthRecovery, Recovery};
 use crate::outbound::rate_limit::{RateLimit, RateLimiter, RecipientLimits};
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::{DeliveryOutcome, FailureReason, SendMessage};
+use switchboard_domain::{ChannelKind, IntegrationId};
 
 /// How a command ended, and whether it belongs on the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +27,8 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    fn failed(reason: FailureReason, detail: impl Into<String>, attempts: u32) -> Self {
+    /// A failure of class `reason` after `attempts` calls.
+    pub fn failed(reason: FailureReason, detail: impl Into<String>, attempts: u32) -> Self {
         Self {
             outcome: DeliveryOutcome::Failed {
                 reason,
@@ -83,31 +86,56 @@ impl Deliverer {
             let detail = format!("channel '{}' cannot send messages", command.channel);
             return Verdict::failed(FailureReason::Invalid, detail, 0);
         };
+        let sender = sender.as_ref();
+        let job = Job {
+            integration_id: command.integration_id,
+            channel: &command.channel,
+            refresher: Some(sender),
+            recipient: sender
+                .recipient_rate()
+                .map(|pair| (pair, recipient(command))),
+        };
+        let send = |target: SendTarget| async move { sender.send(&target, command).await };
+        match self.attempts(&job, send).await {
+            Ok((sent, attempts)) => Verdict {
+                outcome: DeliveryOutcome::Sent {
+                    platform_message_id: sent.platform_message_id,
+                    attempts,
+                },
+                dead_letter: None,
+            },
+            Err(failure) => failure,
+        }
+    }
+
+    /// Calls `attempt` on `job`'s integration until it succeeds or cannot: the rate limits
+    /// first, then the call; temporary failures wait on the retry schedule, refused
+    /// credentials are renewed once through `job.refresher` (or the integration disconnected).
+    /// Answers the output and the number of calls made, or the failed verdict. Sends and
+    /// actions alike run through here.
+    pub async fn attempts<'a, T, F, Fut>(
+        &self,
+        job: &Job<'a>,
+        attempt: F,
+    ) -> Result<(T, u32), Verdict>
+    where
+        F: Fn(SendTarget) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SendError>>,
+    {
         let mut attempts = 0;
         let mut renewed = false;
         loop {
-            let target = match self.target(command, attempts).await {
-                Ok(target) => target,
-                Err(verdict) => return verdict,
-            };
-            // The recipient first: a send waiting on one recipient must not hold a token of
+            let target = self.target(job, attempts).await?;
+            // The recipient first: a call waiting on one recipient must not hold a token of
             // the integration's meanwhile.
-            if let Some(pair) = sender.recipient_rate() {
-                let limiter = self.recipients.of(&command.channel, pair);
-                limiter.acquire(recipient(command)).await;
+            if let Some((pair, key)) = &job.recipient {
+                let limiter = self.recipients.of(job.channel, *pair);
+                limiter.acquire(key.clone()).await;
             }
             self.limiter.acquire(target.integration_id).await;
             attempts += 1;
-            let error = match sender.send(&target, command).await {
-                Ok(sent) => {
-                    return Verdict {
-                        outcome: DeliveryOutcome::Sent {
-                            platform_message_id: sent.platform_message_id,
-                            attempts,
-                        },
-                        dead_letter: None,
-                    }
-                }
+            let error = match attempt(target.clone()).await {
+                Ok(output) => return Ok((output, attempts)),
                 Err(error) => error,
             };
             match &error {
@@ -115,48 +143,54 @@ impl Deliverer {
                 | SendError::RateLimited { .. }
                 | SendError::RecipientThrottled { .. }
                 | SendError::AppRefused(_) => {
-                    if let Some(verdict) = self
-                        .wait_to_retry(command, &target, sender.recipient_rate(), &error, attempts)
-                        .await
+                    if let Some(verdict) = self.wait_to_retry(job, &target, &error, attempts).await
                     {
-                        return verdict;
+                        return Err(verdict);
                     }
                 }
                 SendError::Auth(cause) => {
-                    let recovery = if renewed {
-                        self.auth.give_up(target.integration_id, cause).await
-                    } else {
-                        renewed = true;
-                        self.auth.recover(&target, sender.as_ref(), cause).await
+                    let recovery = match job.refresher {
+                        Some(refresher) if !renewed => {
+                            renewed = true;
+                            self.auth.recover(&target, refresher, cause).await
+                        }
+                        _ => self.auth.give_up(target.integration_id, cause).await,
                     };
                     self.targets.forget(target.integration_id);
                     match recovery {
                         Recovery::Renewed => {}
                         Recovery::Disconnected => {
-                            return Verdict::failed(
+                            return Err(Verdict::failed(
                                 FailureReason::Auth,
                                 error.to_string(),
                                 attempts,
-                            )
+                            ))
                         }
                         Recovery::Later(refresh_error) => {
-                            // Nothing was renewed: the next refused send may refresh again.
+                            // Nothing was renewed: the next refused call may refresh again.
                             renewed = false;
-                            let rate = sender.recipient_rate();
                             if let Some(verdict) = self
-                                .wait_to_retry(command, &target, rate, &refresh_error, attempts)
+                                .wait_to_retry(job, &target, &refresh_error, attempts)
                                 .await
                             {
-                                return verdict;
+                                return Err(verdict);
                             }
                         }
                     }
                 }
                 SendError::Permanent(_) => {
-                    return Verdict::failed(FailureReason::Permanent, error.to_string(), attempts)
+                    return Err(Verdict::failed(
+                        FailureReason::Permanent,
+                        error.to_string(),
+                        attempts,
+                    ))
                 }
                 SendError::Invalid(_) => {
-                    return Verdict::failed(FailureReason::Invalid, error.to_string(), attempts)
+                    return Err(Verdict::failed(
+                        FailureReason::Invalid,
+                        error.to_string(),
+                        attempts,
+                    ))
                 }
             }
         }
@@ -165,9 +199,8 @@ impl Deliverer {
     /// Sleeps before the next attempt, or says the retries are over.
     async fn wait_to_retry(
         &self,
-        command: &SendMessage,
+        job: &Job<'_>,
         target: &SendTarget,
-        recipient_rate: Option<RateLimit>,
         error: &SendError,
         attempts: u32,
     ) -> Option<Verdict> {
@@ -188,28 +221,28 @@ impl Deliverer {
                 self.limiter.hold(target.integration_id, pause)
             }
             (SendError::RecipientThrottled { .. }, asked) => {
-                if let Some(pair) = recipient_rate {
+                if let Some((pair, key)) = &job.recipient {
                     // Meta rarely says how long: wait at least one token's refill.
                     let refill = Duration::from_secs_f64(1.0 / pair.per_second.max(1e-3));
-                    let limiter = self.recipients.of(&command.channel, pair);
-                    limiter.hold(recipient(command), asked.unwrap_or(refill).max(refill));
+                    let limiter = self.recipients.of(job.channel, *pair);
+                    limiter.hold(key.clone(), asked.unwrap_or(refill).max(refill));
                 }
             }
             _ => {}
         }
         metrics::counter!("switchboard_outbound_retries_total", "channel" => target.channel.to_string())
             .increment(1);
-        tracing::info!(%error, attempt = attempts, retry_in_ms = delay.as_millis() as u64, "send failed, will retry");
+        tracing::info!(%error, attempt = attempts, retry_in_ms = delay.as_millis() as u64, "call failed, will retry");
         tokio::time::sleep(delay).await;
         None
     }
 
-    /// The command's integration, ready to send, or the verdict that it cannot be.
+    /// The job's integration, ready to call, or the verdict that it cannot be.
     /// (Read through the cache: recovery from refused credentials reads the store itself.)
-    async fn target(&self, command: &SendMessage, attempts: u32) -> Result<SendTarget, Verdict> {
+    async fn target(&self, job: &Job<'_>, attempts: u32) -> Result<SendTarget, Verdict> {
         let mut backoff = Backoff::default();
         let lookup = loop {
-            match self.targets.lookup(command.integration_id).await {
+            match self.targets.lookup(job.integration_id).await {
                 Ok(lookup) => break lookup,
                 Err(error) if error.is_retryable() => {
                     tracing::warn!(%error, "integration store unavailable, retrying");
@@ -224,7 +257,7 @@ impl Deliverer {
             }
         };
         let (reason, detail) = match lookup {
-            TargetLookup::Ready(target) if target.channel == command.channel => return Ok(target),
+            TargetLookup::Ready(target) if &target.channel == job.channel => return Ok(target),
             TargetLookup::Ready(target) => (
                 FailureReason::Invalid,
                 format!("integration is a '{}' integration", target.channel),
@@ -241,6 +274,18 @@ impl Deliverer {
         };
         Err(Verdict::failed(reason, detail, attempts))
     }
+}
+
+/// What the engine needs to know to call an integration on a job's behalf.
+pub struct Job<'a> {
+    /// The integration called.
+    pub integration_id: IntegrationId,
+    /// Its channel (a record naming another channel than the integration's is invalid).
+    pub channel: &'a ChannelKind,
+    /// What renews refused credentials (the channel's sender), if anything does.
+    pub refresher: Option<&'a dyn ChannelSender>,
+    /// The per-recipient rate and key, where the channel limits it.
+    pub recipient: Option<(RateLimit, (IntegrationId, String))>,
 }
 
 /// The per-recipient rate key of a command.

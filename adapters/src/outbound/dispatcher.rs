@@ -19,7 +19,7 @@
 
 use crate::outbound::offsets::OffsetTracker;
 use crate::outbound::record::CommandRecord;
-use crate::outbound::worker::Worker;
+use crate::outbound::worker::RecordHandler;
 use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -53,7 +53,7 @@ pub enum DispatchError {
 
 /// Runs records through workers, conversation by conversation.
 pub struct Dispatcher {
-    worker: Arc<Worker>,
+    worker: Arc<dyn RecordHandler>,
     max_in_flight: usize,
     pause_after: Duration,
     shutdown_grace: Duration,
@@ -74,7 +74,7 @@ impl Dispatcher {
     /// when it stayed full for `pause_after`, and waiting up to `shutdown_grace` for running
     /// sends when asked to stop.
     pub fn new(
-        worker: Arc<Worker>,
+        worker: Arc<dyn RecordHandler>,
         max_in_flight: usize,
         pause_after: Duration,
         shutdown_grace: Duration,

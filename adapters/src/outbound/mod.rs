@@ -2,7 +2,8 @@
 //! through its channel's sender, and publishes `MessageSent` / `MessageFailed` to
 //! `messages.status` (key = conversation key, CloudEvents headers, the command's trace
 //! continued). Poison commands and commands whose retries ran out also go to
-//! `messages.outbound.dlq`, from where `switchboard dlq redrive` brings them back.
+//! `messages.outbound.dlq`, from where `switchboard dlq redrive` brings them back. The same
+//! engine runs integration actions from `actions.requested` ([`actions`]).
 //!
 //! # Guarantees
 //! - **At-least-once.** A command's offset is committed only after its outcome (status event,
@@ -23,6 +24,7 @@
 //! - **Our own outages never fail a message.** PostgreSQL or the broker being down is waited
 //!   out with a capped backoff; only the platform's answers decide an outcome.
 
+pub mod actions;
 pub mod auth;
 pub mod commands;
 pub mod delivery;
@@ -41,6 +43,8 @@ pub mod worker;
 
 use crate::channels::ChannelRegistry;
 use crate::kafka::{EventProducer, KafkaSettings, Topics};
+use crate::store::ActionRuns;
+use actions::{ActionTopics, ActionWorker, ByTopic};
 use delivery::Deliverer;
 use dispatcher::{DispatchError, Dispatcher};
 use rate_limit::{RateLimit, RateLimiter};
@@ -101,7 +105,7 @@ pub struct OutboundEngine {
 }
 
 impl OutboundEngine {
-    /// Builds the engine and subscribes to `topics.outbound`; nothing is consumed until
+    /// Builds the engine and subscribes to `topics.outbound` and `topics.actions_requested`; nothing is consumed until
     /// [`OutboundEngine::run`].
     pub fn new(
         kafka: &KafkaSettings,
@@ -110,6 +114,21 @@ impl OutboundEngine {
         channels: Arc<ChannelRegistry>,
         targets: Arc<dyn SendTargets>,
         producer: EventProducer,
+    ) -> Result<Self, KafkaError> {
+        let runs = ActionRuns::none();
+        Self::with_action_runs(kafka, topics, settings, channels, targets, producer, runs)
+    }
+
+    /// [`OutboundEngine::new`], remembering completed actions in `runs` so a redelivered
+    /// request is not performed twice.
+    pub fn with_action_runs(
+        kafka: &KafkaSettings,
+        topics: &Topics,
+        settings: OutboundSettings,
+        channels: Arc<ChannelRegistry>,
+        targets: Arc<dyn SendTargets>,
+        producer: EventProducer,
+        runs: ActionRuns,
     ) -> Result<Self, KafkaError> {
         let mut config = kafka.client_config();
         config
@@ -126,20 +145,40 @@ impl OutboundEngine {
             config.set(key, value);
         }
         let consumer: StreamConsumer = config.create()?;
-        consumer.subscribe(&[&topics.outbound])?;
+        consumer.subscribe(&[&topics.outbound, &topics.actions_requested])?;
         let limiter = Arc::new(RateLimiter::new(settings.rate_limit));
-        let deliverer = Deliverer::new(
-            channels,
+        let deliverer = Arc::new(Deliverer::new(
+            channels.clone(),
             targets,
             settings.retry,
             limiter,
             settings.target_ttl,
-        );
+        ));
         let worker_topics = WorkerTopics {
             status: topics.status.clone(),
             dead_letter: format!("{}.dlq", topics.outbound),
         };
-        let worker = Arc::new(Worker::new(deliverer, producer, worker_topics));
+        let sends = Arc::new(Worker::new(
+            deliverer.clone(),
+            producer.clone(),
+            worker_topics,
+        ));
+        let action_topics = ActionTopics {
+            results: topics.action_results.clone(),
+            dead_letter: format!("{}.dlq", topics.actions_requested),
+        };
+        let actions = Arc::new(ActionWorker::new(
+            deliverer,
+            channels,
+            producer,
+            action_topics,
+            runs,
+        ));
+        let worker = Arc::new(ByTopic {
+            sends,
+            actions,
+            actions_topic: topics.actions_requested.clone(),
+        });
         Ok(Self {
             consumer,
             dispatcher: Dispatcher::new(

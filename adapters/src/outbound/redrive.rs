@@ -56,6 +56,17 @@ impl DeadLetters {
         }
     }
 
+    /// The dead letters of `topics.actions_requested` (`actions.requested.dlq`), redriven
+    /// back to `actions.requested` with a progress group of their own.
+    pub fn of_actions(settings: KafkaSettings, topics: &Topics) -> Self {
+        Self {
+            dead_letter_topic: format!("{}.dlq", topics.actions_requested),
+            outbound_topic: topics.actions_requested.clone(),
+            redrive_group: format!("{}{REDRIVE_GROUP}-actions", prefix_of(topics)),
+            settings,
+        }
+    }
+
     /// Every dead letter, oldest first per partition.
     pub async fn list(&self) -> Result<Vec<CommandRecord>, RedriveError> {
         let group = format!("switchboard-dlq-list-{}", uuid::Uuid::new_v4());

@@ -13,6 +13,7 @@ use chrono::Utc;
 use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use switchboard_domain::message::{DeliveryOutcome, DeliveryUpdate, SendMessage};
 use tracing::Instrument;
 
@@ -36,16 +37,31 @@ enum Decision {
     },
 }
 
+/// What the dispatcher runs each record through: the send worker, the action worker, or the
+/// router between them ([`crate::outbound::actions::ByTopic`]).
+#[async_trait::async_trait]
+pub trait RecordHandler: Send + Sync + 'static {
+    /// Handles `record` to the end: returns once its outcome is acknowledged by the broker.
+    async fn handle(&self, record: &CommandRecord);
+}
+
+#[async_trait::async_trait]
+impl RecordHandler for Worker {
+    async fn handle(&self, record: &CommandRecord) {
+        Worker::handle(self, record).await
+    }
+}
+
 /// Delivers records and publishes their outcomes.
 pub struct Worker {
-    deliverer: Deliverer,
+    deliverer: Arc<Deliverer>,
     producer: EventProducer,
     topics: WorkerTopics,
 }
 
 impl Worker {
     /// A worker delivering through `deliverer` and publishing with `producer` to `topics`.
-    pub fn new(deliverer: Deliverer, producer: EventProducer, topics: WorkerTopics) -> Self {
+    pub fn new(deliverer: Arc<Deliverer>, producer: EventProducer, topics: WorkerTopics) -> Self {
         Self {
             deliverer,
             producer,
@@ -162,7 +178,7 @@ fn count(update: &DeliveryUpdate) {
 
 /// Publishes until the broker acknowledges: an outcome is never dropped because the broker
 /// was briefly away (the dispatcher does not commit the command until this returns).
-async fn until_acked<T, F, Fut>(what: &'static str, mut publish: F)
+pub(crate) async fn until_acked<T, F, Fut>(what: &'static str, mut publish: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, PublishError>>,

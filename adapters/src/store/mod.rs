@@ -1,7 +1,8 @@
 //! PostgreSQL: the connection pool and migrations, the event-sourced integration store
 //! (cqrs-es + postgres-es), the transactional outbox relay, and secret sealing (per-owner data
-//! keys wrapped by the configured keyring).
+//! keys wrapped by the configured keyring), and the completed actions the adapters remember.
 
+pub mod action_runs;
 pub mod data_keys;
 pub mod envelope_sealer;
 pub mod integrations;
@@ -10,6 +11,7 @@ pub mod platform_apps;
 pub mod pool;
 pub mod sealer;
 
+pub use action_runs::ActionRuns;
 pub use data_keys::{DataKeyError, DataKeys, RewrapReport};
 pub use envelope_sealer::{EnvelopeSealer, KeyHold};
 pub use integrations::{CommandMetadata, IntegrationStore, StoreError};

@@ -1,5 +1,6 @@
 //! `GET /v1/channels`: every registered channel with its auth fields (and its platform
-//! credentials' fields) as JSON Schema, and whether it can be added now.
+//! credentials' fields) as JSON Schema, its actions with their input and output schemas, and
+//! whether it can be added now.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -30,6 +31,24 @@ pub struct ChannelView {
     /// JSON Schema of its platform credentials (`PUT /v1/platform-credentials/{channel}`).
     #[schema(value_type = Option<Object>)]
     pub platform_auth_schema: Option<Value>,
+    /// Its actions (`POST /v1/workspaces/{ws}/integrations/{id}/actions/{name}`); empty for
+    /// most channels.
+    pub actions: Vec<ChannelActionView>,
+}
+
+/// One action of a channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelActionView {
+    /// Its name, the last segment of its route.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// JSON Schema of its input (the request body).
+    #[schema(value_type = Object)]
+    pub input_schema: Value,
+    /// JSON Schema of its output (`output` of the status route and of `ActionCompleted`).
+    #[schema(value_type = Object)]
+    pub output_schema: Value,
 }
 
 /// The channel list.
@@ -66,6 +85,20 @@ pub async fn list(State(state): State<AppState>) -> Json<ChannelList> {
                 .channels
                 .platform_fields(&spec.kind)
                 .map(|fields| fields.json_schema()),
+            actions: state
+                .channels
+                .actions(&spec.kind)
+                .iter()
+                .map(|action| {
+                    let spec = action.spec();
+                    ChannelActionView {
+                        name: spec.name.to_string(),
+                        description: spec.description.to_owned(),
+                        input_schema: spec.input_schema.clone(),
+                        output_schema: spec.output_schema.clone(),
+                    }
+                })
+                .collect(),
         })
         .collect();
     Json(ChannelList { items })

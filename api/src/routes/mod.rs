@@ -1,5 +1,7 @@
 //! The HTTP surface: one file per resource, joined here with the shared layers.
 
+pub mod action_status;
+pub mod actions;
 pub mod app_webhooks;
 pub mod asyncapi;
 pub mod channels;
@@ -37,6 +39,8 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(inbox::routes())
         .merge(settings::routes())
         .merge(send::routes())
+        .merge(actions::routes())
+        .merge(action_status::routes())
         .merge(conversation_actions::routes())
         .merge(oauth::workspace_routes())
         .route_layer(axum::middleware::from_fn_with_state(

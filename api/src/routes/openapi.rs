@@ -2,8 +2,8 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    app_webhooks, channels, conversation_actions, health, inbox, integrations, keys, oauth,
-    oauth_complete, platform_credentials, send, settings, webhooks,
+    action_status, actions, app_webhooks, channels, conversation_actions, health, inbox,
+    integrations, keys, oauth, oauth_complete, platform_credentials, send, settings, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
@@ -50,6 +50,8 @@ use utoipa::{Modify, OpenApi};
         settings::list,
         settings::platform_apps,
         send::send,
+        actions::request_action,
+        action_status::show,
         conversation_actions::read,
         conversation_actions::status,
         health::healthz,
@@ -74,6 +76,9 @@ use utoipa::{Modify, OpenApi};
         settings::SettingsPlatformApps,
         send::SendRequest,
         send::SendAccepted,
+        actions::ActionRequestAccepted,
+        action_status::ActionStatusView,
+        channels::ChannelActionView,
         conversation_actions::ReadRequest,
         conversation_actions::StatusRequest,
         conversation_actions::ActionAccepted,

@@ -165,7 +165,7 @@ async fn connecting_without_required_credentials_names_the_missing_fields() {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["port", "username", "password", "from_address"]);
+    assert_eq!(fields, ["username", "password", "from_address"]);
 }
 
 #[tokio::test]

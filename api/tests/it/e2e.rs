@@ -41,8 +41,8 @@ async fn a_created_integration_reaches_a_real_broker_as_a_cloudevent() {
         assert!(stdout.contains(expected), "{stdout}");
         assert_eq!(
             stdout.lines().count(),
-            10,
-            "five topics and their dead-letter topics: {stdout}"
+            14,
+            "seven topics and their dead-letter topics: {stdout}"
         );
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests against real PostgreSQL and a real Kafka protocol (librdkafka's mock
 //! cluster in-process; `e2e` and `faults` start real Apache Kafka nodes). One binary, many modules.
 
+mod actions;
 mod api_errors;
 mod api_lifecycle;
 mod app_webhooks;

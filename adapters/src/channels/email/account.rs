@@ -59,7 +59,12 @@ impl AccountLifecycle for EmailAccount {
         let login = SmtpLogin {
             host: target.secret("smtp_host")?.expose(),
             port: port(target, "smtp_port")?,
-            starttls: true,
+            // As `send_email` reads it: STARTTLS unless `smtp_starttls` is false.
+            starttls: target
+                .secrets
+                .get("smtp_starttls")
+                .map(|s| s.expose().trim() != "false")
+                .unwrap_or(true),
             username: target.secret("username")?.expose(),
             password: target.secret("password")?.expose(),
         };

@@ -1,10 +1,14 @@
-//! E-mail (IMAP + SMTP): its declaration in the channel registry.
+//! E-mail (IMAP + SMTP): its declaration in the channel registry and its `send_email` action
+//! (the SMTP channel's, on this channel's SMTP fields).
 
 mod account;
 
 pub use account::EmailAccount;
 
+use crate::channels::action::{typed, ChannelAction};
+use crate::channels::smtp::send_email::SendEmail;
 use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -31,12 +35,32 @@ pub fn spec() -> ChannelSpec {
                     "Mailbox password or app password.",
                 ),
                 AuthField::required("address", AuthFieldKind::Email, "The inbox address."),
+                AuthField::optional(
+                    "smtp_starttls",
+                    AuthFieldKind::Boolean,
+                    "Require STARTTLS on an SMTP port other than 465 (default true).",
+                ),
             ],
         },
         needs_platform_credentials: false,
         app_account: None,
         reply_window: None,
     }
+}
+
+/// The SMTP side's fields, by the names the SMTP `send_email` reads them as.
+const SMTP_FIELDS: &[(&str, &str)] = &[
+    ("host", "smtp_host"),
+    ("port", "smtp_port"),
+    ("starttls", "smtp_starttls"),
+    ("username", "username"),
+    ("password", "password"),
+    ("from_address", "address"),
+];
+
+/// The actions of this channel: `send_email` from its SMTP side.
+pub fn actions(egress: &crate::egress::EgressHttp) -> Vec<Arc<dyn ChannelAction>> {
+    vec![typed(SendEmail::with_fields(egress.clone(), SMTP_FIELDS))]
 }
 
 /// The registry entry.

@@ -2,6 +2,7 @@
 //! outbound message to a spreadsheet as a row.
 
 mod account;
+pub mod actions;
 pub mod oauth;
 mod outbound;
 pub mod platform_app;
@@ -9,6 +10,7 @@ pub mod platform_app;
 pub use account::GoogleSheetsAccount;
 pub use outbound::GoogleSheetsSender;
 
+use crate::channels::action::{typed, ChannelAction};
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
 use switchboard_domain::{
@@ -46,6 +48,15 @@ pub fn spec() -> ChannelSpec {
         app_account: None,
         reply_window: None,
     }
+}
+
+/// The actions of this channel: `append_row`, `read_range`, `update_range`.
+pub fn actions(egress: &crate::egress::EgressHttp) -> Vec<Arc<dyn ChannelAction>> {
+    vec![
+        typed(actions::AppendRow::new(egress.clone())),
+        typed(actions::ReadRange::new(egress.clone())),
+        typed(actions::UpdateRange::new(egress.clone())),
+    ]
 }
 
 /// The registry entry, sending under the default egress policy.

@@ -202,7 +202,7 @@ fn cell_text(message: &SendMessage) -> String {
 }
 
 /// Classifies a Sheets API failure by its status and Google's `status`/`reason`.
-fn classify(
+pub(crate) fn classify(
     status: reqwest::StatusCode,
     retry_after: Option<std::time::Duration>,
     answer: &Value,

@@ -1,16 +1,14 @@
-//! Connecting the SMTP send action: a real SMTP session with the integration's `host`, `port`,
-//! `starttls`, `username` and `password` (see [`crate::channels::mail_probe`]) proves the
+//! Connecting the SMTP send action: a real SMTP session with the server its `provider`, `host`,
+//! `port` and `starttls` name (see [`crate::channels::smtp::presets`]), `username` and `password` (see [`crate::channels::mail_probe`]) proves the
 //! login; the account is the `from_address`. Nothing is subscribed or revoked.
 
 use crate::channels::account_lifecycle::{
     AccountError, AccountLifecycle, AccountTarget, VerifiedAccount,
 };
 use crate::channels::mail_probe::{smtp_login, SmtpLogin};
+use crate::channels::smtp::presets::server_settings;
 use crate::egress::EgressPolicy;
 use async_trait::async_trait;
-
-/// The submission port, used when none is configured.
-const DEFAULT_PORT: u16 = 587;
 
 /// The SMTP send action's account lifecycle.
 #[derive(Debug, Clone, Default)]
@@ -25,18 +23,6 @@ impl SmtpAccount {
     }
 }
 
-/// The port in field `name` (default `default`), or a refusal naming the field.
-fn port(target: &AccountTarget, name: &'static str, default: u16) -> Result<u16, AccountError> {
-    match target.secrets.get(name) {
-        Ok(port) => port
-            .expose()
-            .trim()
-            .parse::<u16>()
-            .map_err(|_| AccountError::Refused(format!("{name} is not a port number"))),
-        Err(_) => Ok(default),
-    }
-}
-
 #[async_trait]
 impl AccountLifecycle for SmtpAccount {
     /// None: each integration names its own server.
@@ -45,15 +31,13 @@ impl AccountLifecycle for SmtpAccount {
     }
 
     async fn verify(&self, target: &AccountTarget) -> Result<VerifiedAccount, AccountError> {
-        let starttls = target
-            .secrets
-            .get("starttls")
-            .map(|s| s.expose().trim() != "false")
-            .unwrap_or(true);
+        let server =
+            server_settings(|name| target.secrets.get(name).ok().map(|v| v.expose().to_owned()))
+                .map_err(|e| AccountError::Refused(e.to_string()))?;
         let login = SmtpLogin {
-            host: target.secret("host")?.expose(),
-            port: port(target, "port", DEFAULT_PORT)?,
-            starttls,
+            host: &server.host,
+            port: server.port,
+            starttls: server.starttls(),
             username: target.secret("username")?.expose(),
             password: target.secret("password")?.expose(),
         };

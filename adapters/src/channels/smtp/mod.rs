@@ -2,13 +2,16 @@
 //! outbound message through the workspace's SMTP server.
 
 mod account;
-#[cfg(test)]
-mod fake_server;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_server;
 mod outbound;
+pub mod presets;
+pub mod send_email;
 
 pub use account::SmtpAccount;
 pub use outbound::SmtpSender;
 
+use crate::channels::action::{typed, ChannelAction};
 use crate::channels::RegisteredChannel;
 use std::sync::Arc;
 use switchboard_domain::{
@@ -26,15 +29,28 @@ pub fn spec() -> ChannelSpec {
         auth: AuthSpec {
             scheme: AuthScheme::Custom,
             fields: vec![
-                AuthField::required("host", AuthFieldKind::Text, "SMTP server host."),
-                AuthField::required("port", AuthFieldKind::Port, "SMTP server port."),
+                AuthField::optional(
+                    "provider",
+                    AuthFieldKind::Text,
+                    "A provider preset choosing host, port and TLS: gmail, outlook, office365, sendgrid, mailgun, ses, zoho.",
+                ),
+                AuthField::optional(
+                    "host",
+                    AuthFieldKind::Text,
+                    "SMTP server host (needed without a provider; overrides its host).",
+                ),
+                AuthField::optional(
+                    "port",
+                    AuthFieldKind::Port,
+                    "SMTP server port (default the provider's, else 587; 465 is TLS from the start).",
+                ),
                 AuthField::required("username", AuthFieldKind::Text, "SMTP user name."),
                 AuthField::required("password", AuthFieldKind::Secret, "SMTP password."),
                 AuthField::required("from_address", AuthFieldKind::Email, "Sender address."),
                 AuthField::optional(
                     "starttls",
                     AuthFieldKind::Boolean,
-                    "Upgrade the connection with STARTTLS.",
+                    "Upgrade the connection with STARTTLS (default true; false sends in plain text).",
                 ),
             ],
         },
@@ -42,6 +58,11 @@ pub fn spec() -> ChannelSpec {
         app_account: None,
         reply_window: None,
     }
+}
+
+/// The actions of this channel: `send_email`.
+pub fn actions(egress: &crate::egress::EgressHttp) -> Vec<Arc<dyn ChannelAction>> {
+    vec![typed(send_email::SendEmail::new(egress.clone()))]
 }
 
 /// The registry entry, sending under the default egress policy.

@@ -8,8 +8,9 @@
 //! Its `Message-ID` is `<message id@sender's domain>`, which is also the sent message's id, so
 //! replies that quote it can be matched.
 //!
-//! Transport security: port 465 is TLS from the first byte; otherwise STARTTLS is required
-//! unless `starttls` is `false` (a relay on a trusted network). Port 587 is the default.
+//! Transport security and the server: see [`crate::channels::smtp::presets`] (a `provider`
+//! preset, overridden by `host`, `port` and `starttls`; 465 is TLS from the first byte,
+//! otherwise STARTTLS is required unless `starttls` is `false`).
 //!
 //! Egress: the server is chosen by the tenant, so `host` is resolved once through the egress
 //! policy and every address checked (a loopback, private, link-local… address is refused
@@ -36,10 +37,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::net::SocketAddr;
 use switchboard_domain::message::SendMessage;
 
-/// The submission port, used when none is configured.
-pub const DEFAULT_PORT: u16 = 587;
-/// The port where TLS starts before SMTP does (RFC 8314).
-pub const IMPLICIT_TLS_PORT: u16 = 465;
+use crate::channels::smtp::presets::server_settings;
+pub use crate::channels::smtp::presets::IMPLICIT_TLS_PORT;
 /// The longest subject taken from the text, in characters.
 const MAX_SUBJECT_CHARS: usize = 78;
 
@@ -96,31 +95,41 @@ impl ChannelSender for SmtpSender {
             .header(ContentType::TEXT_PLAIN)
             .body(body(message))
             .map_err(|e| SendError::Invalid(format!("the e-mail cannot be built: {e}")))?;
-        let username = target.secret("username")?.expose();
-        let password = target.secret("password")?.expose();
-        let credentials = Credentials::new(username.into(), password.into());
-        let server = Server::of(target)?;
         check_attachments(&self.egress, &message.content).await?;
-        let addresses = self.egress.resolve(&server.host, server.port).await?;
-        let mut refused = None;
-        for address in addresses {
-            let transport = server.transport(address, credentials.clone())?;
-            match transport.send(email.clone()).await {
-                Ok(_) => {
-                    return Ok(SentMessage {
-                        platform_message_id: message_id,
-                    })
-                }
-                // Nothing was said yet: the host's next address may take the connection.
-                Err(error) if connection_refused(&error) => refused = Some(error),
-                Err(error) => return Err(classify(&error, &[username, password])),
-            }
-        }
-        Err(match refused {
-            Some(error) => classify(&error, &[username, password]),
-            None => SendError::retryable("the SMTP host has no address"),
+        deliver(&self.egress, target, email).await?;
+        Ok(SentMessage {
+            platform_message_id: message_id,
         })
     }
+}
+
+/// Hands `email` to the integration's server (its `provider`, `host`, `port`, `starttls`,
+/// `username` and `password`), trying the host's checked addresses in turn while they refuse
+/// the connection.
+pub(crate) async fn deliver(
+    egress: &EgressPolicy,
+    target: &SendTarget,
+    email: Message,
+) -> Result<(), SendError> {
+    let username = target.secret("username")?.expose();
+    let password = target.secret("password")?.expose();
+    let credentials = Credentials::new(username.into(), password.into());
+    let server = Server::of(target)?;
+    let addresses = egress.resolve(&server.host, server.port).await?;
+    let mut refused = None;
+    for address in addresses {
+        let transport = server.transport(address, credentials.clone())?;
+        match transport.send(email.clone()).await {
+            Ok(_) => return Ok(()),
+            // Nothing was said yet: the host's next address may take the connection.
+            Err(error) if connection_refused(&error) => refused = Some(error),
+            Err(error) => return Err(classify(&error, &[username, password])),
+        }
+    }
+    Err(match refused {
+        Some(error) => classify(&error, &[username, password]),
+        None => SendError::retryable("the SMTP host has no address"),
+    })
 }
 
 /// The integration's server settings.
@@ -133,24 +142,13 @@ struct Server {
 
 impl Server {
     fn of(target: &SendTarget) -> Result<Self, SendError> {
-        let host = normalize_host(target.secret("host")?.expose());
-        let port = match target.secrets.get("port") {
-            Ok(port) => port
-                .expose()
-                .trim()
-                .parse::<u16>()
-                .map_err(|_| SendError::Permanent("port is not a port number".into()))?,
-            Err(_) => DEFAULT_PORT,
-        };
-        let starttls = target
-            .secrets
-            .get("starttls")
-            .map(|s| s.expose().trim() != "false")
-            .unwrap_or(true);
+        let settings =
+            server_settings(|name| target.secrets.get(name).ok().map(|v| v.expose().to_owned()))
+                .map_err(|e| SendError::Permanent(e.to_string()))?;
         Ok(Self {
-            host,
-            port,
-            starttls,
+            host: normalize_host(&settings.host),
+            port: settings.port,
+            starttls: settings.starttls(),
         })
     }
 

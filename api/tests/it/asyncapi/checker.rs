@@ -98,6 +98,13 @@ pub(super) fn check(doc: &Doc, schema: &Value, value: &Value, at: &str, errors: 
                     }
                 }
             }
+            "maxItems" => {
+                if let Value::Array(items) = value {
+                    if items.len() as u64 > argument.as_u64().unwrap() {
+                        errors.push(format!("{at}: more than {argument} items"));
+                    }
+                }
+            }
             "oneOf" | "anyOf" | "allOf" => {
                 let branches = argument.as_array().unwrap();
                 let failures: Vec<Vec<String>> = branches
@@ -155,6 +162,8 @@ pub(super) fn check(doc: &Doc, schema: &Value, value: &Value, at: &str, errors: 
                     let ok = match argument.as_str().unwrap() {
                         "uuid" => Uuid::try_parse(text).is_ok_and(|u| u.to_string() == *text),
                         "date-time" => DateTime::parse_from_rfc3339(text).is_ok(),
+                        // A number's width (the action schemas derived from Rust types).
+                        "double" => true,
                         other => panic!("{at}: the checker does not know format {other}"),
                     };
                     if !ok {

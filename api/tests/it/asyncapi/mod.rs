@@ -227,6 +227,7 @@ fn publisher(kafka: &TestKafka) -> InboundPublisher {
     )
 }
 
+mod actions;
 mod checker;
 mod document;
 mod published;

@@ -269,6 +269,14 @@ fn every_example_in_the_document_validates_and_reads_as_the_codes_type() {
                 "activity" => {
                     serde_json::from_value::<ConversationActivity>(payload.clone()).map(drop)
                 }
+                "actions" => serde_json::from_value::<switchboard_domain::action::ActionRequested>(
+                    payload.clone(),
+                )
+                .map(drop),
+                "results" => serde_json::from_value::<switchboard_domain::action::ActionResult>(
+                    payload.clone(),
+                )
+                .map(drop),
                 other => panic!("{name}: unknown topic group {other}"),
             };
             read.unwrap_or_else(|e| panic!("{name}: the example is not the code's type: {e}"));
