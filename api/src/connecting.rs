@@ -16,7 +16,7 @@
 //! what happened in the event's `platform_outcome`.
 
 mod problems;
-mod target;
+pub(crate) mod target;
 
 use crate::error::Problem;
 use crate::platform_checks::require_verified;
@@ -247,7 +247,7 @@ async fn tell_platform(
 }
 
 /// The integration, if it exists and belongs to `ws`: another workspace's id is a plain 404.
-async fn owned_integration(
+pub(crate) async fn owned_integration(
     state: &AppState,
     ws: &WorkspaceId,
     id: IntegrationId,

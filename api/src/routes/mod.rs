@@ -16,7 +16,10 @@ pub mod openapi;
 pub mod openapi_edge;
 pub mod platform_credentials;
 pub mod send;
+pub mod send_content;
 pub mod settings;
+pub mod start_conversation;
+pub mod templates;
 pub mod webhooks;
 
 use crate::error::Problem;
@@ -35,6 +38,8 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(inbox::routes())
         .merge(settings::routes())
         .merge(send::routes())
+        .merge(start_conversation::routes())
+        .merge(templates::routes())
         .merge(conversation_actions::routes())
         .merge(oauth::workspace_routes())
         .route_layer(axum::middleware::from_fn_with_state(

@@ -3,7 +3,7 @@
 use crate::error::Problem;
 use crate::routes::{
     app_webhooks, channels, conversation_actions, health, inbox, integrations, keys, oauth,
-    platform_credentials, send, settings, webhooks,
+    platform_credentials, send, settings, start_conversation, templates, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
@@ -49,6 +49,9 @@ use utoipa::{Modify, OpenApi};
         settings::list,
         settings::platform_apps,
         send::send,
+        start_conversation::start,
+        templates::list,
+        templates::refresh,
         conversation_actions::read,
         conversation_actions::status,
         health::healthz,
@@ -73,6 +76,13 @@ use utoipa::{Modify, OpenApi};
         settings::SettingsPlatformApps,
         send::SendRequest,
         send::SendAccepted,
+        start_conversation::StartConversationRequest,
+        start_conversation::ConversationStarted,
+        templates::TemplateSchema,
+        templates::TemplateLanguageSchema,
+        templates::TemplateComponentSchema,
+        crate::template_cache::TemplateView,
+        crate::template_cache::TemplateList,
         conversation_actions::ReadRequest,
         conversation_actions::StatusRequest,
         conversation_actions::ActionAccepted,
