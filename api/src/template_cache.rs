@@ -69,11 +69,13 @@ pub async fn refresh(
         .map(ToString::to_string)
         .unwrap_or_default();
     let mut tx = state.pool.begin().await.map_err(Problem::from)?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('message_templates:' || $1::text, 0))")
-        .bind(id.as_uuid())
-        .execute(&mut *tx)
-        .await
-        .map_err(Problem::from)?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('message_templates:' || $1::text, 0))",
+    )
+    .bind(id.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .map_err(Problem::from)?;
     sqlx::query("DELETE FROM message_templates WHERE integration_id = $1")
         .bind(id.as_uuid())
         .execute(&mut *tx)
@@ -178,10 +180,15 @@ async fn cached_status(
     .map_err(Problem::from)
 }
 
-async fn refreshed_at(state: &AppState, id: IntegrationId) -> Result<Option<DateTime<Utc>>, Problem> {
-    sqlx::query_scalar("SELECT refreshed_at FROM message_template_refreshes WHERE integration_id = $1")
-        .bind(id.as_uuid())
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(Problem::from)
+async fn refreshed_at(
+    state: &AppState,
+    id: IntegrationId,
+) -> Result<Option<DateTime<Utc>>, Problem> {
+    sqlx::query_scalar(
+        "SELECT refreshed_at FROM message_template_refreshes WHERE integration_id = $1",
+    )
+    .bind(id.as_uuid())
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(Problem::from)
 }

@@ -217,8 +217,11 @@ async fn check_integration(
         Some(i) if i.status == IntegrationStatus::Connected => Ok(i),
         Some(i) => Err(rule(
             "integration-not-connected",
-            format!("the conversation's integration is {:?}, not connected", i.status)
-                .to_lowercase(),
+            format!(
+                "the conversation's integration is {:?}, not connected",
+                i.status
+            )
+            .to_lowercase(),
         )),
         None => Err(Problem::not_found(
             "the conversation's integration does not exist",

@@ -25,10 +25,7 @@ use utoipa::ToSchema;
 /// The template routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/v1/workspaces/{ws}/integrations/{id}/templates",
-            get(list),
-        )
+        .route("/v1/workspaces/{ws}/integrations/{id}/templates", get(list))
         .route(
             "/v1/workspaces/{ws}/integrations/{id}/templates/refresh",
             post(refresh),
@@ -45,8 +42,9 @@ pub struct TemplateSchema {
     /// Which translation.
     pub language: TemplateLanguageSchema,
     /// The values of its variables per component; omit for a template without variables.
+    #[serde(default)]
     #[schema(max_items = 16)]
-    pub components: Option<Vec<TemplateComponentSchema>>,
+    pub components: Vec<TemplateComponentSchema>,
 }
 
 /// A template's language.
@@ -108,7 +106,9 @@ pub async fn refresh(
             format!("the integration is {:?}, not connected", integration.status).to_lowercase(),
         ));
     }
-    Ok(Json(template_cache::refresh(&state, &integration, id).await?))
+    Ok(Json(
+        template_cache::refresh(&state, &integration, id).await?,
+    ))
 }
 
 /// The integration of `ws`, live, of a channel that sends templates.

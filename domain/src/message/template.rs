@@ -68,7 +68,7 @@ pub enum InvalidTemplate {
     /// A component's type is not one the platform fills.
     #[error("template.components[{0}].type must be header, body or button")]
     ComponentType(usize),
-    /// A button component without its sub_type and index.
+    /// A button component without its sub_type and index (a string or a number).
     #[error("template.components[{0}] is a button: it needs sub_type and index")]
     Button(usize),
     /// A parameter without a `type`, or without the field its type names.
@@ -126,7 +126,12 @@ impl TemplateComponent {
     fn check(&self, i: usize) -> Result<(), InvalidTemplate> {
         match self.kind.as_str() {
             "header" | "body" => {}
-            "button" if self.sub_type.is_some() && self.index.is_some() => {}
+            "button"
+                if self.sub_type.is_some()
+                    && self
+                        .index
+                        .as_ref()
+                        .is_some_and(|i| i.is_string() || i.is_u64()) => {}
             "button" => return Err(InvalidTemplate::Button(i)),
             _ => return Err(InvalidTemplate::ComponentType(i)),
         }
