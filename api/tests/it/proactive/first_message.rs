@@ -58,6 +58,10 @@ async fn a_first_template_creates_the_conversation_its_answer_lands_in() {
     assert_eq!(list["items"][0]["contact_id"], WA_ID);
     assert_eq!(list["items"][0]["channel"], "whatsapp");
     assert_eq!(list["items"][0]["unread_count"], 0);
+    assert_eq!(
+        list["items"][0]["last_message_preview"],
+        "[template order_update]"
+    );
     let messages = format!("/v1/workspaces/acme/conversations/{conversation}/messages");
     let page = eventually(&proactive.app, &messages, |b| {
         b["items"][0]["status"] == "sent"
@@ -65,6 +69,10 @@ async fn a_first_template_creates_the_conversation_its_answer_lands_in() {
     .await;
     assert_eq!(page["items"][0]["id"], message.as_str());
     assert_eq!(page["items"][0]["direction"], "outbound");
+    assert_eq!(
+        page["items"][0]["content"]["template"]["name"],
+        "order_update"
+    );
 
     proactive.inbound(WA_ID, "wamid.answer", 0).await;
     let list = eventually(&proactive.app, "/v1/workspaces/acme/conversations", |b| {

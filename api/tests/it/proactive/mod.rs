@@ -4,6 +4,7 @@
 //! channels that cannot start one refused; Messenger message tags inside and outside their
 //! windows. PostgreSQL and the mock Kafka cluster are real; the platform is a fake.
 
+mod described;
 pub mod fake_cloud_api;
 mod first_message;
 mod message_tags;
