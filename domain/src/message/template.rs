@@ -107,19 +107,6 @@ impl TemplateMessage {
         }
         Ok(())
     }
-
-    /// Every text the caller gave (for the edge's NUL check).
-    pub fn texts(&self) -> Vec<&str> {
-        let mut texts = vec![self.name.as_str(), self.language.code.as_str()];
-        for component in &self.components {
-            texts.push(&component.kind);
-            texts.extend(component.sub_type.as_deref());
-            for parameter in &component.parameters {
-                texts.extend(parameter.values().flat_map(strings));
-            }
-        }
-        texts
-    }
 }
 
 impl TemplateComponent {
@@ -151,16 +138,6 @@ impl TemplateComponent {
     }
 }
 
-/// Every string inside `value`.
-fn strings(value: &Value) -> Vec<&str> {
-    match value {
-        Value::String(text) => vec![text.as_str()],
-        Value::Array(items) => items.iter().flat_map(strings).collect(),
-        Value::Object(map) => map.values().flat_map(strings).collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,7 +161,6 @@ mod tests {
         let parsed = template(documented.clone());
         assert_eq!(parsed.check(), Ok(()));
         assert_eq!(serde_json::to_value(&parsed).unwrap(), documented);
-        assert!(parsed.texts().contains(&"Ada"));
     }
 
     #[test]
