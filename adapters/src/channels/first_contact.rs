@@ -96,6 +96,43 @@ fn chat_id(input: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::ChannelRegistry;
+    use std::collections::HashSet;
+    use switchboard_domain::ChannelCatalog;
+
+    #[test]
+    fn every_channel_declares_first_contact_tags_and_templates_consistently() {
+        let registry = ChannelRegistry::builtin();
+        for spec in registry.all() {
+            let Some(sender) = registry.sender(&spec.kind) else {
+                continue;
+            };
+            if let FirstContact::Allowed { template_only, .. } = sender.first_contact() {
+                assert!(
+                    !template_only || sender.sends_templates(),
+                    "{}: starts by template without sending templates",
+                    spec.kind
+                );
+                assert!(
+                    !sender.addresses_threads(),
+                    "{}: a thread cannot be written to first",
+                    spec.kind
+                );
+            }
+            let tags: HashSet<&str> = sender.message_tags().iter().map(|t| t.tag).collect();
+            assert_eq!(tags.len(), sender.message_tags().len(), "{}", spec.kind);
+            for tag in sender.message_tags() {
+                let longer = tag.hours.is_none_or(|hours| {
+                    spec.reply_window.is_none_or(|window| hours > window.hours)
+                });
+                assert!(
+                    longer,
+                    "{}: {} shorter than the reply window",
+                    spec.kind, tag.tag
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_phone_number_becomes_the_wa_id_the_webhooks_name() {

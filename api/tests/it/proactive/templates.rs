@@ -23,17 +23,44 @@ async fn templates_are_listed_from_every_page_cached_and_shown() {
     assert_eq!(before["items"], json!([]));
     assert!(before["refreshed_at"].is_null());
 
-    let refreshed = proactive
-        .post(&format!("{list}/refresh"), json!({}), StatusCode::OK)
-        .await;
-    let listings = proactive.fake.lock().unwrap().listings.clone();
-    assert_eq!(listings.len(), 3, "five templates, two a page");
-    assert_eq!(
-        listings[0]["fields"],
-        "name,language,status,category,components"
+    let refresh = format!("{list}/refresh");
+    let (refreshed, racing) = tokio::join!(
+        proactive.post(&refresh, json!({}), StatusCode::OK),
+        proactive.post(&refresh, json!({}), StatusCode::OK)
     );
-    assert_eq!(listings[1]["after"], "cursor-2");
-    assert_eq!(listings[2]["after"], "cursor-4");
+    assert_eq!(
+        racing["items"], refreshed["items"],
+        "refreshes apply one after the other"
+    );
+    let listings = proactive.fake.lock().unwrap().listings.clone();
+    assert_eq!(
+        listings.len(),
+        6,
+        "five templates, two a page, listed twice"
+    );
+    for listing in &listings {
+        assert_eq!(
+            listing["fields"],
+            "name,language,status,category,components"
+        );
+    }
+    let mut cursors: Vec<Option<&str>> = listings
+        .iter()
+        .map(|l| l.get("after").map(String::as_str))
+        .collect();
+    cursors.sort();
+    let each_twice = [
+        None,
+        None,
+        Some("cursor-2"),
+        Some("cursor-2"),
+        Some("cursor-4"),
+        Some("cursor-4"),
+    ];
+    assert_eq!(
+        cursors, each_twice,
+        "every page by the previous page's cursor"
+    );
     let items = refreshed["items"].as_array().unwrap();
     assert_eq!(items.len(), platform_templates().len());
     let spring = items.iter().find(|t| t["name"] == "spring_sale").unwrap();
