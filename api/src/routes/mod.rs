@@ -38,10 +38,10 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(inbox::routes())
         .merge(settings::routes())
         .merge(send::routes())
-        .merge(start_conversation::routes())
-        .merge(templates::routes())
         .merge(conversation_actions::routes())
         .merge(oauth::workspace_routes())
+        .merge(start_conversation::routes())
+        .merge(templates::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::guard::workspace_guard,

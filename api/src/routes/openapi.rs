@@ -3,7 +3,7 @@
 use crate::error::Problem;
 use crate::routes::{
     app_webhooks, channels, conversation_actions, health, inbox, integrations, keys, oauth,
-    platform_credentials, send, settings, start_conversation, templates, webhooks,
+    platform_credentials, send, settings, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
@@ -49,9 +49,6 @@ use utoipa::{Modify, OpenApi};
         settings::list,
         settings::platform_apps,
         send::send,
-        start_conversation::start,
-        templates::list,
-        templates::refresh,
         conversation_actions::read,
         conversation_actions::status,
         health::healthz,
@@ -61,6 +58,9 @@ use utoipa::{Modify, OpenApi};
         webhooks::receive,
         app_webhooks::handshake,
         app_webhooks::receive,
+        crate::routes::start_conversation::start,
+        crate::routes::templates::list,
+        crate::routes::templates::refresh,
     ),
     components(schemas(
         Problem,
@@ -76,13 +76,6 @@ use utoipa::{Modify, OpenApi};
         settings::SettingsPlatformApps,
         send::SendRequest,
         send::SendAccepted,
-        start_conversation::StartConversationRequest,
-        start_conversation::ConversationStarted,
-        templates::TemplateSchema,
-        templates::TemplateLanguageSchema,
-        templates::TemplateComponentSchema,
-        crate::template_cache::TemplateView,
-        crate::template_cache::TemplateList,
         conversation_actions::ReadRequest,
         conversation_actions::StatusRequest,
         conversation_actions::ActionAccepted,
@@ -105,6 +98,13 @@ use utoipa::{Modify, OpenApi};
         crate::auth::Scope,
         crate::auth::api_keys::ApiKeyView,
         crate::auth::api_keys::CreatedApiKey,
+        crate::routes::start_conversation::StartConversationRequest,
+        crate::routes::start_conversation::ConversationStarted,
+        crate::routes::templates::TemplateSchema,
+        crate::routes::templates::TemplateLanguageSchema,
+        crate::routes::templates::TemplateComponentSchema,
+        crate::template_cache::TemplateView,
+        crate::template_cache::TemplateList,
     ))
 )]
 pub struct ApiDoc;

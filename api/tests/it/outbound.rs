@@ -54,7 +54,7 @@ async fn start_with_grace(kafka: &TestKafka, base: &str, grace: Duration) -> Out
 }
 
 /// Starts an engine with short retries, stopping within `grace` once told.
-pub(crate) fn run_engine(
+pub fn run_engine(
     app: &TestApp,
     grace: Duration,
 ) -> (
