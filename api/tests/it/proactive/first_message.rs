@@ -193,3 +193,36 @@ async fn channels_that_cannot_start_a_conversation_and_bad_first_messages_are_re
     let command: SendMessage = serde_json::from_slice(&records[0].payload).unwrap();
     assert_eq!(command.recipient, "987654321");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_message_the_broker_did_not_take_is_503_and_its_retry_produces_it_once() {
+    let kafka = TestKafka::new();
+    let proactive = start(&kafka).await;
+    let app = &proactive.app;
+    let telegram = app.connected_telegram("acme", "78:broker-down").await;
+    let uri = format!("/v1/workspaces/acme/integrations/{telegram}/messages");
+    let body = json!({"recipient": "4242", "text": "Your order is ready", "idempotency_key": "ready-4242"});
+
+    kafka.cluster.broker_down(1).unwrap();
+    let mut request = crate::helpers::json_request("POST", &uri, Some(body.clone()));
+    let credential = crate::helpers::bearer("acme").parse().unwrap();
+    request.headers_mut().insert("authorization", credential);
+    let response = tower::ServiceExt::oneshot(app.router.clone(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    kafka.cluster.broker_up(1).unwrap();
+
+    let accepted = proactive.post(&uri, body, StatusCode::ACCEPTED).await;
+    let records = read_topic(
+        &kafka.brokers(),
+        &app.config.topics().outbound,
+        2,
+        Duration::from_secs(8),
+    )
+    .await;
+    assert_eq!(records.len(), 1, "the retry produced it, once");
+    let command: SendMessage = serde_json::from_slice(&records[0].payload).unwrap();
+    assert_eq!(command.message_id.to_string(), accepted["message_id"]);
+}
