@@ -23,7 +23,7 @@
 
 mod compensation;
 mod problems;
-mod target;
+pub(crate) mod target;
 
 use crate::error::Problem;
 use crate::platform_checks::require_verified;
@@ -297,7 +297,7 @@ async fn tell_platform(
 }
 
 /// The integration, if it exists and belongs to `ws`: another workspace's id is a plain 404.
-async fn owned_integration(
+pub(crate) async fn owned_integration(
     state: &AppState,
     ws: &WorkspaceId,
     id: IntegrationId,

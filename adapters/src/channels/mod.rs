@@ -24,6 +24,7 @@ pub mod compliance;
 mod egress_contract;
 #[cfg(test)]
 pub mod fake_platform;
+pub mod first_contact;
 pub mod graph_account;
 pub mod graph_api;
 pub mod imap_probe;

@@ -13,6 +13,7 @@
 //! [`response_json`] (capped at [`MAX_RESPONSE_BYTES`]). A refused destination is a
 //! [`SendError::Permanent`] whose detail starts with [`EGRESS_REFUSED`] and names the reason.
 
+use crate::channels::first_contact::FirstContact;
 use crate::channels::webhook::WebhookSecrets;
 use crate::egress::{
     denial_in, read_capped, BodyError, EgressError, EgressHttp, EgressPolicy, MAX_RESPONSE_BYTES,
@@ -22,7 +23,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use std::time::Duration;
 use switchboard_domain::auth::AuthInput;
-use switchboard_domain::message::{OutboundContent, SendMessage};
+use switchboard_domain::message::{OutboundContent, SendMessage, TagWindow};
 use switchboard_domain::{ChannelKind, IntegrationId, SecretString, WorkspaceId};
 
 /// Platform setting: where a channel's API lives (`messenger.api_base=http://127.0.0.1:9000`),
@@ -212,6 +213,23 @@ pub trait ChannelSender: Send + Sync {
     /// (WhatsApp's pair rate); `None` (the default) when only the integration's rate applies.
     fn recipient_rate(&self) -> Option<RateLimit> {
         None
+    }
+
+    /// Whether (and to what address) the business may write first, to someone who never
+    /// wrote to it; by default it may not.
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Refused("the platform lets a business answer only people who wrote to it")
+    }
+
+    /// Whether it sends pre-approved templates (`content.template`); `false` by default.
+    fn sends_templates(&self) -> bool {
+        false
+    }
+
+    /// The message tags it accepts (`content.tag`) and each one's window, which replaces the
+    /// reply window for a tagged message; none by default.
+    fn message_tags(&self) -> &'static [TagWindow] {
+        &[]
     }
 
     /// Obtains fresh credentials after an [`SendError::Auth`], when the platform has a way to

@@ -20,7 +20,10 @@ pub mod openapi;
 pub mod openapi_edge;
 pub mod platform_credentials;
 pub mod send;
+pub mod send_content;
 pub mod settings;
+pub mod start_conversation;
+pub mod templates;
 pub mod webhooks;
 
 use crate::error::Problem;
@@ -43,6 +46,8 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(action_status::routes())
         .merge(conversation_actions::routes())
         .merge(oauth::workspace_routes())
+        .merge(start_conversation::routes())
+        .merge(templates::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::guard::workspace_guard,

@@ -61,6 +61,9 @@ use utoipa::{Modify, OpenApi};
         webhooks::receive,
         app_webhooks::handshake,
         app_webhooks::receive,
+        crate::routes::start_conversation::start,
+        crate::routes::templates::list,
+        crate::routes::templates::refresh,
     ),
     components(schemas(
         Problem,
@@ -103,6 +106,13 @@ use utoipa::{Modify, OpenApi};
         crate::auth::Scope,
         crate::auth::api_keys::ApiKeyView,
         crate::auth::api_keys::CreatedApiKey,
+        crate::routes::start_conversation::StartConversationRequest,
+        crate::routes::start_conversation::ConversationStarted,
+        crate::routes::templates::TemplateSchema,
+        crate::routes::templates::TemplateLanguageSchema,
+        crate::routes::templates::TemplateComponentSchema,
+        crate::template_cache::TemplateView,
+        crate::template_cache::TemplateList,
     ))
 )]
 pub struct ApiDoc;

@@ -1,20 +1,23 @@
 //! `POST /v1/workspaces/{ws}/conversations/{id}/messages`: an agent's or bot's reply.
 //!
 //! The request is checked against the conversation and its integration (connected; the
-//! channel can send; the platform's reply window and its message cap), then becomes a
+//! channel can send; the platform's reply window and its message cap, or the window of the
+//! message tag it carries; a template the platform lists as approved), then becomes a
 //! `SendMessage` command on `messages.outbound` (key = conversation key) and is answered 202
 //! with the message id once the broker acknowledged it; the channel adapters do the sending.
+//! A template message (WhatsApp) is what the platform allows outside its window, so it is not
+//! held to it.
 //!
 //! # Guarantees
-//! With an idempotency key (`Idempotency-Key` header or `idempotency_key` field), the same key
-//! in a workspace always names the same message and produces it once: a concurrent or later
-//! repeat waits on the first request's row lock and then answers with the same message id.
-//! Reusing a key for a different request is refused with 409.
+//! Those of [`crate::send_queue`]: with an idempotency key, one message per key, produced
+//! once; the same key for a different request is 409.
 
 use crate::auth::{Authorized, Write};
 use crate::error::Problem;
 use crate::extract::{Json, Path};
 use crate::routes::conversation_lookup::conversation_row;
+use crate::routes::send_content::{check_content, ContentRequest};
+use crate::send_queue::{already_produced, idempotency_key, message_id, queue, request_hash, rule};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -23,20 +26,14 @@ use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use sqlx::{Postgres, Transaction};
-use switchboard_adapters::kafka::trace_context::current_traceparent;
-use switchboard_adapters::outbound::commands::command_record;
+use switchboard_adapters::channels::sender::ChannelSender;
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::{
-    OutboundAttachment, OutboundContent, QuickReplyOption, SendMessage, EVENT_ID_NAMESPACE,
+    find_tag, OutboundAttachment, OutboundContent, QuickReplyOption, SendMessage, TemplateMessage,
 };
 use switchboard_domain::{ChannelCatalog, ChannelKind, IntegrationId, WorkspaceId};
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-const IDEMPOTENCY_HEADER: &str = "idempotency-key";
-const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
 /// The send route.
 pub fn routes() -> Router<AppState> {
@@ -60,6 +57,15 @@ pub struct SendRequest {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub quick_replies: Vec<QuickReplyOption>,
+    /// A pre-approved template instead of text, where the channel has them (WhatsApp), in the
+    /// WhatsApp Cloud API's `template` shape; sent inside or outside the reply window.
+    #[schema(value_type = Option<crate::routes::templates::TemplateSchema>)]
+    pub template: Option<TemplateMessage>,
+    /// A message tag, where the channel has them (Messenger: `HUMAN_AGENT` up to 7 days after
+    /// the contact's last message; `ACCOUNT_UPDATE`, `CONFIRMED_EVENT_UPDATE`,
+    /// `POST_PURCHASE_UPDATE` at any time): lets the reply go out after the standard window.
+    #[schema(value_type = Option<String>, example = "HUMAN_AGENT")]
+    pub tag: Option<String>,
     /// A client key making retries safe (the `Idempotency-Key` header works too).
     pub idempotency_key: Option<String>,
 }
@@ -98,17 +104,17 @@ pub async fn send(
     Json(request): Json<SendRequest>,
 ) -> Result<Response, Problem> {
     let conversation = conversation(&state, &ws, id).await?;
-    refuse_nul(&request)?;
-    let key = idempotency_key(&headers, &request)?;
-    let hash = request_hash(id, &request);
+    let key = idempotency_key(&headers, request.idempotency_key.as_ref())?;
+    let hash = hash(id, &request);
     if let Some(key) = &key {
-        if let Some(message_id) = already_produced(&state, &ws, key, &hash).await? {
-            return Ok(accepted(message_id));
+        if let Some(produced) = already_produced(&state, &ws, key, &hash).await? {
+            return Ok(accepted(produced.message_id));
         }
     }
     let channel = ChannelKind::parse(&conversation.channel)
         .ok_or_else(|| Problem::not_found("no such conversation"))?;
-    check_integration(&state, conversation.integration_id.into()).await?;
+    let integration_id: IntegrationId = conversation.integration_id.into();
+    let integration = check_integration(&state, integration_id).await?;
     let Some(sender) = state.channels.sender(&channel) else {
         return Err(rule(
             "channel-cannot-send",
@@ -127,21 +133,27 @@ pub async fn send(
         text: request.text.clone(),
         attachments: request.attachments.clone(),
         quick_replies: request.quick_replies.clone(),
+        template: request.template.clone(),
+        tag: request.tag.clone(),
     };
-    if content.is_empty() {
-        return Err(Problem::invalid("a message needs text or an attachment"));
+    check_content(
+        &state,
+        ContentRequest {
+            channel: &channel,
+            sender: sender.as_ref(),
+            integration: &integration,
+            integration_id,
+            content: &content,
+        },
+    )
+    .await?;
+    if content.template.is_none() {
+        check_window(&state, &channel, sender.as_ref(), &content, id).await?;
     }
-    check_reply_window(&state, &channel, id).await?;
-    let message_id = match &key {
-        Some(key) => Uuid::new_v5(
-            &EVENT_ID_NAMESPACE,
-            format!("send\u{1f}{ws}\u{1f}{key}").as_bytes(),
-        ),
-        None => Uuid::new_v4(),
-    };
+    let message_id = message_id(&ws, key.as_deref());
     let command = SendMessage {
         message_id,
-        integration_id: conversation.integration_id.into(),
+        integration_id,
         workspace_id: ws.clone(),
         channel,
         conversation_key: conversation.conversation_key,
@@ -155,15 +167,7 @@ pub async fn send(
     command
         .check()
         .map_err(|e| Problem::invalid(e.to_string()))?;
-    match key {
-        Some(key) => {
-            // Run to completion even if the client goes away, so a produced command is
-            // always marked produced and a retry never produces it again.
-            let task = tokio::spawn(produce_once(state, ws, key, id, hash, command));
-            task.await.map_err(|e| Problem::internal(&e))??;
-        }
-        None => produce(&state, &command).await?,
-    }
+    queue(&state, &ws, key, id, hash, command).await?;
     Ok(accepted(message_id))
 }
 
@@ -175,78 +179,19 @@ fn accepted(message_id: Uuid) -> Response {
     (StatusCode::ACCEPTED, axum::Json(accepted)).into_response()
 }
 
-/// NUL cannot be stored or sent anywhere: refused as the caller's mistake.
-fn refuse_nul(request: &SendRequest) -> Result<(), Problem> {
-    let texts = request
-        .text
-        .iter()
-        .chain(request.idempotency_key.iter())
-        .chain(request.attachments.iter().map(|a| &a.url))
-        .chain(
-            request
-                .quick_replies
-                .iter()
-                .flat_map(|q| [&q.title, &q.payload]),
-        );
-    for text in texts {
-        if text.contains('\0') {
-            return Err(Problem::invalid(
-                "text fields must not contain NUL characters",
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn request_hash(conversation: Uuid, request: &SendRequest) -> String {
-    let canonical = (
+/// The request's fingerprint; a request without a template or tag hashes as it did before
+/// they existed, so keys stored earlier still match their retries.
+fn hash(conversation: Uuid, request: &SendRequest) -> String {
+    let base = (
         conversation,
         &request.text,
         &request.attachments,
         &request.quick_replies,
     );
-    hex_sha256(&serde_json::to_vec(&canonical).unwrap_or_default())
-}
-
-/// The message id of an earlier request with this key that was produced, if any.
-async fn already_produced(
-    state: &AppState,
-    ws: &WorkspaceId,
-    key: &str,
-    hash: &str,
-) -> Result<Option<Uuid>, Problem> {
-    let row: Option<(Uuid, String, bool)> = sqlx::query_as(
-        "SELECT message_id, request_hash, produced_at IS NOT NULL FROM send_requests
-         WHERE workspace_id = $1 AND idempotency_key = $2",
-    )
-    .bind(ws.as_str())
-    .bind(key)
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(Problem::from)?;
-    match row {
-        Some((_, stored, _)) if stored != hash => Err(key_reused()),
-        Some((message_id, _, true)) => Ok(Some(message_id)),
-        _ => Ok(None),
+    match (&request.template, &request.tag) {
+        (None, None) => request_hash(&base),
+        (template, tag) => request_hash(&(base, template, tag)),
     }
-}
-
-fn key_reused() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "idempotency-key-reused",
-        "Idempotency key reused",
-        "this idempotency key was used for a different request",
-    )
-}
-
-fn rule(slug: &str, detail: String) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        slug,
-        "Not allowed by the channel's rules",
-        detail,
-    )
 }
 
 async fn conversation(
@@ -263,13 +208,20 @@ async fn conversation(
     .await
 }
 
-async fn check_integration(state: &AppState, id: IntegrationId) -> Result<(), Problem> {
+async fn check_integration(
+    state: &AppState,
+    id: IntegrationId,
+) -> Result<switchboard_domain::integration::Integration, Problem> {
     let integration = state.integrations.load(id).await?;
-    match integration.map(|i| i.status) {
-        Some(IntegrationStatus::Connected) => Ok(()),
-        Some(status) => Err(rule(
+    match integration {
+        Some(i) if i.status == IntegrationStatus::Connected => Ok(i),
+        Some(i) => Err(rule(
             "integration-not-connected",
-            format!("the conversation's integration is {status:?}, not connected").to_lowercase(),
+            format!(
+                "the conversation's integration is {:?}, not connected",
+                i.status
+            )
+            .to_lowercase(),
         )),
         None => Err(Problem::not_found(
             "the conversation's integration does not exist",
@@ -277,14 +229,22 @@ async fn check_integration(state: &AppState, id: IntegrationId) -> Result<(), Pr
     }
 }
 
-async fn check_reply_window(
+/// The channel's reply window, or the window of the message tag the reply carries.
+async fn check_window(
     state: &AppState,
     channel: &ChannelKind,
+    sender: &dyn ChannelSender,
+    content: &OutboundContent,
     conversation: Uuid,
 ) -> Result<(), Problem> {
-    let Some(window) = state.channels.spec(channel).and_then(|s| s.reply_window) else {
-        return Ok(());
+    let tag = match &content.tag {
+        Some(tag) => find_tag(sender.message_tags(), tag),
+        None => None,
     };
+    let window = state.channels.spec(channel).and_then(|s| s.reply_window);
+    if tag.is_none() && window.is_none() {
+        return Ok(());
+    }
     let (last_inbound, sent_since): (Option<DateTime<Utc>>, i64) = sqlx::query_as(
         "WITH last AS (SELECT max(sent_at) AS at FROM inbox.messages
                        WHERE conversation_id = $1 AND direction = 'inbound')
@@ -296,108 +256,14 @@ async fn check_reply_window(
     .fetch_one(&state.pool)
     .await
     .map_err(Problem::from)?;
-    window
-        .check(
+    let outcome = match (tag, window) {
+        (Some(tag), _) => tag.check(Utc::now(), last_inbound),
+        (None, Some(window)) => window.check(
             Utc::now(),
             last_inbound,
             u32::try_from(sent_since).unwrap_or(u32::MAX),
-        )
-        .map_err(|outside| rule("outside-reply-window", outside.to_string()))
-}
-
-fn idempotency_key(headers: &HeaderMap, request: &SendRequest) -> Result<Option<String>, Problem> {
-    let header = headers
-        .get(IDEMPOTENCY_HEADER)
-        .map(|v| v.to_str().map(str::to_owned));
-    let key = match header {
-        Some(Ok(key)) => Some(key),
-        Some(Err(_)) => {
-            return Err(Problem::bad_request(
-                "Idempotency-Key must be visible ASCII",
-            ))
-        }
-        None => request.idempotency_key.clone(),
+        ),
+        (None, None) => Ok(()),
     };
-    match key {
-        Some(key) if key.is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS => {
-            Err(Problem::invalid("an idempotency key is 1-200 characters"))
-        }
-        other => Ok(other),
-    }
-}
-
-async fn produce(state: &AppState, command: &SendMessage) -> Result<(), Problem> {
-    let record = command_record(command, &state.topics.outbound, current_traceparent());
-    state.producer.publish(&record).await.map_err(|error| {
-        tracing::warn!(%error, "send command not acknowledged by the broker");
-        Problem::unavailable("the message broker did not acknowledge the command; retry with the same idempotency key")
-    })?;
-    metrics::counter!("switchboard_send_requests_total", "channel" => command.channel.to_string())
-        .increment(1);
-    Ok(())
-}
-
-/// Produces `command` unless a request with the same key already did; holds the key's row
-/// lock meanwhile so a concurrent repeat waits and then finds it produced.
-async fn produce_once(
-    state: AppState,
-    ws: WorkspaceId,
-    key: String,
-    conversation: Uuid,
-    hash: String,
-    command: SendMessage,
-) -> Result<(), Problem> {
-    let (ws, key) = (&ws, key.as_str());
-    let mut tx = state.pool.begin().await.map_err(Problem::from)?;
-    sqlx::query(
-        "INSERT INTO send_requests (workspace_id, idempotency_key, message_id, conversation_id, request_hash)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(ws.as_str())
-    .bind(key)
-    .bind(command.message_id)
-    .bind(conversation)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await
-    .map_err(Problem::from)?;
-    let (stored_hash, produced): (String, bool) = sqlx::query_as(
-        "SELECT request_hash, produced_at IS NOT NULL FROM send_requests
-         WHERE workspace_id = $1 AND idempotency_key = $2 FOR UPDATE",
-    )
-    .bind(ws.as_str())
-    .bind(key)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(Problem::from)?;
-    if stored_hash != hash {
-        return Err(key_reused());
-    }
-    if !produced {
-        produce(&state, &command).await?;
-        mark_produced(&mut tx, ws, key)
-            .await
-            .map_err(Problem::from)?;
-    }
-    tx.commit().await.map_err(Problem::from)
-}
-
-async fn mark_produced(
-    tx: &mut Transaction<'_, Postgres>,
-    ws: &WorkspaceId,
-    key: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE send_requests SET produced_at = now() WHERE workspace_id = $1 AND idempotency_key = $2")
-        .bind(ws.as_str())
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    outcome.map_err(|outside| rule("outside-reply-window", outside.to_string()))
 }

@@ -18,6 +18,7 @@ mod oauth;
 mod outbound;
 mod outbox;
 mod platform_credentials;
+mod proactive;
 mod processes;
 mod projections;
 mod secrets;

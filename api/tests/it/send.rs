@@ -20,7 +20,7 @@ use switchboard_projections::inbox::InboxProjection;
 use switchboard_projections::Projector;
 use tokio::task::JoinHandle;
 
-fn projector(app: &TestApp) -> JoinHandle<()> {
+pub(crate) fn projector(app: &TestApp) -> JoinHandle<()> {
     let projector = Projector::new(
         app.pool(),
         Arc::new(InboxProjection),
@@ -35,7 +35,7 @@ fn projector(app: &TestApp) -> JoinHandle<()> {
     tokio::spawn(async move { projector.run(std::future::pending()).await.unwrap() })
 }
 
-async fn eventually(app: &TestApp, uri: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn eventually(app: &TestApp, uri: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, body) = app.call("GET", uri, None).await;
@@ -50,7 +50,14 @@ async fn eventually(app: &TestApp, uri: &str, check: impl Fn(&Value) -> bool) ->
     }
 }
 
-async fn webhook(app: &TestApp, id: &str, page: &str, psid: &str, mid: &str, at_ms: i64) {
+pub(crate) async fn webhook(
+    app: &TestApp,
+    id: &str,
+    page: &str,
+    psid: &str,
+    mid: &str,
+    at_ms: i64,
+) {
     let body = json!({"object": "page", "entry": [{"id": page, "time": at_ms, "messaging": [
         {"sender": {"id": psid}, "recipient": {"id": page}, "timestamp": at_ms, "message": {"mid": mid, "text": "help"}}]}]})
     .to_string();
@@ -69,7 +76,7 @@ async fn webhook(app: &TestApp, id: &str, page: &str, psid: &str, mid: &str, at_
 
 /// A connected Messenger integration (of a page of its own: a page has one live integration)
 /// with one conversation whose contact wrote `ago_ms` ago.
-async fn conversation(app: &TestApp, psid: &str, ago_ms: i64) -> (String, String) {
+pub(crate) async fn conversation(app: &TestApp, psid: &str, ago_ms: i64) -> (String, String) {
     let page = format!("page-of-{psid}");
     let id = app
         .connected(
@@ -349,7 +356,7 @@ async fn tiktok_webhook(app: &TestApp, id: &str, user: &str, thread: Option<&str
 }
 
 /// The id of `contact`'s conversation, once the inbox shows it.
-async fn conversation_of(app: &TestApp, contact: &str) -> String {
+pub(crate) async fn conversation_of(app: &TestApp, contact: &str) -> String {
     let list = eventually(app, "/v1/workspaces/acme/conversations", |b| {
         b["items"]
             .as_array()

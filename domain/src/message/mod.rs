@@ -11,10 +11,16 @@ pub use inbound::{
     conversation_key, Contact, InboundDraft, InboundEvent, InboundKind, PlatformError,
     EVENT_ID_NAMESPACE,
 };
+mod message_tag;
 mod outbound;
 mod reply_window;
+mod template;
+pub use message_tag::{find_tag, TagWindow};
 pub use outbound::{
     DeliveryOutcome, DeliveryUpdate, FailureReason, InvalidSendMessage, OutboundAttachment,
     OutboundContent, QuickReplyOption, SendMessage,
 };
 pub use reply_window::{OutsideWindow, ReplyWindow};
+pub use template::{
+    InvalidTemplate, TemplateComponent, TemplateLanguage, TemplateMessage, MAX_TEMPLATE_NAME_CHARS,
+};

@@ -10,6 +10,7 @@ use crate::channel::ChannelKind;
 use crate::ids::{IntegrationId, WorkspaceId};
 use crate::message::content::AttachmentKind;
 use crate::message::inbound::{conversation_key, EVENT_ID_NAMESPACE};
+use crate::message::template::TemplateMessage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -52,6 +53,14 @@ pub struct OutboundContent {
     /// Reply chips offered with the message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quick_replies: Vec<QuickReplyOption>,
+    /// A pre-approved template with its variables, sent instead of text (WhatsApp); the only
+    /// message a platform may allow outside its reply window or as a first message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateMessage>,
+    /// The platform's message tag (Messenger's `HUMAN_AGENT`…), which lets the message go out
+    /// after the standard reply window, within the tag's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// One attachment to send, by URL.
@@ -75,8 +84,8 @@ pub struct QuickReplyOption {
 /// Why a `SendMessage` cannot be attempted at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidSendMessage {
-    /// Neither text nor an attachment.
-    #[error("the message has neither text nor attachments")]
+    /// Neither text, an attachment nor a template.
+    #[error("the message has neither text, attachments nor a template")]
     Empty,
     /// The key does not name a conversation of this integration.
     #[error("conversation_key must be '<integration_id>:<contact id>'")]
@@ -116,7 +125,9 @@ impl OutboundContent {
 
     /// Whether there is nothing to send (quick replies alone are not a message).
     pub fn is_empty(&self) -> bool {
-        self.text.as_deref().is_none_or(|t| t.trim().is_empty()) && self.attachments.is_empty()
+        self.text.as_deref().is_none_or(|t| t.trim().is_empty())
+            && self.attachments.is_empty()
+            && self.template.is_none()
     }
 }
 

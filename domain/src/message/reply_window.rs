@@ -27,6 +27,12 @@ pub enum OutsideWindow {
         /// The window length.
         hours: i64,
     },
+    /// The contact never wrote (a tag without a time limit still needs a conversation).
+    #[error("{rule}: the contact has not written yet")]
+    NeverWrote {
+        /// The rule's name.
+        rule: &'static str,
+    },
     /// The window's message cap is used up.
     #[error("{rule}: {max} messages were already sent since the contact's last message")]
     QuotaUsed {

@@ -23,6 +23,16 @@ pub fn message(command: &SendMessage) -> NewMessage {
             serde_json::to_value(&command.content.quick_replies).unwrap_or_default(),
         );
     }
+    // A template's text is the platform's: the row keeps the template sent, and the
+    // conversation list shows its name.
+    let mut preview = preview(&content);
+    if let (Value::Object(map), Some(template)) = (&mut json, &command.content.template) {
+        map.insert(
+            "template".into(),
+            serde_json::to_value(template).unwrap_or_default(),
+        );
+        preview = format!("[template {}]", template.name);
+    }
     NewMessage {
         id: command.message_id,
         conversation_key: command.conversation_key.clone(),
@@ -35,7 +45,7 @@ pub fn message(command: &SendMessage) -> NewMessage {
         outbound: true,
         platform_message_id: None,
         content: json,
-        preview: preview(&content),
+        preview,
         reply_to: None,
         is_echo: false,
         sent_at: command.requested_at,

@@ -16,6 +16,7 @@
 //! deployment without it fails chatbot commands as permanent rather than guessing a host.
 
 use crate::channels::chatbotx::API_KEY;
+use crate::channels::first_contact::FirstContact;
 use crate::channels::sender::{
     check_attachments, classify_status, response_json, retry_after_header, ChannelSender,
     SendError, SendTarget, SentMessage,
@@ -53,6 +54,12 @@ impl ChannelSender for ChatbotxSender {
     /// None: the internal API's address is always a platform setting.
     fn default_api_base(&self) -> &'static str {
         ""
+    }
+
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Refused(
+            "the chatbot platform's conversations are opened by its own users; Switchboard only answers them",
+        )
     }
 
     async fn send(

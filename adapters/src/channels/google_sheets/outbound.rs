@@ -15,6 +15,7 @@
 //! (`POST {oauth_base}/token`, `grant_type=refresh_token`) with the platform credentials
 //! `client_id` and `client_secret`.
 
+use crate::channels::first_contact::FirstContact;
 use crate::channels::sender::{
     check_attachments, classify_status, response_json, retry_after_header, ChannelSender,
     SendError, SendTarget, SentMessage,
@@ -70,6 +71,12 @@ impl Default for GoogleSheetsSender {
 impl ChannelSender for GoogleSheetsSender {
     fn default_api_base(&self) -> &'static str {
         DEFAULT_API_BASE
+    }
+
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Refused(
+            "a spreadsheet has no one to start a conversation with; sends append rows to it",
+        )
     }
 
     async fn send(

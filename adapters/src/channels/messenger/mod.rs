@@ -6,6 +6,7 @@ mod inbound;
 pub mod oauth;
 mod outbound;
 pub mod platform_app;
+pub mod tags;
 #[cfg(test)]
 mod tests;
 

@@ -4,16 +4,22 @@
 //!
 //! One command is one Messenger message: text *or* one attachment (Messenger has no captions),
 //! with up to 13 quick replies. Anything else is `Invalid` rather than split, so a retry never
-//! re-sends half of a message.
+//! re-sends half of a message. A tagged message (see [`super::tags`]) goes as
+//! `messaging_type: "MESSAGE_TAG"` with its `tag`, which lets it out after the standard
+//! window. A page cannot write first: Messenger delivers only to people who wrote to it.
 
+use crate::channels::first_contact::FirstContact;
 use crate::channels::graph_api;
+use crate::channels::messenger::tags::MESSAGE_TAGS;
 use crate::channels::sender::{
     check_attachments, ChannelSender, SendError, SendTarget, SentMessage,
 };
 use crate::egress::EgressHttp;
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use switchboard_domain::message::{AttachmentKind, OutboundContent, SendMessage};
+use switchboard_domain::message::{
+    find_tag, AttachmentKind, OutboundContent, SendMessage, TagWindow,
+};
 
 /// Auth field: the page that sends.
 pub const PAGE_ID: &str = "page_id";
@@ -48,16 +54,33 @@ impl ChannelSender for MessengerSender {
         graph_api::DEFAULT_API_BASE
     }
 
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Refused(
+            "a Messenger page can only answer people who wrote to it (a message tag extends the window of a conversation, it does not start one)",
+        )
+    }
+
+    fn message_tags(&self) -> &'static [TagWindow] {
+        MESSAGE_TAGS
+    }
+
     async fn send(
         &self,
         target: &SendTarget,
         message: &SendMessage,
     ) -> Result<SentMessage, SendError> {
-        let body = json!({
+        let mut body = json!({
             "recipient": {"id": message.recipient},
             "messaging_type": "RESPONSE",
             "message": message_body(&message.content)?,
         });
+        if let Some(tag) = &message.content.tag {
+            let tag = find_tag(MESSAGE_TAGS, tag).ok_or_else(|| {
+                SendError::Invalid(format!("Messenger has no message tag '{tag}'"))
+            })?;
+            body["messaging_type"] = json!("MESSAGE_TAG");
+            body["tag"] = json!(tag.tag);
+        }
         check_attachments(self.http.policy(), &message.content).await?;
         let page_id = target.secret(PAGE_ID)?.expose();
         let token = target.secret(PAGE_ACCESS_TOKEN)?;
@@ -233,6 +256,25 @@ mod tests {
             Some(std::time::Duration::from_secs(9))
         );
         assert!(send().await.is_ok(), "the platform recovered");
+    }
+
+    #[tokio::test]
+    async fn a_tagged_message_goes_as_message_tag_with_its_tag() {
+        let fake = FakePlatform::start(ok()).await;
+        let target = page(&fake.base);
+        let mut content = OutboundContent::text("An agent will call you back");
+        content.tag = Some("HUMAN_AGENT".into());
+        MessengerSender::new(test_egress())
+            .send(&target, &message(&target, "u1", content))
+            .await
+            .unwrap();
+        let body = &fake.requests()[0].body;
+        assert_eq!(body["messaging_type"], "MESSAGE_TAG");
+        assert_eq!(body["tag"], "HUMAN_AGENT");
+        assert_eq!(
+            body["message"],
+            json!({"text": "An agent will call you back"})
+        );
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@
 //! connection failures are temporary, TLS and protocol failures permanent. Details carry the
 //! server's code and words, with the credentials blotted out should a server echo them.
 
+use crate::channels::first_contact::{FirstContact, RecipientKind};
 use crate::channels::sender::{
     check_attachments, ChannelSender, SendError, SendTarget, SentMessage, SEND_TIMEOUT,
 };
@@ -64,6 +65,13 @@ impl ChannelSender for SmtpSender {
     /// None: each integration names its own server.
     fn default_api_base(&self) -> &'static str {
         ""
+    }
+
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Allowed {
+            recipient: RecipientKind::EmailAddress,
+            template_only: false,
+        }
     }
 
     async fn send(

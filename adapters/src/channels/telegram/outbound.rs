@@ -8,6 +8,7 @@
 //! so receipts and replies match our sends. The bot token is part of the URL, which is why
 //! error details here are built only from the answer's `description`.
 
+use crate::channels::first_contact::{FirstContact, RecipientKind};
 use crate::channels::sender::{
     check_attachments, classify_status, response_json, retry_after_header, ChannelSender,
     SendError, SendTarget, SentMessage,
@@ -49,6 +50,15 @@ impl Default for TelegramSender {
 impl ChannelSender for TelegramSender {
     fn default_api_base(&self) -> &'static str {
         DEFAULT_API_BASE
+    }
+
+    fn first_contact(&self) -> FirstContact {
+        // A bot may write to any chat id; Telegram itself refuses (403) a user who never
+        // started the bot, and that send ends as failed.
+        FirstContact::Allowed {
+            recipient: RecipientKind::TelegramChatId,
+            template_only: false,
+        }
     }
 
     async fn send(

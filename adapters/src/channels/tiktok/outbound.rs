@@ -14,6 +14,7 @@
 //! as the conversation id. Images must be uploaded first to get a `media_id`, so one command is
 //! text only for now; attachments and quick replies are `Invalid`.
 
+use crate::channels::first_contact::FirstContact;
 use crate::channels::sender::{
     classify_status, response_json, retry_after_header, ChannelSender, SendError, SendTarget,
     SentMessage,
@@ -66,6 +67,12 @@ impl Default for TikTokSender {
 impl ChannelSender for TikTokSender {
     fn default_api_base(&self) -> &'static str {
         DEFAULT_API_BASE
+    }
+
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Refused(
+            "TikTok business messages answer a conversation the user opened; there is no first message",
+        )
     }
 
     fn addresses_threads(&self) -> bool {

@@ -4,8 +4,9 @@
 mod account;
 mod inbound;
 pub mod oauth;
-mod outbound;
+pub(crate) mod outbound;
 pub mod platform_app;
+pub mod templates;
 #[cfg(test)]
 mod tests;
 

@@ -5,8 +5,12 @@
 //!
 //! One command is one WhatsApp message: text; one attachment (captioned by the text, except
 //! audio, which takes none); or text with up to 3 quick replies as interactive reply buttons.
-//! Anything else is `Invalid` rather than split.
+//! Anything else is `Invalid` rather than split. A template message (`type: "template"`,
+//! the `template` object as the command carries it) is the only kind the platform delivers
+//! outside the 24-hour customer service window, and the only first message it allows: the
+//! number may start a conversation with a phone number by template.
 
+use crate::channels::first_contact::{FirstContact, RecipientKind};
 use crate::channels::graph_api;
 use crate::channels::sender::{
     check_attachments, ChannelSender, SendError, SendTarget, SentMessage,
@@ -60,6 +64,17 @@ impl ChannelSender for WhatsappSender {
         Some(PAIR_RATE)
     }
 
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Allowed {
+            recipient: RecipientKind::PhoneNumber,
+            template_only: true,
+        }
+    }
+
+    fn sends_templates(&self) -> bool {
+        true
+    }
+
     async fn send(
         &self,
         target: &SendTarget,
@@ -93,6 +108,17 @@ impl ChannelSender for WhatsappSender {
 fn message_fields(content: &OutboundContent) -> Result<Vec<(&'static str, Value)>, SendError> {
     let text = content.text.as_deref().filter(|t| !t.trim().is_empty());
     let quick = &content.quick_replies;
+    if let Some(template) = &content.template {
+        if text.is_some() || !content.attachments.is_empty() || !quick.is_empty() {
+            return Err(SendError::Invalid(
+                "a WhatsApp template message carries nothing else: its text is the template's"
+                    .into(),
+            ));
+        }
+        let template = serde_json::to_value(template)
+            .map_err(|e| SendError::Invalid(format!("unserialisable template: {e}")))?;
+        return Ok(vec![("type", json!("template")), ("template", template)]);
+    }
     match (text, content.attachments.as_slice()) {
         (Some(text), []) if quick.is_empty() => Ok(vec![
             ("type", json!("text")),
@@ -261,6 +287,52 @@ mod tests {
             sender.send(&target, &hello).await,
             Err(SendError::Auth(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_template_is_posted_in_the_documented_template_shape() {
+        let fake = FakePlatform::start(ok()).await;
+        let target = number(&fake.base);
+        let template = json!({
+            "name": "order_update",
+            "language": {"code": "en_US"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]}],
+        });
+        let content = OutboundContent {
+            template: Some(serde_json::from_value(template.clone()).unwrap()),
+            ..OutboundContent::default()
+        };
+        WhatsappSender::new(test_egress())
+            .send(&target, &message(&target, "16505551234", content))
+            .await
+            .unwrap();
+        assert_eq!(
+            fake.requests()[0].body,
+            json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": "16505551234",
+                "type": "template",
+                "template": template,
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_template_with_text_beside_it_is_invalid_and_never_sent() {
+        let fake = FakePlatform::start(ok()).await;
+        let target = number(&fake.base);
+        let mut content = OutboundContent::text("and also this");
+        content.template = Some(
+            serde_json::from_value(json!({"name": "hello_world", "language": {"code": "en_US"}}))
+                .unwrap(),
+        );
+        let error = WhatsappSender::new(test_egress())
+            .send(&target, &message(&target, "1", content))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, SendError::Invalid(_)));
+        assert!(fake.requests().is_empty());
     }
 
     #[tokio::test]

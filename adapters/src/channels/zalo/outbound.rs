@@ -12,6 +12,7 @@
 //!
 //! One command is text only; attachments and quick replies are `Invalid` for now.
 
+use crate::channels::first_contact::FirstContact;
 use crate::channels::sender::{
     classify_status, response_json, retry_after_header, ChannelSender, SendError, SendTarget,
     SentMessage,
@@ -61,6 +62,12 @@ impl Default for ZaloSender {
 impl ChannelSender for ZaloSender {
     fn default_api_base(&self) -> &'static str {
         DEFAULT_API_BASE
+    }
+
+    fn first_contact(&self) -> FirstContact {
+        FirstContact::Refused(
+            "a Zalo Official Account can only answer users who interacted with it (consultation messages need the user's message first)",
+        )
     }
 
     async fn send(

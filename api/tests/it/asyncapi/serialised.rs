@@ -100,6 +100,7 @@ fn send_message_commands_validate_exactly_when_the_adapters_would_attempt_them()
                 text: None,
                 attachments: vec![attachment.clone()],
                 quick_replies: Vec::new(),
+                ..OutboundContent::default()
             },
         ),
         command(
@@ -109,6 +110,7 @@ fn send_message_commands_validate_exactly_when_the_adapters_would_attempt_them()
                 text: Some("Your order shipped".into()),
                 attachments: vec![attachment],
                 quick_replies: vec![chip.clone()],
+                ..OutboundContent::default()
             },
         ),
         command(
@@ -118,6 +120,28 @@ fn send_message_commands_validate_exactly_when_the_adapters_would_attempt_them()
                 text: None,
                 attachments: Vec::new(),
                 quick_replies: vec![chip],
+                ..OutboundContent::default()
+            },
+        ),
+        command(
+            integration,
+            "42",
+            OutboundContent {
+                template: Some(
+                    serde_json::from_value(json!({"name": "order_update", "language": {"code": "en_US"},
+                        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Ada"}]},
+                                       {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "TRACK"}]}]}))
+                    .unwrap(),
+                ),
+                ..OutboundContent::default()
+            },
+        ),
+        command(
+            integration,
+            "42",
+            OutboundContent {
+                tag: Some("HUMAN_AGENT".into()),
+                ..OutboundContent::text("An agent will call you")
             },
         ),
         command(integration, "42", OutboundContent::text(" \n ")),
