@@ -87,11 +87,14 @@ impl ImapConnector {
                 MailboxError::Tls(format!("the server refused STARTTLS: {e}"))
             })
             .await?;
-            let tls = step(self.tls.connect(name, plain.into_inner()), MailboxError::Tls).await?;
+            let tls = step(
+                self.tls.connect(name, plain.into_inner()),
+                MailboxError::Tls,
+            )
+            .await?;
             Client::new(tls)
         };
-        match tokio::time::timeout(CONNECT_TIMEOUT, tls.login(&settings.username, password)).await
-        {
+        match tokio::time::timeout(CONNECT_TIMEOUT, tls.login(&settings.username, password)).await {
             Ok(Ok(session)) => Ok(session),
             Ok(Err((error, _))) => Err(MailboxError::Authentication(blot(
                 &error.to_string(),

@@ -300,6 +300,8 @@ async fn timed<T, E: Into<MailboxError>>(
 ) -> Result<T, MailboxError> {
     match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
         Ok(outcome) => outcome.map_err(Into::into),
-        Err(_) => Err(MailboxError::Protocol("the server stopped answering".into())),
+        Err(_) => Err(MailboxError::Protocol(
+            "the server stopped answering".into(),
+        )),
     }
 }

@@ -65,7 +65,11 @@ pub struct MailboxReaders {
 
 impl MailboxReaders {
     /// Readers of the integrations in `integrations`, built from `parts`.
-    pub fn new(integrations: IntegrationStore, parts: ReaderParts, settings: ReadersSettings) -> Self {
+    pub fn new(
+        integrations: IntegrationStore,
+        parts: ReaderParts,
+        settings: ReadersSettings,
+    ) -> Self {
         Self {
             locks: MailboxLocks::new(integrations.pool().clone()),
             integrations,

@@ -105,11 +105,7 @@ mod tests {
 
     #[test]
     fn a_bad_port_or_folder_is_refused_by_field() {
-        let base = [
-            ("imap_host", "h"),
-            ("username", "u"),
-            ("password", "p"),
-        ];
+        let base = [("imap_host", "h"), ("username", "u"), ("password", "p")];
         let mut bad_port = base.to_vec();
         bad_port.push(("imap_port", "imap"));
         assert_eq!(

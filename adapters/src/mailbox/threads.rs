@@ -67,12 +67,14 @@ impl MailboxThreads {
         .bind(contact_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(address, message_id, references, subject)| ThreadHead {
-            contact_id: contact_id.to_owned(),
-            address,
-            message_id,
-            references: references.split_whitespace().map(str::to_owned).collect(),
-            subject,
-        }))
+        Ok(
+            row.map(|(address, message_id, references, subject)| ThreadHead {
+                contact_id: contact_id.to_owned(),
+                address,
+                message_id,
+                references: references.split_whitespace().map(str::to_owned).collect(),
+                subject,
+            }),
+        )
     }
 }
