@@ -44,6 +44,9 @@ pub struct App {
     pub outbound: Option<OutboundEngine>,
     /// The token refresher, when this process runs it (`token_refresher`).
     pub refresher: Option<TokenRefresher>,
+    /// The e-mail integrations' mailbox readers, when this process runs them
+    /// (`mailbox_readers`).
+    pub mailboxes: Option<switchboard_adapters::mailbox::MailboxReaders>,
     limits: RequestLimits,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -138,6 +141,10 @@ impl App {
         } else {
             None
         };
+        let mailboxes = config
+            .mailbox_readers
+            .then(|| crate::mailbox_readers::readers(config, integrations.clone(), inbound.clone()))
+            .transpose()?;
         let state = AppState::new(Handles {
             integrations,
             channels,
@@ -183,6 +190,7 @@ impl App {
             projectors,
             outbound,
             refresher,
+            mailboxes,
             limits: RequestLimits::from_config(config),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             max_connections: config.max_connections,
@@ -237,6 +245,16 @@ impl App {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 refresher
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
+        let mailboxes = self.mailboxes.map(|readers| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                readers
                     .run(async move {
                         let _ = stop.wait_for(|s| *s).await;
                     })
@@ -299,6 +317,9 @@ impl App {
             }
             if let Some(refresher) = refresher {
                 let _ = refresher.await;
+            }
+            if let Some(mailboxes) = mailboxes {
+                let _ = mailboxes.await;
             }
         };
         if tokio::time::timeout_at(end, background).await.is_err() {

@@ -36,6 +36,11 @@ pub fn spec() -> ChannelSpec {
                 ),
                 AuthField::required("address", AuthFieldKind::Email, "The inbox address."),
                 AuthField::optional(
+                    "imap_folder",
+                    AuthFieldKind::Text,
+                    "The IMAP folder read for incoming mail (default INBOX).",
+                ),
+                AuthField::optional(
                     "smtp_starttls",
                     AuthFieldKind::Boolean,
                     "Require STARTTLS on an SMTP port other than 465 (default true).",

@@ -2,4 +2,5 @@
 //! server into `messages.received`, and replies sent through an aiosmtpd SMTP server.
 
 mod inbound;
+mod readers;
 mod servers;

@@ -6,8 +6,9 @@
 //! dovecot is installed by `deploy/test.sh` (`ensure_dovecot`, which exports
 //! `SWITCHBOARD_TEST_DOVECOT`); a machine without it fails these tests, naming the step.
 
-use crate::helpers::{fresh_database, TestKafka, TEST_EGRESS_ALLOW};
+use crate::helpers::{TestApp, TestKafka, TEST_EGRESS_ALLOW};
 use crate::processes::{free_port, tail, Running};
+use serde_json::json;
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -19,7 +20,10 @@ use switchboard_adapters::mailbox::cursor::MailboxCursors;
 use switchboard_adapters::mailbox::{
     ImapConnector, MailboxSettings, MailboxThreads, ReaderParts, ReaderTiming,
 };
-use switchboard_domain::SecretString;
+use switchboard_adapters::store::{CommandMetadata, IntegrationStore};
+use switchboard_domain::auth::AuthInput;
+use switchboard_domain::integration::{AccountInfo, IntegrationCommand};
+use switchboard_domain::{ChannelKind, IntegrationId, SecretString};
 
 /// The mailbox user every test server has.
 pub const USER: &str = "support";
@@ -201,30 +205,70 @@ impl Drop for Dovecot {
     }
 }
 
-/// What a test's readers publish to and store in: a fresh database and the mock cluster.
+/// What a test's readers publish to and store in: the mock cluster and an app on a fresh
+/// database (its integration store holds the e-mail integrations).
 pub struct ReaderRig {
     /// The mock Kafka cluster.
     pub kafka: TestKafka,
-    /// The migrated test database.
+    /// The app whose database and integrations the readers use.
+    pub app: TestApp,
+    /// Its database.
     pub pool: sqlx::PgPool,
     /// The topic mail is published to.
     pub received_topic: String,
 }
 
 impl ReaderRig {
-    /// A fresh database (migrated) and cluster.
+    /// A fresh app (database migrated) and cluster.
     pub async fn new() -> Self {
         let kafka = TestKafka::new();
-        let pool = sqlx::PgPool::connect(&fresh_database().await)
-            .await
-            .unwrap();
-        switchboard_adapters::store::migrate(&pool).await.unwrap();
+        let app = TestApp::new(&kafka).await;
+        let pool = app.pool();
         let received_topic = Topics::with_prefix(&kafka.prefix).received;
         Self {
             kafka,
+            app,
             pool,
             received_topic,
         }
+    }
+
+    /// The app's integration store.
+    pub fn integrations(&self) -> IntegrationStore {
+        self.app.app.as_ref().unwrap().state.integrations.clone()
+    }
+
+    /// A connected e-mail integration of workspace `acme` whose mailbox is [`USER`]'s on
+    /// `server` (recorded as connecting records it; the connect probe itself is tested
+    /// against the same server in `inbound`).
+    pub async fn connected_mailbox(&self, server: &Dovecot) -> IntegrationId {
+        let id = IntegrationId::new();
+        let fields = json!({
+            "imap_host": "localhost", "imap_port": server.port,
+            "smtp_host": "localhost", "smtp_port": 2525,
+            "username": USER, "password": PASSWORD, "address": "support@shop.test",
+        });
+        let auth = AuthInput(serde_json::from_value(fields).unwrap());
+        let store = self.integrations();
+        let create = IntegrationCommand::Create {
+            integration_id: id,
+            workspace_id: "acme".parse().unwrap(),
+            channel: ChannelKind::parse("email").unwrap(),
+            name: "Support".into(),
+            auth: Some(auth),
+        };
+        let metadata = CommandMetadata::default;
+        store.execute(id, create, metadata()).await.unwrap();
+        let connect = IntegrationCommand::Connect {
+            auth: None,
+            account: Some(AccountInfo {
+                external_id: Some("support@shop.test".into()),
+                display_name: None,
+            }),
+            account_verified: true,
+        };
+        store.execute(id, connect, metadata()).await.unwrap();
+        id
     }
 
     /// Readers' parts connecting to `server`, polling and reconnecting quickly.
