@@ -1,9 +1,12 @@
-//! E-mail (IMAP + SMTP): its declaration in the channel registry and its `send_email` action
-//! (the SMTP channel's, on this channel's SMTP fields).
+//! E-mail (IMAP + SMTP): its declaration in the channel registry, its `send_email` action
+//! (the SMTP channel's, on this channel's SMTP fields) and its threaded replies (`reply`);
+//! incoming mail is read by the mailbox readers (`crate::mailbox`).
 
 mod account;
+pub mod reply;
 
 pub use account::EmailAccount;
+pub use reply::EmailReplySender;
 
 use crate::channels::action::{typed, ChannelAction};
 use crate::channels::smtp::send_email::SendEmail;

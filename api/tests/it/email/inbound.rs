@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 const ARRIVAL_LIMIT: Duration = Duration::from_secs(20);
 
 /// A mail from `from` with `message_id` and `body`.
-fn mail(from: &str, message_id: &str, body: &str) -> String {
+pub fn mail(from: &str, message_id: &str, body: &str) -> String {
     format!(
         "From: Ann Example <{from}>\nTo: support@shop.test\nSubject: Order 42\n\
          Message-ID: <{message_id}>\nDate: Tue, 1 Dec 2026 10:00:00 +0000\n\n{body}\n"
@@ -24,13 +24,13 @@ fn mail(from: &str, message_id: &str, body: &str) -> String {
 }
 
 /// A running reader and the means to stop it.
-struct Reading {
+pub struct Reading {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl Reading {
-    fn start(rig: &ReaderRig, server: &Dovecot, integration_id: IntegrationId) -> Self {
+    pub fn start(rig: &ReaderRig, server: &Dovecot, integration_id: IntegrationId) -> Self {
         let target = MailboxTarget {
             integration_id,
             workspace_id: "acme".parse().unwrap(),
@@ -42,7 +42,7 @@ impl Reading {
         Self { stop, task }
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         self.stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
@@ -52,7 +52,7 @@ impl Reading {
 }
 
 /// The events on the topic, once it holds `count` of them, in the order of their UIDs.
-async fn events(rig: &ReaderRig, count: usize) -> Vec<Value> {
+pub async fn events(rig: &ReaderRig, count: usize) -> Vec<Value> {
     let records = read_topic(
         &rig.kafka.brokers(),
         &rig.received_topic,

@@ -3,4 +3,5 @@
 
 mod inbound;
 mod readers;
+mod replies;
 mod servers;

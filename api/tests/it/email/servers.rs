@@ -292,3 +292,86 @@ impl ReaderRig {
         }
     }
 }
+
+/// An SMTP server of the test's own (aiosmtpd through `deploy/smtp/node.py`), keeping every
+/// message it accepts.
+pub struct Smtpd {
+    dir: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    _process: Running,
+}
+
+impl Smtpd {
+    /// Starts the server for [`USER`] and [`PASSWORD`] and waits until it listens.
+    pub async fn start() -> Self {
+        let python = std::env::var("SWITCHBOARD_TEST_SMTPD_PYTHON").expect(
+            "SWITCHBOARD_TEST_SMTPD_PYTHON names the python with aiosmtpd: deploy/test.sh \
+             sets it (ensure_aiosmtpd in deploy/common.sh)",
+        );
+        let dir = std::env::temp_dir().join(format!("sb-smtp-{}", uuid::Uuid::new_v4().simple()));
+        let port = free_port();
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/smtp/node.py");
+        let log_path = dir.with_extension("log");
+        let log = File::create(&log_path).unwrap();
+        let child = Command::new(python)
+            .arg(script)
+            .arg(&dir)
+            .arg(port.to_string())
+            .arg(USER)
+            .arg(PASSWORD)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("deploy/smtp/node.py starts");
+        let mut process = Running(child);
+        let deadline = Instant::now() + START_LIMIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start:\n{}",
+                tail(&log)
+            );
+            if let Some(status) = process.0.try_wait().unwrap() {
+                panic!("aiosmtpd exited ({status}):\n{}", tail(&log));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self {
+            dir,
+            port,
+            _process: process,
+        }
+    }
+
+    /// The messages received so far, in order, waiting up to 10 s for at least `count`.
+    pub async fn received(&self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            names.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+            names.sort();
+            if names.len() >= count || Instant::now() > deadline {
+                return names
+                    .iter()
+                    .map(|p| std::fs::read_to_string(p).unwrap())
+                    .collect();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Smtpd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(self.dir.with_extension("log"));
+    }
+}
