@@ -62,7 +62,11 @@ impl App {
         let producer = EventProducer::new(&config.kafka())?;
         let egress =
             EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
-        let channels = Arc::new(ChannelRegistry::with_egress(&egress));
+        let channels = Arc::new(switchboard_adapters::channels::email::with_replies(
+            ChannelRegistry::with_egress(&egress),
+            &egress,
+            pool.clone(),
+        ));
         let services = IntegrationServices {
             channels: channels.clone(),
             sealer: sealer.clone(),

@@ -71,7 +71,19 @@ pub fn actions(egress: &crate::egress::EgressHttp) -> Vec<Arc<dyn ChannelAction>
     vec![typed(SendEmail::with_fields(egress.clone(), SMTP_FIELDS))]
 }
 
-/// The registry entry.
+/// `registry` with this channel's threaded replies (their threads on `pool`), sent to the
+/// SMTP servers `egress` permits.
+pub fn with_replies(
+    registry: crate::channels::ChannelRegistry,
+    egress: &crate::egress::EgressPolicy,
+    pool: sqlx::PgPool,
+) -> crate::channels::ChannelRegistry {
+    let sender = EmailReplySender::new(egress.clone(), crate::mailbox::MailboxThreads::new(pool));
+    let kind = ChannelKind::parse(KIND).expect("valid channel name");
+    registry.with_sender(&kind, Arc::new(sender))
+}
+
+/// The registry entry (its sender is added where the database is known: [`with_replies`]).
 pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
