@@ -135,3 +135,40 @@ start_kafka() {
   log "the broker did not start within 120 s; see $logfile"
   return 1
 }
+
+# Makes Debian's dovecot IMAP server available for the e-mail channel's tests (which start
+# their own instances through deploy/dovecot/node.sh, never the machine's service); installs
+# dovecot-imapd once. Prints the dovecot binary.
+ensure_dovecot() {
+  if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      log "dovecot is missing and cannot be installed here: install dovecot-imapd (Debian) as root"
+      return 1
+    fi
+    log "installing dovecot-imapd (once)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >&2 \
+      || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dovecot-imapd >&2; }
+  fi
+  command -v dovecot 2>/dev/null || echo /usr/sbin/dovecot
+}
+
+# The SMTP server the e-mail channel's reply tests send to: aiosmtpd (pinned, from PyPI),
+# installed once into a virtual environment in TOOLS_DIR. Prints that environment's python.
+AIOSMTPD_VERSION="1.4.6"
+ensure_aiosmtpd() {
+  local venv="$TOOLS_DIR/aiosmtpd-$AIOSMTPD_VERSION"
+  if [ ! -x "$venv/bin/aiosmtpd" ]; then
+    mkdir -p "$TOOLS_DIR"
+    (
+      flock 9
+      if [ ! -x "$venv/bin/aiosmtpd" ]; then
+        log "installing aiosmtpd $AIOSMTPD_VERSION from PyPI (once, into $TOOLS_DIR)"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" \
+          >"$TOOLS_DIR/aiosmtpd-install.log" 2>&1
+      fi
+    ) 9>"$TOOLS_DIR/aiosmtpd.lock"
+  fi
+  echo "$venv/bin/python"
+}

@@ -44,6 +44,9 @@ pub struct App {
     pub outbound: Option<OutboundEngine>,
     /// The token refresher, when this process runs it (`token_refresher`).
     pub refresher: Option<TokenRefresher>,
+    /// The e-mail integrations' mailbox readers, when this process runs them
+    /// (`mailbox_readers`).
+    pub mailboxes: Option<switchboard_adapters::mailbox::MailboxReaders>,
     limits: RequestLimits,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -59,7 +62,11 @@ impl App {
         let producer = EventProducer::new(&config.kafka())?;
         let egress =
             EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
-        let channels = Arc::new(ChannelRegistry::with_egress(&egress));
+        let channels = Arc::new(switchboard_adapters::channels::email::with_replies(
+            ChannelRegistry::with_egress(&egress),
+            &egress,
+            pool.clone(),
+        ));
         let services = IntegrationServices {
             channels: channels.clone(),
             sealer: sealer.clone(),
@@ -138,6 +145,10 @@ impl App {
         } else {
             None
         };
+        let mailboxes = config
+            .mailbox_readers
+            .then(|| crate::mailbox_readers::readers(config, integrations.clone(), inbound.clone()))
+            .transpose()?;
         let state = AppState::new(Handles {
             integrations,
             channels,
@@ -183,6 +194,7 @@ impl App {
             projectors,
             outbound,
             refresher,
+            mailboxes,
             limits: RequestLimits::from_config(config),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             max_connections: config.max_connections,
@@ -237,6 +249,16 @@ impl App {
             let mut stop = stop_rx.clone();
             tokio::spawn(async move {
                 refresher
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        });
+        let mailboxes = self.mailboxes.map(|readers| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                readers
                     .run(async move {
                         let _ = stop.wait_for(|s| *s).await;
                     })
@@ -299,6 +321,9 @@ impl App {
             }
             if let Some(refresher) = refresher {
                 let _ = refresher.await;
+            }
+            if let Some(mailboxes) = mailboxes {
+                let _ = mailboxes.await;
             }
         };
         if tokio::time::timeout_at(end, background).await.is_err() {

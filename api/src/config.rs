@@ -81,6 +81,11 @@ pub struct Config {
     pub token_refresh_margin_ms: u64,
     /// The pause between two rounds of the token refresher.
     pub token_refresh_interval_ms: u64,
+    /// Whether `serve` reads the mailboxes of connected e-mail integrations (one process per
+    /// mailbox at a time, whichever takes its lock).
+    pub mailbox_readers: bool,
+    /// The pause between two looks at a mailbox whose server offers no IDLE.
+    pub mailbox_poll_interval_ms: u64,
     /// The operator credential: a bearer token for platform-wide routes (API keys, `/metrics`);
     /// none closes them.
     pub operator_token: Option<SecretString>,
@@ -162,6 +167,8 @@ impl Default for Config {
             token_refresher: true,
             token_refresh_margin_ms: 600_000,
             token_refresh_interval_ms: 60_000,
+            mailbox_readers: true,
+            mailbox_poll_interval_ms: 60_000,
             operator_token: None,
             jwt_hmac_secret: None,
             jwt_jwks: None,
@@ -260,6 +267,8 @@ impl Config {
         "token_refresher",
         "token_refresh_margin_ms",
         "token_refresh_interval_ms",
+        "mailbox_readers",
+        "mailbox_poll_interval_ms",
         "operator_token",
         "jwt_hmac_secret",
         "jwt_jwks",

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod inbox_views;
 pub mod key_commands;
+pub mod mailbox_readers;
 pub mod oauth_outcomes;
 pub mod oauth_state;
 pub mod outbound;

@@ -45,7 +45,11 @@ pub fn engine(
     // The registry that sends: every destination a tenant can influence passes the policy.
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
-    let channels = Arc::new(ChannelRegistry::with_egress(&egress));
+    let channels = Arc::new(switchboard_adapters::channels::email::with_replies(
+        ChannelRegistry::with_egress(&egress),
+        &egress,
+        integrations.pool().clone(),
+    ));
     let runs = ActionRuns::new(integrations.pool().clone());
     let targets = StoreSendTargets::new(integrations, platform, channels.clone());
     let engine = OutboundEngine::with_action_runs(

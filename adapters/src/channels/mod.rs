@@ -183,6 +183,15 @@ impl ChannelRegistry {
             .as_ref()
     }
 
+    /// This registry with `sender` sending for channel `kind`: for a sender that needs what
+    /// the registry is built without (the database, for the e-mail replies' threads).
+    pub fn with_sender(mut self, kind: &ChannelKind, sender: Arc<dyn ChannelSender>) -> Self {
+        if let Some(channel) = self.channels.iter_mut().find(|c| &c.spec.kind == kind) {
+            channel.sender = Some(sender);
+        }
+        self
+    }
+
     /// The sender of a known channel that has one.
     pub fn sender(&self, kind: &ChannelKind) -> Option<&Arc<dyn ChannelSender>> {
         self.channels

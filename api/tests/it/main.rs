@@ -11,6 +11,7 @@ mod concurrency;
 mod connecting;
 mod conversation_actions;
 mod e2e;
+mod email;
 mod fake_accounts;
 mod faults;
 mod helpers;

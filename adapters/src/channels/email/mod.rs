@@ -1,9 +1,12 @@
-//! E-mail (IMAP + SMTP): its declaration in the channel registry and its `send_email` action
-//! (the SMTP channel's, on this channel's SMTP fields).
+//! E-mail (IMAP + SMTP): its declaration in the channel registry, its `send_email` action
+//! (the SMTP channel's, on this channel's SMTP fields) and its threaded replies (`reply`);
+//! incoming mail is read by the mailbox readers (`crate::mailbox`).
 
 mod account;
+pub mod reply;
 
 pub use account::EmailAccount;
+pub use reply::EmailReplySender;
 
 use crate::channels::action::{typed, ChannelAction};
 use crate::channels::smtp::send_email::SendEmail;
@@ -36,6 +39,11 @@ pub fn spec() -> ChannelSpec {
                 ),
                 AuthField::required("address", AuthFieldKind::Email, "The inbox address."),
                 AuthField::optional(
+                    "imap_folder",
+                    AuthFieldKind::Text,
+                    "The IMAP folder read for incoming mail (default INBOX).",
+                ),
+                AuthField::optional(
                     "smtp_starttls",
                     AuthFieldKind::Boolean,
                     "Require STARTTLS on an SMTP port other than 465 (default true).",
@@ -63,7 +71,19 @@ pub fn actions(egress: &crate::egress::EgressHttp) -> Vec<Arc<dyn ChannelAction>
     vec![typed(SendEmail::with_fields(egress.clone(), SMTP_FIELDS))]
 }
 
-/// The registry entry.
+/// `registry` with this channel's threaded replies (their threads on `pool`), sent to the
+/// SMTP servers `egress` permits.
+pub fn with_replies(
+    registry: crate::channels::ChannelRegistry,
+    egress: &crate::egress::EgressPolicy,
+    pool: sqlx::PgPool,
+) -> crate::channels::ChannelRegistry {
+    let sender = EmailReplySender::new(egress.clone(), crate::mailbox::MailboxThreads::new(pool));
+    let kind = ChannelKind::parse(KIND).expect("valid channel name");
+    registry.with_sender(&kind, Arc::new(sender))
+}
+
+/// The registry entry (its sender is added where the database is known: [`with_replies`]).
 pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),

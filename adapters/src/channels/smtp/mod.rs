@@ -10,6 +10,8 @@ pub mod send_email;
 
 pub use account::SmtpAccount;
 pub use outbound::SmtpSender;
+// Shared with the e-mail channel's threaded replies.
+pub(crate) use outbound::deliver;
 
 use crate::channels::action::{typed, ChannelAction};
 use crate::channels::RegisteredChannel;
