@@ -138,6 +138,7 @@ impl App {
         } else {
             None
         };
+        let integrations_for_webchat = integrations.clone();
         let state = AppState::new(Handles {
             integrations,
             channels,
@@ -176,6 +177,7 @@ impl App {
             ),
             oauth_return_url: config.oauth_return_url.clone(),
             account_lifecycles: AccountLifecycles::builtin(&EgressHttp::new(egress.clone())),
+            webchat: crate::webchat::from_config(config, integrations_for_webchat)?,
         });
         Ok(Self {
             state,

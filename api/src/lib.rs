@@ -24,3 +24,4 @@ pub mod state;
 pub mod telemetry;
 pub mod token_refresh;
 pub mod views;
+pub mod webchat;

@@ -45,7 +45,15 @@ pub fn engine(
     // The registry that sends: every destination a tenant can influence passes the policy.
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
-    let channels = Arc::new(ChannelRegistry::with_egress(&egress));
+    let webchat =
+        switchboard_adapters::channels::webchat::WebchatSender::new(integrations.pool().clone());
+    let channels = Arc::new(
+        ChannelRegistry::with_egress(&egress).with_sender(
+            &switchboard_domain::ChannelKind::parse(switchboard_adapters::channels::webchat::KIND)
+                .expect("valid channel name"),
+            Arc::new(webchat),
+        ),
+    );
     let targets = StoreSendTargets::new(integrations, platform, channels.clone());
     let engine = OutboundEngine::new(
         &config.kafka(),

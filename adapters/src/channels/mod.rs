@@ -147,6 +147,15 @@ impl ChannelRegistry {
             .as_ref()
     }
 
+    /// This registry with `sender` as the sender of `kind` (a sender that needs what only
+    /// its process has: the web chat's database, for its notifications).
+    pub fn with_sender(mut self, kind: &ChannelKind, sender: Arc<dyn ChannelSender>) -> Self {
+        if let Some(channel) = self.channels.iter_mut().find(|c| &c.spec.kind == kind) {
+            channel.sender = Some(sender);
+        }
+        self
+    }
+
     /// The sender of a known channel that has one.
     pub fn sender(&self, kind: &ChannelKind) -> Option<&Arc<dyn ChannelSender>> {
         self.channels

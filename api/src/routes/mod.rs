@@ -19,6 +19,8 @@ pub mod openapi_edge;
 pub mod platform_credentials;
 pub mod send;
 pub mod settings;
+pub mod webchat;
+pub mod webchat_socket;
 pub mod webhooks;
 
 use crate::error::Problem;
@@ -52,6 +54,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(openapi::routes())
         .merge(asyncapi::routes())
         .merge(webhooks::routes())
+        .merge(webchat::routes())
         .merge(app_webhooks::routes())
         .merge(oauth::callback_routes())
         .fallback(|| async { Problem::not_found("no such route") })

@@ -24,5 +24,6 @@ mod send;
 mod shredding;
 mod telemetry;
 mod token_refresh;
+mod webchat;
 mod webhook_channels;
 mod webhooks;
