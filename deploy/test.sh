@@ -3,7 +3,8 @@
 # tests against real PostgreSQL and Kafka (librdkafka's mock cluster in-process, plus
 # end-to-end and fault tests against real Apache Kafka nodes that the tests start, kill and
 # restart themselves through deploy/kafka/node.sh); then the API contract run
-# (deploy/api-contract.sh: schemathesis against a real `switchboard serve`).
+# (deploy/api-contract.sh: schemathesis against a real `switchboard serve`) and the web chat
+# widget in headless Chromium (deploy/webchat-browser.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -14,3 +15,5 @@ export SWITCHBOARD_TEST_DATABASE_URL="${SWITCHBOARD_TEST_DATABASE_URL:-postgres:
 cargo test --workspace --all-targets "$@"
 # The running service against its own OpenAPI description (schemathesis, bounded in time).
 bash "$REPO_ROOT/deploy/api-contract.sh"
+# The web chat widget end to end in headless Chromium (bounded in time).
+bash "$REPO_ROOT/deploy/webchat-browser.sh"
