@@ -309,14 +309,8 @@ async fn replies_that_break_a_rule_are_refused_with_the_rule_named() {
     // Web chat replies are sent by its own sender (see the webchat tests): accepted, and the
     // only command produced by this test.
     assert_eq!(status, StatusCode::ACCEPTED, "{problem}");
-    let records = read_topic(
-        &kafka.brokers(),
-        &app.config.topics().outbound,
-        2,
-        Duration::from_secs(2),
-    )
-    .await;
-    assert_eq!(records.len(), 1, "no refused reply was produced");
+    let produced = crate::helpers::topic_len(&kafka.brokers(), &app.config.topics().outbound);
+    assert_eq!(produced, 1, "no refused reply was produced");
     live.abort();
 }
 

@@ -18,6 +18,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// The site the test widgets are embedded in.
 pub const SITE: &str = "https://shop.example.com";
 
+/// How long a looked-up integration may be remembered by the routes.
+pub const SITE_TTL: Duration = switchboard_api::webchat::sites::SITE_TTL;
+
 /// How long a frame may take to arrive.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -92,3 +92,28 @@ async fn a_visitor_cannot_read_or_write_another_visitors_conversation() {
     );
     projector.abort();
 }
+
+#[tokio::test]
+async fn origins_in_the_allowed_origins_setting_are_admitted_too() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = widget(&app).await;
+    let address = serve(app.router.clone()).await;
+    let other = "https://www.example.com";
+    assert_eq!(
+        open(address, &integration, Some(other)).await.err(),
+        Some(403)
+    );
+
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/v1/workspaces/acme/integrations/{integration}"),
+            Some(json!({"settings": {"allowed_origins": [other]}})),
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+    tokio::time::sleep(crate::webchat::SITE_TTL).await;
+    assert!(open(address, &integration, Some(other)).await.is_ok());
+    assert!(open(address, &integration, Some(SITE)).await.is_ok());
+}
