@@ -3,6 +3,7 @@
 //! refused, and replies reach every socket of the visitor on every replica.
 
 mod fan_out;
+mod pages;
 mod sessions;
 mod visitor;
 
