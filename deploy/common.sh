@@ -172,3 +172,43 @@ ensure_aiosmtpd() {
   fi
   echo "$venv/bin/python"
 }
+
+# Makes Debian's Chromium available at /usr/bin/chromium for the web chat browser test:
+# installed with apt-get when missing (as root), otherwise a clear failure.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    log "Chromium is missing and this is not root: run 'apt-get install -y chromium' first"
+    return 1
+  fi
+  log "installing Debian's chromium package (once)"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >"$TOOLS_DIR/chromium-install.log" 2>&1 || [ ! -x /usr/bin/chromium ]; then
+    log "installing Chromium failed; the last lines of $TOOLS_DIR/chromium-install.log:"
+    tail -n 20 "$TOOLS_DIR/chromium-install.log" >&2
+    return 1
+  fi
+}
+
+# The web chat widget's npm packages (typescript, playwright-core, pinned by
+# api/webchat/package-lock.json), installed with `npm ci` once per lock file into the cache;
+# prints the node_modules folder.
+ensure_webchat_npm() {
+  local lock="$REPO_ROOT/api/webchat/package-lock.json" hash dir
+  hash="$(sha256sum "$lock" | cut -c1-16)"
+  dir="$TOOLS_DIR/webchat-npm-$hash"
+  mkdir -p "$TOOLS_DIR"
+  (
+    flock 9
+    if [ ! -f "$dir/.complete" ]; then
+      log "installing the web chat widget's npm packages (once, into $dir)"
+      rm -rf "$dir"; mkdir -p "$dir"
+      cp "$REPO_ROOT/api/webchat/package.json" "$lock" "$dir/"
+      if ! (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts) >"$dir.log" 2>&1; then
+        log "npm ci failed; the last lines of $dir.log:"; tail -n 20 "$dir.log" >&2; exit 1
+      fi
+      touch "$dir/.complete"
+    fi
+  ) 9>"$TOOLS_DIR/webchat-npm.lock" || return 1
+  echo "$dir/node_modules"
+}

@@ -4,7 +4,8 @@
 # end-to-end and fault tests against real Apache Kafka nodes that the tests start, kill and
 # restart themselves through deploy/kafka/node.sh; the e-mail channel's against dovecot and
 # aiosmtpd, installed here and started by the tests through deploy/dovecot/node.sh); then the API contract run
-# (deploy/api-contract.sh: schemathesis against a real `switchboard serve`).
+# (deploy/api-contract.sh: schemathesis against a real `switchboard serve`) and the web chat
+# widget in headless Chromium (deploy/webchat-browser.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
@@ -18,3 +19,5 @@ export SWITCHBOARD_TEST_DATABASE_URL="${SWITCHBOARD_TEST_DATABASE_URL:-postgres:
 cargo test --workspace --all-targets "$@"
 # The running service against its own OpenAPI description (schemathesis, bounded in time).
 bash "$REPO_ROOT/deploy/api-contract.sh"
+# The web chat widget end to end in headless Chromium (bounded in time).
+bash "$REPO_ROOT/deploy/webchat-browser.sh"

@@ -149,6 +149,7 @@ impl App {
             .mailbox_readers
             .then(|| crate::mailbox_readers::readers(config, integrations.clone(), inbound.clone()))
             .transpose()?;
+        let integrations_for_webchat = integrations.clone();
         let state = AppState::new(Handles {
             integrations,
             channels,
@@ -187,6 +188,7 @@ impl App {
             ),
             oauth_return_url: config.oauth_return_url.clone(),
             account_lifecycles: AccountLifecycles::builtin(&EgressHttp::new(egress.clone())),
+            webchat: crate::webchat::from_config(config, integrations_for_webchat)?,
         });
         Ok(Self {
             state,

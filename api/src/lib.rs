@@ -27,3 +27,4 @@ pub mod telemetry;
 pub mod template_cache;
 pub mod token_refresh;
 pub mod views;
+pub mod webchat;

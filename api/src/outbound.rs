@@ -45,8 +45,14 @@ pub fn engine(
     // The registry that sends: every destination a tenant can influence passes the policy.
     let egress =
         EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
+    let webchat =
+        switchboard_adapters::channels::webchat::WebchatSender::new(integrations.pool().clone());
     let channels = Arc::new(switchboard_adapters::channels::email::with_replies(
-        ChannelRegistry::with_egress(&egress),
+        ChannelRegistry::with_egress(&egress).with_sender(
+            &switchboard_domain::ChannelKind::parse(switchboard_adapters::channels::webchat::KIND)
+                .expect("valid channel name"),
+            Arc::new(webchat),
+        ),
         &egress,
         integrations.pool().clone(),
     ));

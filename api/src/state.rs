@@ -85,4 +85,6 @@ pub struct Handles {
     /// What connecting, disconnecting and deleting ask of each channel's platform (through the
     /// egress policy).
     pub account_lifecycles: switchboard_adapters::channels::account_lifecycle::AccountLifecycles,
+    /// The web chat widget's sessions, sites and sockets.
+    pub webchat: crate::webchat::Webchat,
 }

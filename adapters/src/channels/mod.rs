@@ -183,8 +183,9 @@ impl ChannelRegistry {
             .as_ref()
     }
 
-    /// This registry with `sender` sending for channel `kind`: for a sender that needs what
-    /// the registry is built without (the database, for the e-mail replies' threads).
+    /// This registry with `sender` as the sender of channel `kind`: for a sender that needs what
+    /// only its process has (the database: the e-mail replies' threads, the web chat's
+    /// notifications).
     pub fn with_sender(mut self, kind: &ChannelKind, sender: Arc<dyn ChannelSender>) -> Self {
         if let Some(channel) = self.channels.iter_mut().find(|c| &c.spec.kind == kind) {
             channel.sender = Some(sender);

@@ -24,6 +24,8 @@ pub mod send_content;
 pub mod settings;
 pub mod start_conversation;
 pub mod templates;
+pub mod webchat;
+pub mod webchat_socket;
 pub mod webhooks;
 
 use crate::error::Problem;
@@ -61,6 +63,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(openapi::routes())
         .merge(asyncapi::routes())
         .merge(webhooks::routes())
+        .merge(webchat::routes())
         .merge(app_webhooks::routes())
         .merge(oauth::callback_routes())
         .fallback(|| async { Problem::not_found("no such route") })

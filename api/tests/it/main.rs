@@ -27,5 +27,6 @@ mod send;
 mod shredding;
 mod telemetry;
 mod token_refresh;
+mod webchat;
 mod webhook_channels;
 mod webhooks;

@@ -1,6 +1,19 @@
-//! Web chat widget: its declaration in the channel registry.
+//! Web chat widget: its declaration in the channel registry, the visitor sessions its widget
+//! holds ([`session`]), the sites allowed to embed it ([`origin`]), the frames widget and
+//! service exchange ([`wire`]), what a visitor's frames become ([`inbound`]) and the sender
+//! that pushes replies to the visitor's open sockets on every replica ([`outbound`]). The
+//! routes and the sockets live in the API crate.
+
+pub mod inbound;
+pub mod origin;
+pub mod outbound;
+pub mod session;
+pub mod wire;
+
+pub use outbound::WebchatSender;
 
 use crate::channels::RegisteredChannel;
+use std::sync::Arc;
 use switchboard_domain::{
     AuthField, AuthFieldKind, AuthScheme, AuthSpec, ChannelKind, ChannelSpec,
 };
@@ -34,11 +47,12 @@ pub fn spec() -> ChannelSpec {
     }
 }
 
-/// The registry entry.
+/// The registry entry. Its sender is unbound: the outbound engine replaces it with one on
+/// its database ([`WebchatSender::new`]).
 pub fn channel() -> RegisteredChannel {
     RegisteredChannel {
         spec: spec(),
         webhook: None,
-        sender: None,
+        sender: Some(Arc::new(WebchatSender::unbound())),
     }
 }
