@@ -192,8 +192,7 @@ async fn a_wrong_password_is_refused_as_a_login_failure_without_the_password() {
         .connector()
         .connect(&server.settings_with_password(wrong))
         .await
-        .err()
-        .expect("a wrong password is refused");
+        .expect_err("a wrong password is refused");
     assert!(
         matches!(error, MailboxError::Authentication(_)),
         "{error:?}"
