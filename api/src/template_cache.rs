@@ -144,8 +144,10 @@ pub async fn require_approved(
         let last = refreshed_at(state, id).await?;
         if last.is_none_or(|at| Utc::now() - at >= MISS_REFRESH_INTERVAL) {
             refresh(state, integration, id).await?;
-            status = cached_status(state, id, template).await?;
         }
+        // Read again either way: a concurrent send's refresh may have committed between the
+        // first read and `last` (its time is what skipped ours), and its rows are then there.
+        status = cached_status(state, id, template).await?;
     }
     let named = format!(
         "template '{}' in language '{}'",
