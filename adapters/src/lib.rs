@@ -8,6 +8,7 @@ pub mod channels;
 pub mod egress;
 pub mod inbound;
 pub mod kafka;
+pub mod lifecycle_watch;
 pub mod mailbox;
 pub mod outbound;
 pub mod refresh;

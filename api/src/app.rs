@@ -20,6 +20,7 @@ use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::{EgressHttp, EgressPolicy};
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
+use switchboard_adapters::lifecycle_watch::{LifecycleListener, LifecycleWatch};
 use switchboard_adapters::outbound::OutboundEngine;
 use switchboard_adapters::refresh::TokenRefresher;
 use switchboard_adapters::store::{
@@ -47,6 +48,8 @@ pub struct App {
     /// The e-mail integrations' mailbox readers, when this process runs them
     /// (`mailbox_readers`).
     pub mailboxes: Option<switchboard_adapters::mailbox::MailboxReaders>,
+    /// Tells this process's caches of the lifecycle changes any replica makes.
+    pub lifecycle_watch: LifecycleWatch,
     limits: RequestLimits,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -150,6 +153,14 @@ impl App {
             .then(|| crate::mailbox_readers::readers(config, integrations.clone(), inbound.clone()))
             .transpose()?;
         let integrations_for_webchat = integrations.clone();
+        let mut caches: Vec<Arc<dyn LifecycleListener>> = vec![
+            Arc::new(platform_apps.clone()),
+            Arc::new(webhook_targets.clone()),
+            Arc::new(integrations.clone()),
+        ];
+        caches.extend(outbound.as_ref().map(OutboundEngine::lifecycle_listener));
+        let lifecycle_watch =
+            LifecycleWatch::new(&config.kafka(), &config.topics().lifecycle, caches)?;
         let state = AppState::new(Handles {
             integrations,
             channels,
@@ -197,6 +208,7 @@ impl App {
             outbound,
             refresher,
             mailboxes,
+            lifecycle_watch,
             limits: RequestLimits::from_config(config),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             max_connections: config.max_connections,
@@ -267,6 +279,18 @@ impl App {
                     .await
             })
         });
+        let lifecycle_watch = {
+            let mut stop = stop_rx.clone();
+            let watch = self.lifecycle_watch;
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(error) = watch.run(stopped).await {
+                    tracing::error!(%error, "lifecycle watch stopped: caches forget changes made elsewhere only by time-to-live");
+                }
+            })
+        };
         let platform_upkeep = {
             let mut stop = stop_rx.clone();
             let state = self.state.clone();
@@ -312,6 +336,7 @@ impl App {
         let _ = stop_tx.send(true);
         let background = async {
             let _ = platform_upkeep.await;
+            let _ = lifecycle_watch.await;
             if let Some(relay) = relay {
                 let _ = relay.await;
             }

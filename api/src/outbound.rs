@@ -11,6 +11,7 @@ use switchboard_adapters::channels::platform_credentials::LivePlatformCredential
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::EgressPolicy;
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
+use switchboard_adapters::lifecycle_watch::{LifecycleListener, LifecycleWatch};
 use switchboard_adapters::outbound::dlq::{
     AT_HEADER, ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER,
 };
@@ -86,14 +87,23 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     let live = platform.live().clone();
     let engine = engine(
         config,
-        integrations,
+        integrations.clone(),
         producer.clone(),
         settings(config),
         live,
     )?;
+    let caches: Vec<Arc<dyn LifecycleListener>> = vec![
+        Arc::new(platform.clone()),
+        Arc::new(integrations),
+        engine.lifecycle_listener(),
+    ];
+    let watch = LifecycleWatch::new(&config.kafka(), &config.topics().lifecycle, caches)?;
     tokio::select! {
         outcome = engine.run(shutdown) => outcome?,
         _ = crate::platform_bootstrap::keep_reloading(&platform, std::future::pending()) => {}
+        Err(error) = watch.run(std::future::pending()) => {
+            anyhow::bail!("the lifecycle watch stopped: {error}");
+        }
     }
     let _ = producer.flush(std::time::Duration::from_secs(5));
     Ok(())

@@ -50,7 +50,7 @@ impl Verdict {
 /// Sends commands through the registry's senders, with retries, rate limits and auth recovery.
 pub struct Deliverer {
     channels: Arc<ChannelRegistry>,
-    targets: TargetCache,
+    targets: Arc<TargetCache>,
     retry: RetryPolicy,
     limiter: Arc<RateLimiter>,
     recipients: RecipientLimits,
@@ -69,12 +69,17 @@ impl Deliverer {
     ) -> Self {
         Self {
             auth: AuthRecovery::new(targets.clone()),
-            targets: TargetCache::new(targets, target_ttl),
+            targets: Arc::new(TargetCache::new(targets, target_ttl)),
             channels,
             retry,
             limiter,
             recipients: RecipientLimits::default(),
         }
+    }
+
+    /// The memory of looked-up integrations, to forget one another process changed.
+    pub fn target_cache(&self) -> Arc<TargetCache> {
+        self.targets.clone()
     }
 
     /// Delivers `command` and says how it ended. Waits out retries, so it may take minutes.

@@ -102,6 +102,7 @@ impl OutboundSettings {
 pub struct OutboundEngine {
     consumer: StreamConsumer,
     dispatcher: Dispatcher,
+    target_cache: Arc<target_cache::TargetCache>,
 }
 
 impl OutboundEngine {
@@ -154,6 +155,7 @@ impl OutboundEngine {
             limiter,
             settings.target_ttl,
         ));
+        let target_cache = deliverer.target_cache();
         let worker_topics = WorkerTopics {
             status: topics.status.clone(),
             dead_letter: format!("{}.dlq", topics.outbound),
@@ -181,6 +183,7 @@ impl OutboundEngine {
         });
         Ok(Self {
             consumer,
+            target_cache,
             dispatcher: Dispatcher::new(
                 worker,
                 settings.max_in_flight,
@@ -188,6 +191,12 @@ impl OutboundEngine {
                 settings.shutdown_grace,
             ),
         })
+    }
+
+    /// What forgets the integrations this engine remembers when the lifecycle topic says they
+    /// changed (see `lifecycle_watch`).
+    pub fn lifecycle_listener(&self) -> Arc<dyn crate::lifecycle_watch::LifecycleListener> {
+        self.target_cache.clone()
     }
 
     /// Sends until `shutdown` resolves, then lets running sends finish (within the grace

@@ -255,6 +255,12 @@ impl IntegrationStore {
         self.commits.load(Ordering::SeqCst)
     }
 
+    /// Counts a command another process committed (heard on the lifecycle topic), so the
+    /// caches that compare [`IntegrationStore::commits`] read again.
+    pub fn note_commit_elsewhere(&self) {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// Whether a connected integration of `channel` other than `except` records `value` in its
     /// plain auth field `field` (several numbers of one WhatsApp business account, say).
     pub async fn others_connected_with(

@@ -255,6 +255,30 @@ impl TestApp {
         }
     }
 
+    /// Another replica of this app: its database, broker and keys, with `tweak` applied.
+    pub async fn replica(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        let app = App::build(&config).await.expect("replica builds");
+        let router = router(
+            app.state.clone(),
+            switchboard_api::routes::limits::RequestLimits::from_config(&config),
+        );
+        Self {
+            app: Some(app),
+            router,
+            config,
+        }
+    }
+
+    /// Runs the app's background work (relay, projections, lifecycle watch…) on a socket of
+    /// its own until the test ends; requests still go through [`TestApp::send`].
+    pub async fn run_in_background(&mut self) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = self.app.take().expect("not running yet");
+        tokio::spawn(app.serve(listener, std::future::pending()));
+    }
+
     /// An app configured without platform credentials, so its outbox and lifecycle topic carry
     /// integration events only (for tests that count them); Telegram's calls still reach the
     /// shared fake.

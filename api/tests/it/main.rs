@@ -22,6 +22,7 @@ mod platform_credentials;
 mod proactive;
 mod processes;
 mod projections;
+mod replicas;
 mod secrets;
 mod send;
 mod shredding;
