@@ -981,3 +981,25 @@ async fn an_interrupted_replay_resumes_from_its_own_offsets() {
         3000
     );
 }
+
+/// Replicas that start at once all set the projections' schemas up, none fails on the other's
+/// half-made schema.
+#[tokio::test]
+async fn replicas_starting_at_once_set_the_projection_schemas_up_without_failing() {
+    let database_url = crate::helpers::fresh_database().await;
+    let pool = PgPool::connect(&database_url).await.unwrap();
+    switchboard_adapters::store::migrate(&pool).await.unwrap();
+    let starts = (0..6).map(|_| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for projection in switchboard_projections::served() {
+                switchboard_projections::engine::ensure_live_schema(&pool, projection.as_ref())
+                    .await
+                    .expect("schema set up");
+            }
+        })
+    });
+    for start in starts.collect::<Vec<_>>() {
+        start.await.expect("no replica failed");
+    }
+}

@@ -68,6 +68,18 @@ async fn create_schema_inner(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
+    lock_schema(&mut tx, schema).await?;
+    // Another process may have created it while this one waited for the lock.
+    let created: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                        WHERE table_schema = $1 AND table_name = 'projection_meta')",
+    )
+    .bind(schema)
+    .fetch_one(&mut *tx)
+    .await?;
+    if created {
+        return Ok(());
+    }
     sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
         .execute(&mut *tx)
         .await?;
@@ -97,6 +109,7 @@ pub async fn create_read_indexes(
         return Ok(());
     }
     let mut tx = pool.begin().await?;
+    lock_schema(&mut tx, schema).await?;
     sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\""))
         .execute(&mut *tx)
         .await?;
@@ -109,11 +122,26 @@ pub async fn create_read_indexes(
 /// `IF NOT EXISTS`, so this changes nothing on a current schema).
 async fn ensure_engine_tables(pool: &PgPool, schema: &str) -> Result<(), ProjectionError> {
     let mut tx = pool.begin().await?;
+    lock_schema(&mut tx, schema).await?;
     sqlx::query(&format!("SET LOCAL search_path TO \"{schema}\""))
         .execute(&mut *tx)
         .await?;
     (&mut *tx).execute(ENGINE_DDL).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Serialises DDL on `schema` across processes until the transaction ends: PostgreSQL's
+/// `CREATE … IF NOT EXISTS` is not safe against a concurrent creation (two replicas starting at
+/// once failed on `pg_namespace_nspname_index`).
+async fn lock_schema(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    schema: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('switchboard-projection-schema:' || $1))")
+        .bind(schema)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod broker_restart;
 mod graceful_stop;
 mod postgres_restart;
 mod projector_crash;
+mod replicas;
 mod serve_crash;
 
 use crate::helpers::{fresh_database, read_topic, topic_len};
@@ -86,6 +87,22 @@ impl Service {
             .output()
             .unwrap();
         assert!(ensured.status.success(), "{ensured:?}");
+        Self::launched(env, port)
+    }
+
+    /// Another `serve` process on the same database, broker and keys, on a port of its own.
+    pub fn replica(&self) -> Self {
+        let port = free_port();
+        let mut env = self.env.clone();
+        for (key, value) in env.iter_mut() {
+            if *key == "SWITCHBOARD_HTTP_ADDR" {
+                *value = format!("127.0.0.1:{port}");
+            }
+        }
+        Self::launched(env, port)
+    }
+
+    fn launched(env: Vec<(&'static str, String)>, port: u16) -> Self {
         let log = std::env::temp_dir().join(format!("sb-serve-{port}.log"));
         let mut service = Self {
             env,
@@ -140,6 +157,48 @@ impl Service {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// Creates and connects a Messenger integration (its platform calls go to the fake Graph
+    /// API named in the platform credentials); returns its id.
+    pub async fn messenger_integration(&self) -> String {
+        let created = self
+            .client
+            .post(format!("{}/v1/workspaces/acme/integrations", self.base))
+            .json(&json!({"channel": "messenger", "name": "Page",
+                "auth": {"page_id": "1122334455", "page_access_token": "page-token"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let integration: String = created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .into();
+        let connected = self
+            .client
+            .post(format!(
+                "{}/v1/workspaces/acme/integrations/{integration}/connect",
+                self.base
+            ))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(connected.status(), 200);
+        integration
+    }
+
+    /// Starts a `switchboard adapters` process with this service's settings.
+    pub fn adapters(&self) -> Running {
+        Running(
+            switchboard(&self.env)
+                .arg("adapters")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
     }
 
     /// `GET /readyz`'s status, or 0 when nothing answered.
@@ -205,9 +264,22 @@ pub struct WebhookLoad {
 
 impl WebhookLoad {
     pub fn start(base: &str, integration: &str, concurrency: usize, limit: u64) -> Self {
+        Self::numbered_from(base, integration, concurrency, 1, limit)
+    }
+
+    /// [`WebhookLoad::start`] with update ids from `first` on (loads on several replicas keep
+    /// their updates apart).
+    pub fn numbered_from(
+        base: &str,
+        integration: &str,
+        concurrency: usize,
+        first: u64,
+        limit: u64,
+    ) -> Self {
+        let last = first + limit - 1;
         let stop = Arc::new(AtomicBool::new(false));
         let outcome = Arc::new(Mutex::new(LoadOutcome::default()));
-        let next = Arc::new(AtomicU64::new(1));
+        let next = Arc::new(AtomicU64::new(first));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -220,7 +292,7 @@ impl WebhookLoad {
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
                         let update = next.fetch_add(1, Ordering::Relaxed);
-                        if update > limit {
+                        if update > last {
                             break;
                         }
                         let chat = 5000 + task as u64;
@@ -313,4 +385,82 @@ pub async fn assert_none_lost(brokers: &str, outcome: &LoadOutcome) -> (usize, u
         acknowledged.len()
     );
     (on_topic.len(), on_topic.len() - distinct.len())
+}
+
+/// Publishes `count` Messenger send commands of `integration` to `messages.outbound`, to
+/// `recipients` recipients in turn (`psid-<n>`), each with the text `send <n>`.
+pub async fn publish_sends(brokers: &str, integration: &str, count: usize, recipients: usize) {
+    use switchboard_adapters::kafka::{EventProducer, KafkaSettings, OutgoingRecord};
+    use switchboard_adapters::outbound::commands::command_record;
+    use switchboard_domain::message::{conversation_key, OutboundContent, SendMessage};
+    let producer = EventProducer::new(&KafkaSettings::new(brokers)).unwrap();
+    let integration_id = integration.parse().unwrap();
+    let commands: Vec<OutgoingRecord> = (0..count)
+        .map(|n| {
+            let recipient = format!("psid-{}", n % recipients);
+            let command = SendMessage {
+                message_id: uuid::Uuid::new_v4(),
+                integration_id,
+                workspace_id: "acme".parse().unwrap(),
+                channel: switchboard_domain::ChannelKind::parse("messenger").unwrap(),
+                conversation_key: conversation_key(integration_id, &recipient),
+                recipient,
+                content: OutboundContent::text(format!("send {n}")),
+                idempotency_key: None,
+                requested_at: chrono::Utc::now(),
+            };
+            command_record(&command, "messages.outbound", None)
+        })
+        .collect();
+    for outcome in producer.publish_all(&commands).await {
+        outcome.expect("command published");
+    }
+}
+
+/// The message ids with a `MessageSent` on `messages.status`, once `expected` of them are there
+/// (or after a minute, whatever is there).
+pub async fn sent_message_ids(brokers: &str, expected: usize) -> BTreeSet<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let held = topic_len(brokers, "messages.status");
+        let records = read_topic(brokers, "messages.status", held, Duration::from_secs(30)).await;
+        let ids: BTreeSet<String> = records
+            .iter()
+            .filter(|r| {
+                r.header("ce_type").as_deref() == Some("switchboard.message.MessageSent.v1")
+            })
+            .filter_map(|r| serde_json::from_slice::<Value>(&r.payload).ok())
+            .filter_map(|body| body["message_id"].as_str().map(str::to_owned))
+            .collect();
+        if ids.len() >= expected || Instant::now() > deadline {
+            return ids;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A fake Graph API answering each of `recipients` recipients (`psid-<n>`) after `delay`, and
+/// the platform credentials that point Messenger at it.
+pub async fn slow_graph(
+    recipients: usize,
+    delay: Duration,
+) -> (crate::outbound::fake_graph::Fake, String) {
+    let (fake, base) = crate::outbound::fake_graph::fake_graph().await;
+    for recipient in 0..recipients {
+        let mut graph = fake.lock().unwrap();
+        graph.slow.insert(format!("psid-{recipient}"), delay);
+    }
+    let credentials = format!(
+        "messenger.app_id=1;messenger.app_secret=a;messenger.verify_token=v;messenger.api_base={base}"
+    );
+    (fake, credentials)
+}
+
+/// Settings for a service that sends with `credentials`, unthrottled.
+pub fn sending_settings(credentials: &str) -> [(&'static str, &str); 3] {
+    [
+        ("SWITCHBOARD_PLATFORM_CREDENTIALS", credentials),
+        ("SWITCHBOARD_OUTBOUND_RATE_PER_SECOND", "100000"),
+        ("SWITCHBOARD_OUTBOUND_RATE_BURST", "100000"),
+    ]
 }
