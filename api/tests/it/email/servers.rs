@@ -1,7 +1,8 @@
 //! The real mail servers of the e-mail tests: a dovecot IMAP server of the test's own
 //! (through `deploy/dovecot/node.sh`: own folder, port, user and certificate, STARTTLS
-//! required), which a test may stop and start again on the same mail; and the readers'
-//! shared parts on a fresh database and the mock Kafka cluster.
+//! required), which a test may stop and start again on the same mail; an aiosmtpd SMTP server
+//! (`deploy/smtp/node.py`, plain or STARTTLS); the private CA issuing their certificates
+//! ([`TestCa`]); and the readers' shared parts on a fresh database and the mock Kafka cluster.
 //!
 //! dovecot is installed by `deploy/test.sh` (`ensure_dovecot`, which exports
 //! `SWITCHBOARD_TEST_DOVECOT`); a machine without it fails these tests, naming the step.
