@@ -17,7 +17,7 @@ use std::time::Duration;
 use switchboard_adapters::channels::account_lifecycle::AccountLifecycles;
 use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::egress::{EgressHttp, EgressPolicy};
+use switchboard_adapters::egress::EgressHttp;
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::lifecycle_watch::{LifecycleListener, LifecycleWatch};
@@ -63,8 +63,7 @@ impl App {
         let sealer = crate::secret_commands::envelope_sealer(config, &pool)?;
         migrate(&pool).await.context("applying migrations")?;
         let producer = EventProducer::new(&config.kafka())?;
-        let egress =
-            EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
+        let egress = config.egress_policy()?;
         let channels = Arc::new(switchboard_adapters::channels::email::with_replies(
             ChannelRegistry::with_egress(&egress),
             &egress,
@@ -191,12 +190,7 @@ impl App {
             )?,
             shared_webhook_routes: config.shared_webhook_routes,
             oauth_states: crate::oauth_state::from_config(config, &pool)?,
-            oauth_http: switchboard_adapters::egress::EgressHttp::new(
-                switchboard_adapters::egress::EgressPolicy::from_config(
-                    config.egress_allow.as_deref(),
-                )
-                .context("egress_allow")?,
-            ),
+            oauth_http: switchboard_adapters::egress::EgressHttp::new(config.egress_policy()?),
             oauth_return_url: config.oauth_return_url.clone(),
             account_lifecycles: AccountLifecycles::builtin(&EgressHttp::new(egress.clone())),
             webchat: crate::webchat::from_config(config, integrations_for_webchat)?,

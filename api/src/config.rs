@@ -7,6 +7,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+use switchboard_adapters::egress::{EgressPolicy, MailTls, MailTlsError};
 use switchboard_adapters::kafka::settings::{parse_properties, MalformedProperty};
 use switchboard_adapters::kafka::{KafkaSettings, Topics};
 use switchboard_domain::SecretString;
@@ -81,11 +82,14 @@ pub struct Config {
     pub token_refresh_margin_ms: u64,
     /// The pause between two rounds of the token refresher.
     pub token_refresh_interval_ms: u64,
-    /// Whether `serve` reads the mailboxes of connected e-mail integrations (one process per
-    /// mailbox at a time, whichever takes its lock).
+    /// Whether `serve` and `switchboard adapters` read the mailboxes of connected e-mail
+    /// integrations (one process per mailbox at a time, whichever takes its lock).
     pub mailbox_readers: bool,
     /// The pause between two looks at a mailbox whose server offers no IDLE.
     pub mailbox_poll_interval_ms: u64,
+    /// The largest mail (its IMAP `RFC822.SIZE`) whose body a mailbox reader fetches; larger
+    /// ones are recorded from their header and structure, without the body.
+    pub mailbox_max_mail_bytes: u32,
     /// The operator credential: a bearer token for platform-wide routes (API keys, `/metrics`);
     /// none closes them.
     pub operator_token: Option<SecretString>,
@@ -131,6 +135,9 @@ pub struct Config {
     /// Destinations tenants may reach despite the egress policy: CIDRs and `host:port`
     /// entries, comma-separated (e.g. `10.0.0.0/8,mail.internal:25`).
     pub egress_allow: Option<String>,
+    /// A PEM bundle of CA certificates trusted for mail servers (IMAP and SMTP) besides the
+    /// public roots, for mail servers with certificates of a private CA.
+    pub mail_ca_file: Option<String>,
     /// OTLP/HTTP endpoint for traces; none disables export.
     pub otel_endpoint: Option<String>,
     /// `json` (default) or `text` logs.
@@ -169,6 +176,7 @@ impl Default for Config {
             token_refresh_interval_ms: 60_000,
             mailbox_readers: true,
             mailbox_poll_interval_ms: 60_000,
+            mailbox_max_mail_bytes: 25 * 1024 * 1024,
             operator_token: None,
             jwt_hmac_secret: None,
             jwt_jwks: None,
@@ -188,6 +196,7 @@ impl Default for Config {
             max_concurrent_requests: 1024,
             shared_webhook_routes: true,
             egress_allow: None,
+            mail_ca_file: None,
             otel_endpoint: None,
             log_format: "json".into(),
         }
@@ -206,6 +215,12 @@ pub enum ConfigError {
     /// `kafka_properties` holds an entry that is not `key=value`.
     #[error("invalid configuration: {0}")]
     KafkaProperties(#[from] MalformedProperty),
+    /// `egress_allow` is not a valid allow-list.
+    #[error("invalid configuration: egress_allow: {0}")]
+    Egress(String),
+    /// `mail_ca_file` cannot be read or holds no certificates.
+    #[error("invalid configuration: mail_ca_file: {0}")]
+    MailCa(#[from] MailTlsError),
 }
 
 impl Config {
@@ -269,6 +284,7 @@ impl Config {
         "token_refresh_interval_ms",
         "mailbox_readers",
         "mailbox_poll_interval_ms",
+        "mailbox_max_mail_bytes",
         "operator_token",
         "jwt_hmac_secret",
         "jwt_jwks",
@@ -288,6 +304,7 @@ impl Config {
         "max_concurrent_requests",
         "shared_webhook_routes",
         "egress_allow",
+        "mail_ca_file",
         "otel_endpoint",
         "log_format",
     ];
@@ -301,6 +318,17 @@ impl Config {
             settings.extra = parse_properties(properties.expose()).unwrap_or_default();
         }
         settings
+    }
+
+    /// The egress policy for tenant destinations: `egress_allow`'s allow-list, and mail
+    /// servers verified against the public roots plus `mail_ca_file`'s CAs.
+    pub fn egress_policy(&self) -> Result<EgressPolicy, ConfigError> {
+        let policy = EgressPolicy::from_config(self.egress_allow.as_deref())
+            .map_err(|e| ConfigError::Egress(e.to_string()))?;
+        Ok(match &self.mail_ca_file {
+            Some(path) => policy.with_mail_tls(MailTls::with_ca_file(path)?),
+            None => policy,
+        })
     }
 
     /// Topic names.

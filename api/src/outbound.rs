@@ -1,15 +1,14 @@
 //! Wiring of the outbound channel adapters from configuration: the `switchboard adapters`
-//! process, the engine `serve` runs when `outbound_adapters = true`, and the
-//! `switchboard dlq list|redrive` commands.
+//! process (the engine, and the mailbox readers when `mailbox_readers = true`), the engine
+//! `serve` runs when `outbound_adapters = true`, and the `switchboard dlq list|redrive`
+//! commands.
 
 use crate::config::Config;
-use anyhow::Context;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::egress::EgressPolicy;
 use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
 use switchboard_adapters::lifecycle_watch::{LifecycleListener, LifecycleWatch};
 use switchboard_adapters::outbound::dlq::{
@@ -44,8 +43,7 @@ pub fn engine(
     platform: LivePlatformCredentials,
 ) -> anyhow::Result<OutboundEngine> {
     // The registry that sends: every destination a tenant can influence passes the policy.
-    let egress =
-        EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
+    let egress = config.egress_policy()?;
     let webchat =
         switchboard_adapters::channels::webchat::WebchatSender::new(integrations.pool().clone());
     let channels = Arc::new(switchboard_adapters::channels::email::with_replies(
@@ -85,6 +83,10 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     let platform = crate::platform_bootstrap::open_store(config, &integrations, sealer).await?;
     let producer = EventProducer::with_linger(&config.kafka(), BATCHING_LINGER)?;
     let live = platform.live().clone();
+    let mailboxes = config
+        .mailbox_readers
+        .then(|| crate::mailbox_readers::from_config(config, integrations.clone()))
+        .transpose()?;
     let engine = engine(
         config,
         integrations.clone(),
@@ -98,15 +100,31 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
         engine.lifecycle_listener(),
     ];
     let watch = LifecycleWatch::new(&config.kafka(), &config.topics().lifecycle, caches)?;
-    tokio::select! {
-        outcome = engine.run(shutdown) => outcome?,
-        _ = crate::platform_bootstrap::keep_reloading(&platform, std::future::pending()) => {}
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let readers = mailboxes.map(|readers| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            readers
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    });
+    let outcome = tokio::select! {
+        outcome = engine.run(shutdown) => outcome.map_err(anyhow::Error::from),
+        _ = crate::platform_bootstrap::keep_reloading(&platform, std::future::pending()) => Ok(()),
         Err(error) = watch.run(std::future::pending()) => {
-            anyhow::bail!("the lifecycle watch stopped: {error}");
+            Err(anyhow::anyhow!("the lifecycle watch stopped: {error}"))
         }
+    };
+    // The readers stop with the engine: each ends after the mail it is publishing.
+    let _ = stop.send(true);
+    if let Some(readers) = readers {
+        let _ = readers.await;
     }
     let _ = producer.flush(std::time::Duration::from_secs(5));
-    Ok(())
+    outcome
 }
 
 /// The dead letters of the sends, or with `actions` of the actions.

@@ -2,13 +2,11 @@
 //! when `token_refresher = true`, and `switchboard refresh-tokens [--once]`.
 
 use crate::config::Config;
-use anyhow::Context;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::egress::EgressPolicy;
 use switchboard_adapters::outbound::targets::StoreSendTargets;
 use switchboard_adapters::refresh::{RefreshSettings, TokenRefresher};
 use switchboard_adapters::store::{connect_lazy, IntegrationStore, PlatformAppStore};
@@ -31,8 +29,7 @@ pub fn refresher(
     apps: &PlatformAppStore,
 ) -> anyhow::Result<TokenRefresher> {
     let platform: LivePlatformCredentials = apps.live().clone();
-    let egress =
-        EgressPolicy::from_config(config.egress_allow.as_deref()).context("egress_allow")?;
+    let egress = config.egress_policy()?;
     let channels = Arc::new(ChannelRegistry::with_egress(&egress));
     let pool = integrations.pool().clone();
     let locks = integrations.refresh_locks().clone();

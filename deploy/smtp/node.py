@@ -1,13 +1,15 @@
 """An SMTP server of the e-mail tests' own (aiosmtpd, installed by deploy/test.sh through
 ensure_aiosmtpd in deploy/common.sh): listens on 127.0.0.1:PORT, accepts AUTH PLAIN/LOGIN for
-USER with PASSWORD only (without TLS: loopback only) and writes every message it accepts,
-as received, to DIR/<n>.eml.
+USER with PASSWORD only and writes every message it accepts, as received, to DIR/<n>.eml.
+Without CERT and KEY it speaks no TLS (loopback only); with them (PEM files) it requires
+STARTTLS with that certificate before AUTH and mail.
 
-    python deploy/smtp/node.py DIR PORT USER PASSWORD
+    python deploy/smtp/node.py DIR PORT USER PASSWORD [CERT KEY]
 """
 import asyncio
 import itertools
 import pathlib
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -34,13 +36,19 @@ class Keep:
         return "250 OK kept"
 
 
+tls = {"auth_require_tls": False}
+if len(sys.argv) > 6:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[5], sys.argv[6])
+    tls = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+
 controller = Controller(
     Keep(),
     hostname="127.0.0.1",
     port=port,
     authenticator=authenticator,
-    auth_require_tls=False,
     auth_required=True,
+    **tls,
 )
 controller.start()
 print(f"listening on 127.0.0.1:{port}", flush=True)

@@ -4,7 +4,7 @@
 //!
 //! The server is the tenant's choice, so its host is resolved once through the egress policy
 //! and only the checked addresses are connected to (TLS still verifies the certificate for the
-//! configured host). Details carry the server's code and words, with the credentials blotted
+//! configured host, against the policy's mail roots: the public ones and the operator's CAs). Details carry the server's code and words, with the credentials blotted
 //! out should a server echo them.
 
 use crate::channels::account_lifecycle::{AccountError, MailStage};
@@ -12,7 +12,7 @@ use crate::channels::sender::SEND_TIMEOUT;
 use crate::egress::allow_list::normalize_host;
 use crate::egress::{EgressError, EgressPolicy};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
 /// The port where TLS starts before SMTP does (RFC 8314).
@@ -60,11 +60,14 @@ pub async fn smtp_login(policy: &EgressPolicy, login: &SmtpLogin<'_>) -> Result<
     let host = normalize_host(login.host);
     let addresses = resolve(policy, "SMTP", &host, login.port).await?;
     let tls_parameters = || {
-        TlsParameters::new(host.clone()).map_err(|e| AccountError::Mail {
-            protocol: "SMTP",
-            stage: MailStage::Tls,
-            detail: e.to_string(),
-        })
+        policy
+            .mail_tls()
+            .smtp_parameters(&host)
+            .map_err(|e| AccountError::Mail {
+                protocol: "SMTP",
+                stage: MailStage::Tls,
+                detail: e.to_string(),
+            })
     };
     let tls = if login.port == SMTP_IMPLICIT_TLS_PORT {
         Tls::Wrapper(tls_parameters()?)

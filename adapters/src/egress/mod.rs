@@ -12,7 +12,8 @@
 //!   connected to, follows no redirects and has timeouts; [`read_capped`] reads bodies with a
 //!   ceiling.
 //! - [`EgressPolicy::resolve`] gives the checked socket addresses for non-HTTP protocols
-//!   (SMTP connects to them).
+//!   (SMTP connects to them); [`EgressPolicy::mail_tls`] the roots mail servers' certificates
+//!   are verified against ([`MailTls`], with the operator's private CAs).
 //!
 //! A refusal is an [`EgressDenied`] whose text names the reason, e.g. "address 127.0.0.1 is
 //! loopback and not in the egress allow-list"; senders report it as a permanent failure.
@@ -22,6 +23,7 @@ pub mod allow_list;
 pub mod body;
 pub mod http;
 pub mod lookup;
+pub mod mail_tls;
 pub mod policy;
 pub mod resolver;
 
@@ -29,5 +31,6 @@ pub use allow_list::{AllowList, AllowListError};
 pub use body::{read_capped, BodyError, MAX_RESPONSE_BYTES};
 pub use http::EgressHttp;
 pub use lookup::{Lookup, StaticLookup, SystemLookup};
+pub use mail_tls::{MailTls, MailTlsError};
 pub use policy::{denial_in, EgressDenied, EgressError, EgressPolicy, Route};
 pub use resolver::PolicyResolver;

@@ -16,6 +16,7 @@
 use super::address::special_use;
 use super::allow_list::{normalize_host, AllowList, AllowListError};
 use super::lookup::{Lookup, SystemLookup};
+use super::mail_tls::MailTls;
 use reqwest::Url;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub struct EgressPolicy {
     allow: Arc<AllowList>,
     lookup: Arc<dyn Lookup>,
+    mail_tls: MailTls,
 }
 
 /// A destination the policy refuses, for good: the text says why.
@@ -95,6 +97,7 @@ impl Default for EgressPolicy {
         Self {
             allow: Arc::new(AllowList::default()),
             lookup: Arc::new(SystemLookup),
+            mail_tls: MailTls::default(),
         }
     }
 }
@@ -138,6 +141,16 @@ impl EgressPolicy {
     /// The same policy resolving host names through `lookup` (tests, custom resolvers).
     pub fn with_lookup(self, lookup: Arc<dyn Lookup>) -> Self {
         Self { lookup, ..self }
+    }
+
+    /// The same policy verifying mail servers' certificates against `mail_tls`.
+    pub fn with_mail_tls(self, mail_tls: MailTls) -> Self {
+        Self { mail_tls, ..self }
+    }
+
+    /// The roots mail servers' certificates are verified against.
+    pub fn mail_tls(&self) -> &MailTls {
+        &self.mail_tls
     }
 
     /// The allow-list.

@@ -1,19 +1,19 @@
-//! Opening an authenticated IMAP session for a mailbox reader: the host resolved through the
-//! egress policy (only the checked addresses are dialled), TLS from the start on port 993 or
-//! after `STARTTLS` otherwise, certificates verified for the configured host, then `LOGIN`.
+//! Opening an authenticated IMAP session, for a mailbox reader and for the connect probe: the
+//! host resolved through the egress policy (only the checked addresses are dialled), TLS from
+//! the start on port 993 or after `STARTTLS` otherwise, certificates verified for the
+//! configured host against the policy's mail roots, then `LOGIN`.
 //!
 //! Every step is bounded by [`CONNECT_TIMEOUT`]; a refusal says which step failed, with the
 //! server's words and never the password.
 
 use crate::channels::imap_probe::IMAP_IMPLICIT_TLS_PORT;
 use crate::egress::allow_list::normalize_host;
-use crate::egress::EgressPolicy;
+use crate::egress::{EgressError, EgressPolicy};
 use crate::mailbox::error::MailboxError;
 use crate::mailbox::settings::MailboxSettings;
 use async_imap::{Client, Session};
 use rustls::pki_types::ServerName;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -25,7 +25,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// An authenticated IMAP session.
 pub type ImapSession = Session<TlsStream<TcpStream>>;
 
-/// Opens IMAP sessions under an egress policy, trusting a set of certificate roots.
+/// Opens IMAP sessions under an egress policy, verifying certificates against its mail roots.
 #[derive(Clone)]
 pub struct ImapConnector {
     policy: EgressPolicy,
@@ -39,25 +39,11 @@ impl std::fmt::Debug for ImapConnector {
 }
 
 impl ImapConnector {
-    /// Reaching only the servers `policy` permits, trusting the public (web PKI) roots.
+    /// Reaching only the servers `policy` permits, trusting its mail roots
+    /// ([`EgressPolicy::mail_tls`]: the public roots and the operator's mail CAs).
     pub fn new(policy: EgressPolicy) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        Self::trusting(policy, roots)
-    }
-
-    /// Reaching only the servers `policy` permits, trusting `roots` (a private CA).
-    pub fn trusting(policy: EgressPolicy, roots: rustls::RootCertStore) -> Self {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("the ring provider supports the default versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Self {
-            policy,
-            tls: TlsConnector::from(Arc::new(config)),
-        }
+        let tls = TlsConnector::from(policy.mail_tls().client_config());
+        Self { policy, tls }
     }
 
     /// An authenticated session on `settings`' server.
@@ -106,11 +92,10 @@ impl ImapConnector {
 
     /// A TCP connection to the first permitted address of `host` that answers.
     async fn dial(&self, host: &str, port: u16) -> Result<TcpStream, MailboxError> {
-        let addresses = self
-            .policy
-            .resolve(host, port)
-            .await
-            .map_err(|e| MailboxError::Unreachable(e.to_string()))?;
+        let addresses = self.policy.resolve(host, port).await.map_err(|e| match e {
+            EgressError::Unresolved { .. } => MailboxError::Unreachable(e.to_string()),
+            refused => MailboxError::Refused(refused),
+        })?;
         let mut last = MailboxError::Unreachable("the host has no address".into());
         for address in addresses {
             match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {

@@ -7,9 +7,12 @@ use crate::store::StoreError;
 /// Why a mailbox reader's session ended.
 #[derive(Debug, thiserror::Error)]
 pub enum MailboxError {
-    /// The egress policy refused the host, or it has no address.
+    /// The host did not resolve, or has no address.
     #[error("the IMAP host cannot be reached: {0}")]
     Unreachable(String),
+    /// The egress policy refuses the host (a tenant's mail server on a private address).
+    #[error("the IMAP host is refused: {0}")]
+    Refused(crate::egress::EgressError),
     /// TCP failed or timed out.
     #[error("connecting to the IMAP server failed: {0}")]
     Connect(String),
@@ -32,15 +35,17 @@ pub enum MailboxError {
 
 impl MailboxError {
     /// Whether a later attempt can succeed without anyone changing the integration: every
-    /// failure but a refused login (which waits for new credentials, retried only slowly).
+    /// failure but a refused login or a host the egress policy refuses (which wait for new
+    /// settings, retried only slowly).
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::Authentication(_))
+        !matches!(self, Self::Authentication(_) | Self::Refused(_))
     }
 
     /// The metric label of the failure.
     pub fn stage(&self) -> &'static str {
         match self {
             Self::Unreachable(_) => "dns",
+            Self::Refused(_) => "egress",
             Self::Connect(_) => "tcp",
             Self::Tls(_) => "tls",
             Self::Authentication(_) => "authentication",

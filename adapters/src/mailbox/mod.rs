@@ -4,13 +4,14 @@
 //! replies answer.
 //!
 //! `readers` decides who reads which mailbox (an advisory lock per integration, `lock`);
-//! `reader` is one mailbox's loop (`connect`, `cursor`, `parse`, `threads`).
+//! `reader` is one mailbox's loop (`connect`, `cursor`, `parse`, `oversized`, `threads`).
 
 pub mod connect;
 pub mod cursor;
 pub mod error;
 pub mod lock;
 pub mod metrics;
+pub mod oversized;
 pub mod parse;
 pub mod reader;
 pub mod readers;

@@ -163,7 +163,11 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
 
 /// Text when the mail has no attachments, media with the text as caption otherwise; the HTML
 /// body stands in for the text when there is no plain part.
-fn content(text: Option<&str>, html: Option<&str>, attachments: &[Value]) -> MessageContent {
+pub(crate) fn content(
+    text: Option<&str>,
+    html: Option<&str>,
+    attachments: &[Value],
+) -> MessageContent {
     let text = text.or(html).unwrap_or_default().trim().to_owned();
     if attachments.is_empty() {
         return MessageContent::Text { text };

@@ -10,6 +10,11 @@
 //! appended twice, a renumbered folder) repeats the same id and consumers drop it. Mail is
 //! fetched with `BODY.PEEK[]`: reading never marks it seen. UIDs are read in ascending order,
 //! one mail at a time, so the cursor never passes an unacknowledged mail.
+//!
+//! Each batch's `RFC822.SIZE` is read before any body: a mail over
+//! [`ReaderParts::max_mail_bytes`] is fetched as its header and `BODYSTRUCTURE` only and
+//! published without its body (`oversized`), so one huge mail neither exhausts memory nor
+//! stops the folder.
 
 use crate::inbound::InboundPublisher;
 use crate::kafka::trace_context::current_traceparent;
@@ -17,7 +22,8 @@ use crate::mailbox::connect::{ImapConnector, ImapSession};
 use crate::mailbox::cursor::{Cursor, MailboxCursors};
 use crate::mailbox::error::MailboxError;
 use crate::mailbox::metrics;
-use crate::mailbox::parse::{parse_mail, MailPosition};
+use crate::mailbox::oversized::{attachments, parse_oversized};
+use crate::mailbox::parse::{parse_mail, MailPosition, ParsedMail};
 use crate::mailbox::settings::MailboxSettings;
 use crate::mailbox::threads::MailboxThreads;
 use futures::TryStreamExt;
@@ -32,6 +38,8 @@ use tracing::Instrument;
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many mails one FETCH asks for.
 const FETCH_BATCH: usize = 20;
+/// The largest mail fetched whole unless configured otherwise (25 MiB).
+pub const DEFAULT_MAX_MAIL_BYTES: u32 = 25 * 1024 * 1024;
 
 /// How a reader waits and retries.
 #[derive(Debug, Clone)]
@@ -85,6 +93,19 @@ pub struct ReaderParts {
     pub threads: MailboxThreads,
     /// Waits and retries.
     pub timing: ReaderTiming,
+    /// The largest mail (its `RFC822.SIZE`) whose body is fetched; larger ones are recorded
+    /// from their header and structure only.
+    pub max_mail_bytes: u32,
+}
+
+/// A mail as fetched: whole, or (over the size cap) its header and structure.
+enum Fetched {
+    Whole(Vec<u8>),
+    Oversized {
+        header: Vec<u8>,
+        size: u32,
+        attachments: Vec<serde_json::Value>,
+    },
 }
 
 /// The reader of one mailbox.
@@ -186,26 +207,14 @@ impl MailboxReader {
             if *stop.borrow() {
                 return Ok(());
             }
-            let set: Vec<String> = batch.iter().map(u32::to_string).collect();
-            let mut mails: Vec<(u32, Vec<u8>)> = timed(async {
-                let fetches = session
-                    .uid_fetch(set.join(","), "(UID BODY.PEEK[])")
-                    .await?;
-                fetches.try_collect::<Vec<_>>().await
-            })
-            .await?
-            .iter()
-            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
-            .filter(|(uid, _)| *uid > after)
-            .collect();
-            mails.sort_by_key(|(uid, _)| *uid);
-            for (uid, body) in mails {
+            let mails = self.fetch(session, batch, after).await?;
+            for (uid, mail) in mails {
                 let position = MailPosition {
                     uid_validity: validity,
                     uid,
                 };
                 let span = tracing::info_span!("mailbox.mail", integration_id = %id, uid, uid_validity = validity, event_id = tracing::field::Empty);
-                self.read_one(position, &body, &span)
+                self.read_one(position, &mail, &span)
                     .instrument(span.clone())
                     .await?;
             }
@@ -213,17 +222,64 @@ impl MailboxReader {
         Ok(())
     }
 
+    /// The mails of `batch` (UIDs above `after`) in UID order: their sizes first, then the
+    /// bodies of those within the cap and the headers and structures of the others.
+    async fn fetch(
+        &self,
+        session: &mut ImapSession,
+        batch: &[u32],
+        after: u32,
+    ) -> Result<Vec<(u32, Fetched)>, MailboxError> {
+        let set = |uids: &[u32]| {
+            uids.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let sizes = fetch_all(session, set(batch), "(UID RFC822.SIZE)").await?;
+        let (large, small): (Vec<_>, Vec<_>) = sizes
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size.unwrap_or_default())))
+            .filter(|(uid, _)| *uid > after)
+            .partition(|(_, size)| *size > self.parts.max_mail_bytes);
+        let mut mails = Vec::with_capacity(batch.len());
+        for uids in within(&small, self.parts.max_mail_bytes) {
+            let fetched = fetch_all(session, set(&uids), "(UID BODY.PEEK[])").await?;
+            mails.extend(
+                fetched
+                    .iter()
+                    .filter_map(|f| Some((f.uid?, Fetched::Whole(f.body()?.to_vec())))),
+            );
+        }
+        if !large.is_empty() {
+            let uids: Vec<u32> = large.iter().map(|(uid, _)| *uid).collect();
+            let query = "(UID RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER])";
+            let fetched = fetch_all(session, set(&uids), query).await?;
+            mails.extend(fetched.iter().filter_map(|f| {
+                let mail = Fetched::Oversized {
+                    header: f.header()?.to_vec(),
+                    size: f.size.unwrap_or_default(),
+                    attachments: f.bodystructure().map(attachments).unwrap_or_default(),
+                };
+                Some((f.uid?, mail))
+            }));
+        }
+        mails.retain(|(uid, _)| *uid > after);
+        mails.sort_by_key(|(uid, _)| *uid);
+        Ok(mails)
+    }
+
     /// Publishes one mail, records its thread, then moves the cursor past it.
     async fn read_one(
         &self,
         position: MailPosition,
-        body: &[u8],
+        mail: &Fetched,
         span: &tracing::Span,
     ) -> Result<(), MailboxError> {
         let started = Instant::now();
         let id = self.target.integration_id;
         let folder = &self.target.settings.folder;
-        match parse_mail(body, folder, position) {
+        match parsed(mail, folder, position) {
             Some(mail) => {
                 let event = InboundEvent::from_draft(
                     id,
@@ -289,6 +345,51 @@ impl MailboxReader {
     }
 }
 
+/// `mail` parsed; an oversized one counted and noted in the log.
+fn parsed(mail: &Fetched, folder: &str, position: MailPosition) -> Option<ParsedMail> {
+    match mail {
+        Fetched::Whole(body) => parse_mail(body, folder, position),
+        Fetched::Oversized {
+            header,
+            size,
+            attachments,
+        } => {
+            tracing::warn!(size, "a mail over the size cap, recorded without its body");
+            metrics::oversized();
+            parse_oversized(header, *size, attachments.clone(), folder, position)
+        }
+    }
+}
+
+/// The UIDs of `sized` (UID, size) in consecutive groups of at most `cap` bytes together (a
+/// mail alone in its group when it fills it), so one FETCH holds no more than one cap's worth.
+fn within(sized: &[(u32, u32)], cap: u32) -> Vec<Vec<u32>> {
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    let mut filled = u64::MAX;
+    for &(uid, size) in sized {
+        if filled.saturating_add(u64::from(size)) > u64::from(cap) {
+            groups.push(Vec::new());
+            filled = 0;
+        }
+        filled += u64::from(size);
+        groups.last_mut().expect("a group was opened").push(uid);
+    }
+    groups
+}
+
+/// Every response of one `UID FETCH` of `set` with `query`, within [`COMMAND_TIMEOUT`].
+async fn fetch_all(
+    session: &mut ImapSession,
+    set: String,
+    query: &str,
+) -> Result<Vec<async_imap::types::Fetch>, MailboxError> {
+    timed(async {
+        let fetches = session.uid_fetch(set, query).await?;
+        fetches.try_collect::<Vec<_>>().await
+    })
+    .await
+}
+
 /// Resolves once `stop` is true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
@@ -303,5 +404,17 @@ async fn timed<T, E: Into<MailboxError>>(
         Err(_) => Err(MailboxError::Protocol(
             "the server stopped answering".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+
+    #[test]
+    fn bodies_are_fetched_in_groups_of_at_most_one_cap() {
+        let sized = [(1, 40), (2, 50), (3, 20), (4, 100), (5, 0)];
+        assert_eq!(within(&sized, 100), vec![vec![1, 2], vec![3], vec![4, 5]]);
+        assert_eq!(within(&[], 100), Vec::<Vec<u32>>::new());
     }
 }

@@ -157,9 +157,12 @@ pub async fn send(
         workspace_id: ws.clone(),
         channel,
         conversation_key: conversation.conversation_key,
-        recipient: conversation
-            .contact_thread_id
-            .unwrap_or(conversation.contact_id),
+        // The thread only where the platform addresses threads (TikTok); an e-mail
+        // conversation's thread id is its root mail, and the reply goes to the person.
+        recipient: match conversation.contact_thread_id {
+            Some(thread) if sender.addresses_threads() => thread,
+            _ => conversation.contact_id,
+        },
         content,
         idempotency_key: key.clone(),
         requested_at: Utc::now(),

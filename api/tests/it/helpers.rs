@@ -373,6 +373,24 @@ impl TestApp {
     }
 }
 
+/// The outbound engine of `app` (as `switchboard adapters` runs it), running until aborted.
+pub fn outbound_engine(app: &TestApp) -> tokio::task::JoinHandle<()> {
+    let state = &app.app.as_ref().unwrap().state;
+    let mut settings = switchboard_api::outbound::settings(&app.config);
+    settings
+        .consumer_overrides
+        .insert("session.timeout.ms".into(), "6000".into());
+    let engine = switchboard_api::outbound::engine(
+        &app.config,
+        state.integrations.clone(),
+        state.producer.clone(),
+        settings,
+        state.platform_credentials.clone(),
+    )
+    .unwrap();
+    tokio::spawn(async move { engine.run(std::future::pending()).await.unwrap() })
+}
+
 pub fn json_request(method: &str, uri: &str, body: Option<Value>) -> Request<Body> {
     let builder = Request::builder().method(method).uri(uri);
     match body {

@@ -2,8 +2,11 @@
 //! certificate of a private CA the probe is told to trust.
 
 use super::*;
+use crate::egress::MailTls;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use tokio::net::TcpListener;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 const USER: &str = "inbox@example.com";
@@ -32,10 +35,10 @@ fn tls_pair() -> (Arc<rustls::ServerConfig>, ImapProbe) {
         .with_no_client_auth()
         .with_single_cert(vec![cert.clone()], key)
         .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let policy = EgressPolicy::from_config(Some("127.0.0.0/8")).unwrap();
-    (Arc::new(server), ImapProbe::trusting(policy, roots))
+    let policy = EgressPolicy::from_config(Some("127.0.0.0/8"))
+        .unwrap()
+        .with_mail_tls(MailTls::trusting_only(vec![cert]));
+    (Arc::new(server), ImapProbe::new(policy))
 }
 
 /// Serves one session per connection; returns the port.
@@ -66,33 +69,37 @@ async fn serve(
     let mut line = String::new();
     plain.read_line(&mut line).await?;
     assert!(line.ends_with("STARTTLS\r\n"), "{line}");
+    let tag = line.split(' ').next().unwrap_or_default().to_owned();
     match script {
         Script::NoStartTls => {
-            return plain
-                .get_mut()
-                .write_all(b"s1 NO STARTTLS unavailable\r\n")
-                .await;
+            let refusal = format!("{tag} NO STARTTLS unavailable\r\n");
+            return plain.get_mut().write_all(refusal.as_bytes()).await;
         }
         Script::BrokenTls => {
-            plain.get_mut().write_all(b"s1 OK begin TLS\r\n").await?;
+            let go = format!("{tag} OK begin TLS\r\n");
+            plain.get_mut().write_all(go.as_bytes()).await?;
             return plain
                 .get_mut()
                 .write_all(b"this is not a TLS record at all\r\n")
                 .await;
         }
-        Script::Normal => plain.get_mut().write_all(b"s1 OK begin TLS\r\n").await?,
+        Script::Normal => {
+            let go = format!("{tag} OK begin TLS\r\n");
+            plain.get_mut().write_all(go.as_bytes()).await?
+        }
     }
     let secure = TlsAcceptor::from(tls).accept(plain.into_inner()).await?;
     let mut secure = BufReader::new(secure);
     line.clear();
     secure.read_line(&mut line).await?;
-    let expected = format!("a1 LOGIN \"{USER}\" \"{PASSWORD}\"\r\n");
-    let answer: &[u8] = if line == expected {
-        b"a1 OK LOGIN completed\r\n"
+    let (tag, command) = line.split_once(' ').unwrap_or_default();
+    let expected = format!("LOGIN \"{USER}\" \"{PASSWORD}\"\r\n");
+    let answer = if command == expected {
+        format!("{tag} OK LOGIN completed\r\n")
     } else {
-        b"a1 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"
+        format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n")
     };
-    secure.get_mut().write_all(answer).await?;
+    secure.get_mut().write_all(answer.as_bytes()).await?;
     secure.get_mut().flush().await
 }
 
@@ -122,7 +129,11 @@ async fn a_login_is_proven_over_starttls_and_a_wrong_password_is_authentication(
         panic!("accepted: {refused:?}");
     };
     assert_eq!(stage, MailStage::Authentication);
-    assert!(detail.contains("AUTHENTICATIONFAILED") && !detail.contains("wrong password"));
+    assert!(
+        detail.to_lowercase().contains("authenticationfailed")
+            && !detail.contains("wrong password"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]

@@ -28,12 +28,12 @@ use crate::channels::sender::{
     check_attachments, ChannelSender, SendError, SendTarget, SentMessage, SEND_TIMEOUT,
 };
 use crate::egress::allow_list::normalize_host;
-use crate::egress::EgressPolicy;
+use crate::egress::{EgressPolicy, MailTls};
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::net::SocketAddr;
 use switchboard_domain::message::SendMessage;
@@ -126,7 +126,7 @@ pub(crate) async fn deliver(
     let addresses = egress.resolve(&server.host, server.port).await?;
     let mut refused = None;
     for address in addresses {
-        let transport = server.transport(address, credentials.clone())?;
+        let transport = server.transport(egress.mail_tls(), address, credentials.clone())?;
         match transport.send(email.clone()).await {
             Ok(_) => return Ok(()),
             // Nothing was said yet: the host's next address may take the connection.
@@ -160,14 +160,16 @@ impl Server {
         })
     }
 
-    /// A one-message transport to the checked `address`, TLS verifying the configured host.
+    /// A one-message transport to the checked `address`, TLS verifying the configured host
+    /// against `roots` (the public ones and the operator's mail CAs).
     fn transport(
         &self,
+        roots: &MailTls,
         address: SocketAddr,
         credentials: Credentials,
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
         let tls = || {
-            TlsParameters::new(self.host.clone()).map_err(|e| {
+            roots.smtp_parameters(&self.host).map_err(|e| {
                 SendError::Permanent(format!("TLS cannot be set up for the host: {e}"))
             })
         };

@@ -202,13 +202,7 @@ async fn a_wrong_password_is_refused_as_a_login_failure_without_the_password() {
     assert!(text.contains("refused the login"), "{text}");
     assert!(!text.contains(wrong) && !text.contains(PASSWORD), "{text}");
     // The connect probe says the same about the same server.
-    let probe = switchboard_adapters::channels::imap_probe::ImapProbe::trusting(
-        switchboard_adapters::egress::EgressPolicy::from_config(Some(
-            crate::helpers::TEST_EGRESS_ALLOW,
-        ))
-        .unwrap(),
-        server.roots(),
-    );
+    let probe = switchboard_adapters::channels::imap_probe::ImapProbe::new(server.policy());
     let login = switchboard_adapters::channels::imap_probe::ImapLogin {
         host: "localhost",
         port: server.port,

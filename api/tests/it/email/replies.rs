@@ -54,7 +54,7 @@ fn reply(integration_id: IntegrationId, contact: &str, text: &str) -> SendMessag
 }
 
 /// One header's value in a received message, unfolded.
-fn header(message: &str, name: &str) -> Option<String> {
+pub(super) fn header(message: &str, name: &str) -> Option<String> {
     let head = message.split("\r\n\r\n").next().unwrap_or_default();
     let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
     unfolded.lines().find_map(|line| {

@@ -1,7 +1,8 @@
 //! The real mail servers of the e-mail tests: a dovecot IMAP server of the test's own
 //! (through `deploy/dovecot/node.sh`: own folder, port, user and certificate, STARTTLS
-//! required), which a test may stop and start again on the same mail; and the readers'
-//! shared parts on a fresh database and the mock Kafka cluster.
+//! required), which a test may stop and start again on the same mail; an aiosmtpd SMTP server
+//! (`deploy/smtp/node.py`, plain or STARTTLS); the private CA issuing their certificates
+//! ([`TestCa`]); and the readers' shared parts on a fresh database and the mock Kafka cluster.
 //!
 //! dovecot is installed by `deploy/test.sh` (`ensure_dovecot`, which exports
 //! `SWITCHBOARD_TEST_DOVECOT`); a machine without it fails these tests, naming the step.
@@ -13,10 +14,11 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use switchboard_adapters::egress::EgressPolicy;
+use switchboard_adapters::egress::{EgressPolicy, MailTls};
 use switchboard_adapters::inbound::InboundPublisher;
 use switchboard_adapters::kafka::{EventProducer, KafkaSettings, Topics};
 use switchboard_adapters::mailbox::cursor::MailboxCursors;
+use switchboard_adapters::mailbox::reader::DEFAULT_MAX_MAIL_BYTES;
 use switchboard_adapters::mailbox::{
     ImapConnector, MailboxSettings, MailboxThreads, ReaderParts, ReaderTiming,
 };
@@ -44,13 +46,53 @@ fn dovecot_installed() {
     );
 }
 
+/// A private certificate authority of the test's own, issuing the mail servers' certificates.
+pub struct TestCa {
+    key: rcgen::KeyPair,
+    certificate: rcgen::Certificate,
+}
+
+impl TestCa {
+    /// A new CA.
+    pub fn new() -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Switchboard test mail CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params.self_signed(&key).unwrap();
+        Self { key, certificate }
+    }
+
+    /// A certificate for `host` signed by this CA, and its key, both PEM.
+    pub fn issue(&self, host: &str) -> (String, String) {
+        let params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let certificate = params
+            .signed_by(&key, &self.certificate, &self.key)
+            .unwrap();
+        (certificate.pem(), key.serialize_pem())
+    }
+
+    /// The CA's certificate, PEM (what an operator's `mail_ca_file` holds).
+    pub fn pem(&self) -> String {
+        self.certificate.pem()
+    }
+
+    /// The CA's certificate, DER.
+    pub fn der(&self) -> rustls::pki_types::CertificateDer<'static> {
+        self.certificate.der().clone()
+    }
+}
+
 /// A dovecot IMAP server of the test's own.
 pub struct Dovecot {
     dir: PathBuf,
     /// Its STARTTLS port on 127.0.0.1.
     pub port: u16,
     idle: bool,
-    roots: rustls::RootCertStore,
+    ca: TestCa,
     process: Option<Running>,
 }
 
@@ -69,20 +111,15 @@ impl Dovecot {
         dovecot_installed();
         let dir = std::env::temp_dir().join(format!("sb-imap-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), certified.key_pair.serialize_pem()).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(rustls::pki_types::CertificateDer::from(
-                certified.cert.der().to_vec(),
-            ))
-            .unwrap();
+        let ca = TestCa::new();
+        let (cert, key) = ca.issue("localhost");
+        std::fs::write(dir.join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.join("key.pem"), key).unwrap();
         let mut server = Self {
             dir,
             port: free_port(),
             idle,
-            roots,
+            ca,
             process: None,
         };
         server.launch().await;
@@ -105,15 +142,21 @@ impl Dovecot {
         }
     }
 
-    /// A connector trusting this server's certificate, on the tests' egress policy.
+    /// A connector trusting this server's CA, on the tests' egress policy.
     pub fn connector(&self) -> ImapConnector {
-        let policy = EgressPolicy::from_config(Some(TEST_EGRESS_ALLOW)).unwrap();
-        ImapConnector::trusting(policy, self.roots.clone())
+        ImapConnector::new(self.policy())
     }
 
-    /// The certificate roots trusting this server.
-    pub fn roots(&self) -> rustls::RootCertStore {
-        self.roots.clone()
+    /// The tests' egress policy, trusting only this server's CA for mail servers.
+    pub fn policy(&self) -> EgressPolicy {
+        EgressPolicy::from_config(Some(TEST_EGRESS_ALLOW))
+            .unwrap()
+            .with_mail_tls(MailTls::trusting_only(vec![self.ca.der()]))
+    }
+
+    /// The private CA that issued this server's certificate.
+    pub fn ca(&self) -> &TestCa {
+        &self.ca
     }
 
     /// Delivers `raw` into the inbox with IMAP APPEND, as a mail client would.
@@ -242,10 +285,20 @@ impl ReaderRig {
     /// `server` (recorded as connecting records it; the connect probe itself is tested
     /// against the same server in `inbound`).
     pub async fn connected_mailbox(&self, server: &Dovecot) -> IntegrationId {
+        self.connected_mailbox_sending_to(server, 2525).await
+    }
+
+    /// The same, its replies sent to the SMTP server on loopback port `smtp_port` (without
+    /// STARTTLS, as [`Smtpd`] speaks it).
+    pub async fn connected_mailbox_sending_to(
+        &self,
+        server: &Dovecot,
+        smtp_port: u16,
+    ) -> IntegrationId {
         let id = IntegrationId::new();
         let fields = json!({
             "imap_host": "localhost", "imap_port": server.port,
-            "smtp_host": "localhost", "smtp_port": 2525,
+            "smtp_host": "localhost", "smtp_port": smtp_port, "smtp_starttls": false,
             "username": USER, "password": PASSWORD, "address": "support@shop.test",
         });
         let auth = AuthInput(serde_json::from_value(fields).unwrap());
@@ -289,6 +342,7 @@ impl ReaderRig {
                 backoff: vec![Duration::from_millis(200), Duration::from_millis(500)],
                 refused_login_backoff: Duration::from_secs(1),
             },
+            max_mail_bytes: DEFAULT_MAX_MAIL_BYTES,
         }
     }
 }
@@ -303,8 +357,18 @@ pub struct Smtpd {
 }
 
 impl Smtpd {
-    /// Starts the server for [`USER`] and [`PASSWORD`] and waits until it listens.
+    /// Starts the server for [`USER`] and [`PASSWORD`], without TLS, and waits until it
+    /// listens.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// The same, requiring STARTTLS with a certificate for `localhost` issued by `ca`.
+    pub async fn start_with_tls(ca: &TestCa) -> Self {
+        Self::start_with(Some(ca)).await
+    }
+
+    async fn start_with(ca: Option<&TestCa>) -> Self {
         let python = std::env::var("SWITCHBOARD_TEST_SMTPD_PYTHON").expect(
             "SWITCHBOARD_TEST_SMTPD_PYTHON names the python with aiosmtpd: deploy/test.sh \
              sets it (ensure_aiosmtpd in deploy/common.sh)",
@@ -314,12 +378,21 @@ impl Smtpd {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/smtp/node.py");
         let log_path = dir.with_extension("log");
         let log = File::create(&log_path).unwrap();
-        let child = Command::new(python)
+        let mut command = Command::new(python);
+        command
             .arg(script)
             .arg(&dir)
             .arg(port.to_string())
             .arg(USER)
-            .arg(PASSWORD)
+            .arg(PASSWORD);
+        if let Some(ca) = ca {
+            std::fs::create_dir_all(&dir).unwrap();
+            let (cert, key) = ca.issue("localhost");
+            std::fs::write(dir.join("cert.pem"), cert).unwrap();
+            std::fs::write(dir.join("key.pem"), key).unwrap();
+            command.arg(dir.join("cert.pem")).arg(dir.join("key.pem"));
+        }
+        let child = command
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())

@@ -2,7 +2,7 @@
 //! socket of the visitor on every replica, and resumed from history after a reconnect.
 
 use super::{serve, widget, Widget};
-use crate::helpers::{TestApp, TestKafka};
+use crate::helpers::{outbound_engine, TestApp, TestKafka};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,24 +26,6 @@ pub fn projector(app: &TestApp) -> JoinHandle<()> {
         },
     );
     tokio::spawn(async move { projector.run(std::future::pending()).await.unwrap() })
-}
-
-/// The outbound engine of `app`, running.
-fn adapters(app: &TestApp) -> JoinHandle<()> {
-    let state = &app.app.as_ref().unwrap().state;
-    let mut settings = switchboard_api::outbound::settings(&app.config);
-    settings
-        .consumer_overrides
-        .insert("session.timeout.ms".into(), "6000".into());
-    let engine = switchboard_api::outbound::engine(
-        &app.config,
-        state.integrations.clone(),
-        state.producer.clone(),
-        settings,
-        state.platform_credentials.clone(),
-    )
-    .unwrap();
-    tokio::spawn(async move { engine.run(std::future::pending()).await.unwrap() })
 }
 
 /// A second replica of `app`: the same database, broker and keys, sockets of its own.
@@ -107,7 +89,7 @@ async fn a_reply_reaches_every_tab_of_the_visitor_on_every_replica_and_is_resume
     let one = serve(app.router.clone()).await;
     let two = serve(replica(&app)).await;
     let projector = projector(&app);
-    let adapters = adapters(&app);
+    let adapters = outbound_engine(&app);
 
     let mut tab = Widget::connect(one, &integration, "").await;
     let accepted = tab.send_text("q-1", "Do you ship abroad?").await;
