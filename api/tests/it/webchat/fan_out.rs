@@ -29,7 +29,7 @@ pub fn projector(app: &TestApp) -> JoinHandle<()> {
 }
 
 /// The outbound engine of `app`, running.
-fn adapters(app: &TestApp) -> JoinHandle<()> {
+pub fn adapters(app: &TestApp) -> JoinHandle<()> {
     let state = &app.app.as_ref().unwrap().state;
     let mut settings = switchboard_api::outbound::settings(&app.config);
     settings
@@ -59,7 +59,7 @@ fn replica(app: &TestApp) -> axum::Router {
 }
 
 /// The inbox conversation of `visitor`, once the projection has it.
-async fn conversation_of(app: &TestApp, visitor: &str) -> String {
+pub async fn conversation_of(app: &TestApp, visitor: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, list) = app
@@ -83,7 +83,11 @@ async fn conversation_of(app: &TestApp, visitor: &str) -> String {
 }
 
 /// Messages of `conversation` in the inbox API once `check` holds.
-async fn messages_when(app: &TestApp, conversation: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub async fn messages_when(
+    app: &TestApp,
+    conversation: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let uri = format!("/v1/workspaces/acme/conversations/{conversation}/messages");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
