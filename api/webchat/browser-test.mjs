@@ -4,6 +4,10 @@
 //   the demo page: a message typed in the widget appears in the inbox API;
 //   a reply through the API appears in the page, and in a second tab;
 //   a reload shows the history, each message once;
+//   the reply goes sent, delivered, read in the inbox from the widget's acknowledgements;
+//   an agent's typing shows "typing…", and an agent's read shows the visitor's message seen;
+//   with the WebSocket blocked, the widget falls back to Server-Sent Events and POSTs:
+//   a message goes in and a reply comes out;
 //   a page of a foreign origin embedding the same script gets no session.
 // A screenshot is saved to $SWITCHBOARD_WEBCHAT_ARTIFACTS/widget.png. Bounded in time.
 import { createRequire } from "node:module";
@@ -146,6 +150,43 @@ try {
       const { body } = await api("GET", `/v1/workspaces/acme/conversations/${conversation}/messages`);
       return body.items.some((m) => m.content.text === "Hello from an agent" && m.status === "read");
     });
+  });
+  await step("an agent typing shows in the widget, and goes away", async () => {
+    if (!(await page.isHidden(".sbwc-typing"))) throw new Error("typing shown before anyone typed");
+    const typed = await api("POST", `/v1/workspaces/acme/conversations/${conversation}/typing`);
+    if (typed.status !== 204) throw new Error(`typing answered ${typed.status}`);
+    await page.waitForSelector(".sbwc-typing:text('typing…')", { state: "visible" });
+    await page.waitForSelector(".sbwc-typing", { state: "hidden", timeout: STEP_TIMEOUT_MS });
+  });
+  await step("the visitor's message shows sent, then seen once an agent read it", async () => {
+    await page.waitForSelector(".sbwc-visitor[data-status='sent']");
+    const read = await api("POST", `/v1/workspaces/acme/conversations/${conversation}/read`, {});
+    if (read.status !== 202) throw new Error(`read answered ${read.status}`);
+    await page.waitForSelector(".sbwc-visitor[data-status='seen']");
+  });
+  await step("with the WebSocket blocked, a message goes in and a reply comes out over the fallback", async () => {
+    const blocked = await context.newPage();
+    await blocked.routeWebSocket(/\/ws$/, (socket) => socket.close());
+    await openWidget(blocked, demo);
+    await blocked.waitForSelector(".sbwc[data-transport='sse']", { timeout: STEP_TIMEOUT_MS });
+    await blocked.waitForSelector(".sbwc-status:text('Connected')");
+    await blocked.fill(".sbwc-input", "Hello without a socket");
+    await blocked.press(".sbwc-input", "Enter");
+    await blocked.waitForSelector(".sbwc-visitor[data-status='sent']:text('Hello without a socket')");
+    await until("the message in the inbox", async () => {
+      const { body } = await api("GET", `/v1/workspaces/acme/conversations/${conversation}/messages`);
+      return body.items.some((m) => m.content.text === "Hello without a socket");
+    });
+    const sent = await api("POST", `/v1/workspaces/acme/conversations/${conversation}/messages`, {
+      text: "Hello over the fallback",
+    });
+    if (sent.status !== 202) throw new Error(`reply answered ${sent.status}`);
+    await blocked.waitForSelector(".sbwc-agent:text('Hello over the fallback')", { timeout: STEP_TIMEOUT_MS });
+    const typed = await api("POST", `/v1/workspaces/acme/conversations/${conversation}/typing`);
+    if (typed.status !== 204) throw new Error(`typing answered ${typed.status}`);
+    await blocked.waitForSelector(".sbwc-typing:text('typing…')", { state: "visible" });
+    await blocked.screenshot({ path: join(artifacts, "widget-fallback.png") });
+    await blocked.close();
   });
   await step("a page of a foreign origin gets no session", async () => {
     const stranger = await context.newPage();

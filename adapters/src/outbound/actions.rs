@@ -65,6 +65,13 @@ impl From<Verdict> for Ended {
                 output: serde_json::Value::Null,
                 attempts,
             },
+            // Receipts are not verdicts of a call; were one here, the call went through.
+            DeliveryOutcome::Delivered {} | DeliveryOutcome::Read {} => {
+                ActionOutcome::ActionCompleted {
+                    output: serde_json::Value::Null,
+                    attempts: 1,
+                }
+            }
         };
         Self {
             outcome,

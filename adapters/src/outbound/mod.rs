@@ -35,6 +35,7 @@ pub mod rate_limit;
 pub mod record;
 pub mod redrive;
 pub mod retry;
+pub mod status_record;
 pub mod target_cache;
 pub mod targets;
 #[cfg(test)]

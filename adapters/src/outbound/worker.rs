@@ -4,11 +4,12 @@
 //! every record it had to publish, so the dispatcher may then commit the command's offset.
 
 use crate::kafka::trace_context::{current_traceparent, set_remote_parent};
-use crate::kafka::{CloudEvent, EventProducer, OutgoingRecord, PublishError, RawRecord};
+use crate::kafka::{EventProducer, OutgoingRecord, PublishError, RawRecord};
 use crate::outbound::delivery::{Deliverer, Verdict};
 use crate::outbound::dlq::dead_letter;
 use crate::outbound::record::CommandRecord;
 use crate::outbound::retry::Backoff;
+use crate::outbound::status_record::status_record;
 use chrono::Utc;
 use futures::FutureExt;
 use std::future::Future;
@@ -139,21 +140,8 @@ impl Worker {
         update: &DeliveryUpdate,
         traceparent: Option<String>,
     ) -> OutgoingRecord {
-        OutgoingRecord {
-            topic: self.topics.status.clone(),
-            key: update.conversation_key.clone(),
-            event: CloudEvent {
-                id: update.event_id,
-                event_type: format!("switchboard.message.{}.v1", update.outcome.type_name()),
-                source: format!("switchboard/adapters/{}", update.channel),
-                subject: Some(update.conversation_key.clone()),
-                time: update.at,
-                sequence: None,
-                actor: None,
-            },
-            body: serde_json::to_vec(update).unwrap_or_default(),
-            traceparent,
-        }
+        let source = format!("switchboard/adapters/{}", update.channel);
+        status_record(update, &self.topics.status, source, traceparent)
     }
 }
 
@@ -173,6 +161,8 @@ fn count(update: &DeliveryUpdate) {
             metrics::counter!("switchboard_outbound_failed_total", "channel" => channel, "reason" => reason.as_str())
                 .increment(1);
         }
+        // Receipts come from the contact's side, never from a send.
+        DeliveryOutcome::Delivered {} | DeliveryOutcome::Read {} => {}
     }
 }
 

@@ -5,7 +5,8 @@
 //! `ConversationResolved`, `ConversationReopened` on `conversations.activity`, key =
 //! conversation key) and is answered 202 once the broker acknowledged it; the inbox projection
 //! then resets the unread count or changes the status. Marks only move forward, so a repeated
-//! or late request changes nothing.
+//! or late request changes nothing. A web chat visitor's open widgets are told of a read
+//! (their messages up to it show as seen); best-effort, as the mark itself is stored.
 
 use crate::auth::{Authorized, Write};
 use crate::error::Problem;
@@ -20,6 +21,8 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_adapters::activity::activity_record;
+use switchboard_adapters::channels::webchat::outbound::announce;
+use switchboard_adapters::channels::webchat::wire::{Delivery, Push};
 use switchboard_adapters::kafka::trace_context::current_traceparent;
 use switchboard_domain::message::{ConversationAction, ConversationActivity};
 use switchboard_domain::WorkspaceId;
@@ -78,10 +81,30 @@ pub async fn read(
     Path((ws, id)): Path<(WorkspaceId, Uuid)>,
     Json(request): Json<ReadRequest>,
 ) -> Result<Response, Problem> {
-    let (key, latest) = conversation(&state, &ws, id).await?;
+    let (key, latest, channel, integration_id, contact_id): ReadRow = conversation_row(
+        &state.pool,
+        &ws,
+        id,
+        "conversation_key, last_message_at, channel, integration_id, contact_id",
+    )
+    .await?;
     let up_to = request.up_to.unwrap_or(latest);
-    publish(&state, ws, key, ConversationAction::Read { up_to }).await
+    let accepted = publish(&state, ws, key, ConversationAction::Read { up_to }).await?;
+    if channel == switchboard_adapters::channels::webchat::KIND {
+        let seen = Delivery {
+            integration_id: integration_id.into(),
+            visitor: contact_id,
+            push: Push::Seen { up_to },
+        };
+        if let Err(error) = announce(&state.pool, &seen).await {
+            tracing::debug!(%error, "read mark not shown to the web chat visitor");
+        }
+    }
+    Ok(accepted)
 }
+
+/// Key, latest message time, channel, integration and contact of a conversation.
+type ReadRow = (String, DateTime<Utc>, String, Uuid, String);
 
 /// Resolves a conversation (`resolved`) or opens it again (`open`).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/conversations/{id}/status", tag = "inbox",
@@ -139,6 +162,7 @@ async fn publish(
         ConversationAction::Read { up_to } => ("read", Some(up_to)),
         ConversationAction::Resolved => ("resolved", None),
         ConversationAction::Reopened => ("reopened", None),
+        ConversationAction::ContactTyping => ("contact_typing", None),
     };
     metrics::counter!("switchboard_conversation_actions_total", "action" => name).increment(1);
     let accepted = ActionAccepted {

@@ -7,6 +7,7 @@ pub mod asyncapi;
 pub mod channels;
 pub mod conversation_actions;
 pub mod conversation_lookup;
+pub mod conversation_typing;
 pub mod health;
 pub mod inbox;
 pub mod integrations;
@@ -25,6 +26,7 @@ pub mod settings;
 pub mod start_conversation;
 pub mod templates;
 pub mod webchat;
+pub mod webchat_fallback;
 pub mod webchat_socket;
 pub mod webhooks;
 
@@ -47,6 +49,7 @@ pub fn router(state: AppState, limits: RequestLimits) -> Router {
         .merge(actions::routes())
         .merge(action_status::routes())
         .merge(conversation_actions::routes())
+        .merge(conversation_typing::routes())
         .merge(oauth::workspace_routes())
         .merge(start_conversation::routes())
         .merge(templates::routes())

@@ -2,8 +2,9 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    action_status, actions, app_webhooks, channels, conversation_actions, health, inbox,
-    integrations, keys, oauth, oauth_complete, platform_credentials, send, settings, webhooks,
+    action_status, actions, app_webhooks, channels, conversation_actions, conversation_typing,
+    health, inbox, integrations, keys, oauth, oauth_complete, platform_credentials, send, settings,
+    webchat, webchat_fallback, webhooks,
 };
 use crate::state::AppState;
 use crate::views;
@@ -54,11 +55,18 @@ use utoipa::{Modify, OpenApi};
         action_status::show,
         conversation_actions::read,
         conversation_actions::status,
+        conversation_typing::typing,
         health::healthz,
         health::readyz,
         health::metrics,
         webhooks::handshake,
         webhooks::receive,
+        webchat::upgrade,
+        webchat::widget_js,
+        webchat::widget_css,
+        webchat::demo,
+        webchat_fallback::events,
+        webchat_fallback::frame,
         app_webhooks::handshake,
         app_webhooks::receive,
         crate::routes::start_conversation::start,
@@ -85,6 +93,8 @@ use utoipa::{Modify, OpenApi};
         conversation_actions::ReadRequest,
         conversation_actions::StatusRequest,
         conversation_actions::ActionAccepted,
+        webchat_fallback::FrameRequest,
+        webchat_fallback::AcceptedFrame,
         oauth::AuthorizeRequest,
         oauth::Authorization,
         oauth::PendingOutcome,

@@ -1,5 +1,6 @@
 //! `/webchat/{integration_id}/…`: the web chat widget's script and style, its demo page, and
-//! the visitor WebSocket.
+//! the visitor WebSocket (and, through `webchat_fallback`, the Server-Sent Events stream and
+//! plain POSTs for widgets that cannot open one).
 //!
 //! # Guarantees
 //! The upgrade is refused, in this order: no web chat integration of that id 404; not
@@ -39,40 +40,29 @@ pub fn routes() -> Router<AppState> {
         .route("/webchat/{integration_id}/widget.js", get(widget_js))
         .route("/webchat/{integration_id}/widget.css", get(widget_css))
         .route("/webchat/{integration_id}/demo", get(demo))
+        .merge(super::webchat_fallback::routes())
 }
 
-/// Opens a visitor socket, from an allowed origin only.
+/// Opens a visitor socket, from an allowed origin only. The socket's frames are described
+/// in the README ("Web chat"); they are those of the fallback's event stream and POSTs.
+#[utoipa::path(get, path = "/webchat/{integration_id}/ws", tag = "webchat",
+    params(("integration_id" = String, Path, description = "The web chat integration"),
+        ("Origin" = String, Header, description = "The embedding page's origin; must be on the allow-list")),
+    responses(
+        (status = 101, description = "Switched to the WebSocket protocol"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 410, body = Problem), (status = 426, body = Problem)))]
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, Problem> {
-    let site = site(&state, &id).await?;
-    if !site.live {
-        return Err(Problem::new(
-            StatusCode::GONE,
-            "integration-inactive",
-            "Integration disconnected or deleted",
-            "this widget is not connected",
-        ));
-    }
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let origin = match origin {
-        Some(origin) if site.origins.admits(Some(&origin)) => origin,
-        _ => {
-            metrics::counter!("switchboard_webchat_origin_refused_total").increment(1);
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "origin-refused",
-                "Origin not allowed",
-                "this page's origin is not on the widget's allow-list",
-            ));
-        }
-    };
+    let (site, origin) = admit(&state, &id, origin).await?;
     let upgrade = upgrade.map_err(|_| {
         Problem::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -89,6 +79,10 @@ pub async fn upgrade(
 }
 
 /// The widget's script.
+#[utoipa::path(get, path = "/webchat/{integration_id}/widget.js", tag = "webchat",
+    params(("integration_id" = String, Path, description = "The web chat integration")),
+    responses((status = 200, description = "The script", content_type = "text/javascript", body = String),
+        (status = 404, body = Problem)))]
 pub async fn widget_js(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -98,6 +92,10 @@ pub async fn widget_js(
 }
 
 /// The widget's style.
+#[utoipa::path(get, path = "/webchat/{integration_id}/widget.css", tag = "webchat",
+    params(("integration_id" = String, Path, description = "The web chat integration")),
+    responses((status = 200, description = "The style sheet", content_type = "text/css", body = String),
+        (status = 404, body = Problem)))]
 pub async fn widget_css(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -107,6 +105,10 @@ pub async fn widget_css(
 }
 
 /// A page with nothing but the widget on it, to try it out.
+#[utoipa::path(get, path = "/webchat/{integration_id}/demo", tag = "webchat",
+    params(("integration_id" = String, Path, description = "The web chat integration")),
+    responses((status = 200, description = "The demo page", content_type = "text/html", body = String),
+        (status = 404, body = Problem)))]
 pub async fn demo(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -138,6 +140,42 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The live web chat integration named in the path and the page's origin, if it is on the
+/// allow-list: else 404 (no such widget), 410 (`integration-inactive`) or 403
+/// (`origin-refused`), in that order.
+pub(crate) async fn admit(
+    state: &AppState,
+    id: &str,
+    origin: Option<String>,
+) -> Result<(Arc<Site>, String), Problem> {
+    let site = site(state, id).await?;
+    if !site.live {
+        return Err(Problem::new(
+            StatusCode::GONE,
+            "integration-inactive",
+            "Integration disconnected or deleted",
+            "this widget is not connected",
+        ));
+    }
+    match origin {
+        Some(origin) if site.origins.admits(Some(&origin)) => Ok((site, origin)),
+        _ => {
+            metrics::counter!("switchboard_webchat_origin_refused_total").increment(1);
+            Err(origin_refused())
+        }
+    }
+}
+
+/// 403: the page's origin is not on the widget's allow-list.
+pub(crate) fn origin_refused() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "origin-refused",
+        "Origin not allowed",
+        "this page's origin is not on the widget's allow-list",
+    )
 }
 
 /// The web chat integration named in the path, or 404.

@@ -1,5 +1,5 @@
 //! What a widget resumes from: the conversation's messages in the inbox read model, oldest
-//! first, from the latest one the widget already shows.
+//! first, from the latest one the widget already shows, and how far agents have read it.
 //!
 //! The bound is inclusive (messages at the same instant as the widget's latest are sent
 //! again) and the widget drops what it already shows by id, so a message written in the
@@ -89,4 +89,21 @@ fn message(
             })
             .flatten(),
     }
+}
+
+/// How far agents have read `visitor`'s conversation on `integration_id` (the `sent_at` of
+/// the latest message read), if they have.
+pub async fn seen_up_to(
+    pool: &PgPool,
+    integration_id: IntegrationId,
+    visitor: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let conversation = conversation_id(&conversation_key(integration_id, visitor));
+    let mark: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
+        "SELECT read_up_to FROM inbox.conversation_marks WHERE conversation_id = $1",
+    )
+    .bind(conversation)
+    .fetch_optional(pool)
+    .await?;
+    Ok(mark.flatten())
 }

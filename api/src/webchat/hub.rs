@@ -130,12 +130,11 @@ impl Hub {
         })
     }
 
-    /// Pushes `delivery` to every socket of its visitor held here; returns how many.
+    /// Pushes `delivery` (a message, a typing notice, a read mark) to every socket of its
+    /// visitor held here; returns how many.
     pub fn deliver(&self, delivery: Delivery) -> usize {
         let key = (delivery.integration_id, delivery.visitor);
-        let frame = HubEvent::Frame(ServerFrame::Message {
-            message: delivery.message,
-        });
+        let frame = HubEvent::Frame(delivery.push.frame());
         let mut sockets = lock(&self.sockets);
         let Some(open) = sockets.by_visitor.get_mut(&key) else {
             return 0;
@@ -189,7 +188,6 @@ impl Hub {
                 let span = tracing::info_span!(
                     "webchat.delivery",
                     integration_id = %delivery.integration_id,
-                    message_id = %delivery.message.id,
                 );
                 let _entered = span.enter();
                 let reached = self.deliver(delivery);

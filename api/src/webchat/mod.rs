@@ -1,12 +1,13 @@
 //! The web chat's service side: who may use a widget ([`sites`]), the visitor sessions'
 //! keys, the sockets this replica holds and the fan-out of replies to them ([`hub`]), the
-//! history a reconnecting widget resumes from ([`history`]) and the visitor limits
-//! ([`limits`]). The routes are `routes::webchat` and `routes::webchat_socket`.
+//! history a reconnecting widget resumes from ([`history`]), the visitor limits
+//! ([`limits`]) and what a visitor's frames do on any transport ([`visitor`]). The routes are `routes::webchat` and `routes::webchat_socket`.
 
 pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod sites;
+pub mod visitor;
 
 use switchboard_adapters::channels::webchat::session::SessionKeys;
 use switchboard_adapters::store::IntegrationStore;

@@ -308,7 +308,21 @@ async fn openapi_describes_every_route() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/v1/workspaces/{ws}/conversations/{id}/typing",
+        "/webchat/{integration_id}/ws",
+        "/webchat/{integration_id}/widget.js",
+        "/webchat/{integration_id}/widget.css",
+        "/webchat/{integration_id}/demo",
+        "/webchat/{integration_id}/events",
+        "/webchat/{integration_id}/frames",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
+    }
+    let events = &paths["/webchat/{integration_id}/events"]["get"]["responses"];
+    for status in ["200", "403", "404", "410", "429"] {
+        assert!(
+            events.get(status).is_some(),
+            "events: {status} undocumented"
+        );
     }
 }

@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_adapters::channels::webhook::hmac_sha256;
 use switchboard_adapters::inbound::InboundPublisher;
-use switchboard_adapters::kafka::{EventProducer, KafkaSettings};
+use switchboard_adapters::kafka::{CloudEvent, EventProducer, KafkaSettings, OutgoingRecord};
 use switchboard_adapters::store::OutboxRelay;
-use switchboard_domain::message::{Contact, InboundEvent, InboundKind, MessageContent};
+use switchboard_domain::message::{
+    conversation_key, Contact, DeliveryOutcome, DeliveryUpdate, FailureReason, InboundEvent,
+    InboundKind, MessageContent, OutboundContent, SendMessage,
+};
 use switchboard_domain::{ChannelKind, IntegrationId};
 use switchboard_projections::engine::{replay, ProjectorSettings};
 use switchboard_projections::inbox::InboxProjection;
@@ -1002,4 +1005,163 @@ async fn replicas_starting_at_once_set_the_projection_schemas_up_without_failing
     for start in starts.collect::<Vec<_>>() {
         start.await.expect("no replica failed");
     }
+}
+
+/// A reply of ours to `contact`, as the send route puts it on `messages.outbound`.
+fn reply(integration: IntegrationId, contact: &str) -> SendMessage {
+    SendMessage {
+        message_id: uuid::Uuid::new_v4(),
+        integration_id: integration,
+        workspace_id: "acme".parse().unwrap(),
+        channel: ChannelKind::parse("messenger").unwrap(),
+        conversation_key: conversation_key(integration, contact),
+        recipient: contact.into(),
+        content: OutboundContent::text("our reply"),
+        idempotency_key: None,
+        requested_at: chrono::Utc::now(),
+    }
+}
+
+/// Publishes `command` to `messages.outbound` and `statuses` to `messages.status`.
+async fn publish_sends(app: &TestApp, commands: &[&SendMessage], statuses: &[DeliveryUpdate]) {
+    let producer = EventProducer::new(&app.config.kafka()).unwrap();
+    let topics = app.config.topics();
+    let record = |topic: &str, key: &str, id: uuid::Uuid, body: Vec<u8>| OutgoingRecord {
+        topic: topic.to_owned(),
+        key: key.to_owned(),
+        event: CloudEvent {
+            id,
+            event_type: "test".into(),
+            source: "test".into(),
+            subject: None,
+            time: chrono::Utc::now(),
+            sequence: None,
+            actor: None,
+        },
+        body,
+        traceparent: None,
+    };
+    for command in commands {
+        let body = serde_json::to_vec(command).unwrap();
+        let sent = record(
+            &topics.outbound,
+            &command.conversation_key,
+            command.message_id,
+            body,
+        );
+        producer.publish(&sent).await.unwrap();
+    }
+    for status in statuses {
+        let body = serde_json::to_vec(status).unwrap();
+        let sent = record(
+            &topics.status,
+            &status.conversation_key,
+            status.event_id,
+            body,
+        );
+        producer.publish(&sent).await.unwrap();
+    }
+}
+
+async fn status_of(pool: &PgPool, id: uuid::Uuid) -> String {
+    sqlx::query_scalar("SELECT status FROM inbox.messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_end_at_the_furthest_whatever_order_they_arrive_in() {
+    let kafka = TestKafka::new();
+    let app = TestApp::new(&kafka).await;
+    let integration = IntegrationId::new();
+    let (early_receipt, early_read, failed_then_delivered) = (
+        reply(integration, "ann"),
+        reply(integration, "bob"),
+        reply(integration, "cy"),
+    );
+    let sent = |command: &SendMessage, platform_id: &str| {
+        let outcome = DeliveryOutcome::Sent {
+            platform_message_id: platform_id.into(),
+            attempts: 1,
+        };
+        DeliveryUpdate::new(command, outcome, chrono::Utc::now())
+    };
+    let failed = DeliveryOutcome::Failed {
+        reason: FailureReason::Permanent,
+        detail: "refused".into(),
+        attempts: 1,
+    };
+    // First: the platform's receipt for a platform id no message carries yet, a read status
+    // before its sent status, and a failure.
+    publish_sends(
+        &app,
+        &[&early_receipt, &early_read, &failed_then_delivered],
+        &[
+            DeliveryUpdate::new(&early_read, DeliveryOutcome::Read {}, chrono::Utc::now()),
+            DeliveryUpdate::new(&failed_then_delivered, failed, chrono::Utc::now()),
+        ],
+    )
+    .await;
+    let delivered = receipt(
+        integration,
+        "ann",
+        InboundKind::MessageDelivered {
+            platform_message_ids: vec!["m-ann".into()],
+            watermark: None,
+        },
+        1_700_000_000_000,
+    );
+    publish(&app, &[delivered]).await;
+    let projector = spawn_projector(&app, Arc::new(InboxProjection), 1);
+    let pool = app.pool();
+    let applied = |n: i64| {
+        let pool = pool.clone();
+        async move {
+            count(
+                &pool,
+                "SELECT COALESCE(SUM(next_offset), 0)::bigint FROM inbox.projection_offsets",
+            )
+            .await
+                >= n
+        }
+    };
+    wait_until("the first six records", || applied(6)).await;
+    assert_eq!(status_of(&pool, early_receipt.message_id).await, "queued");
+    assert_eq!(status_of(&pool, early_read.message_id).await, "read");
+    assert_eq!(
+        status_of(&pool, failed_then_delivered.message_id).await,
+        "failed"
+    );
+
+    // Then: the sent statuses, and the delivered that follows the failure.
+    publish_sends(
+        &app,
+        &[],
+        &[
+            sent(&early_receipt, "m-ann"),
+            sent(&early_read, "m-bob"),
+            DeliveryUpdate::new(
+                &failed_then_delivered,
+                DeliveryOutcome::Delivered {},
+                chrono::Utc::now(),
+            ),
+        ],
+    )
+    .await;
+    wait_until("all nine records", || applied(9)).await;
+    projector.abort();
+    assert_eq!(
+        status_of(&pool, early_receipt.message_id).await,
+        "delivered",
+        "the receipt waited for its platform id"
+    );
+    assert_eq!(status_of(&pool, early_read.message_id).await, "read");
+    assert_eq!(
+        status_of(&pool, failed_then_delivered.message_id).await,
+        "delivered"
+    );
+    let waiting = count(&pool, "SELECT count(*) FROM inbox.pending_receipts").await;
+    assert_eq!(waiting, 0, "an applied receipt is forgotten");
 }

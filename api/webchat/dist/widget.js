@@ -1,12 +1,20 @@
 "use strict";
 // The Switchboard web chat widget: embedded with one script tag,
 //   <script src="https://switchboard.example.com/webchat/{integration_id}/widget.js" async></script>
-// it adds a chat button and panel to the page and talks to switchboard over a WebSocket.
+// it adds a chat button and panel to the page and talks to switchboard over a WebSocket, or,
+// when one cannot be used (twice closed before switchboard said `ready`, e.g. a proxy in the
+// way; or `?transport=sse` on the script's URL), receives over Server-Sent Events
+// (`/events`) and sends each frame as a plain POST (`/frames`) with the same token.
 // No framework: DOM calls only. The visitor's session token is kept in localStorage (per
 // integration), so a reload or another tab continues the same conversation; messages are
 // shown once each (by id), history is resumed from the latest one shown, and a message the
 // visitor wrote is kept and resent (same client id) until switchboard accepted it.
+// While the visitor types, a typing notice goes out at most every TYPING_EVERY_MS; an agent's
+// typing shows "typing…" for as long as switchboard says; the visitor's messages show
+// "Sent" once accepted and "Seen" once an agent read the conversation up to them.
 const RECONNECT_MAX_MS = 15000;
+const SOCKET_FAILURES_BEFORE_FALLBACK = 2;
+const TYPING_EVERY_MS = 3000;
 // Only known while the script first runs; the widget itself waits for the page's body.
 const currentScript = document.currentScript;
 if (document.body) {
@@ -34,6 +42,12 @@ function start(script) {
     let socket = null;
     let ready = false;
     let attempts = 0;
+    let fallback = source.searchParams.get("transport") === "sse";
+    let socketFailures = 0;
+    let events = null;
+    let typingSentAt = 0;
+    let typingShownUntil;
+    let seenUpTo = "";
     const style = document.createElement("link");
     style.rel = "stylesheet";
     style.href = base + "/widget.css";
@@ -46,6 +60,8 @@ function start(script) {
     const status = element("div", "sbwc-status", "Connecting…");
     const log = element("ol", "sbwc-log");
     log.setAttribute("aria-live", "polite");
+    const typing = element("div", "sbwc-typing", "typing…");
+    typing.hidden = true;
     const form = element("form", "sbwc-form");
     const input = element("input", "sbwc-input");
     input.placeholder = "Write a message";
@@ -54,7 +70,7 @@ function start(script) {
     const send = element("button", "sbwc-send", "Send");
     send.type = "submit";
     form.append(input, send);
-    panel.append(status, log, form);
+    panel.append(status, log, typing, form);
     root.append(panel, toggle);
     document.body.appendChild(root);
     toggle.addEventListener("click", () => {
@@ -77,13 +93,24 @@ function start(script) {
         showPending(pending);
         transmit(pending);
     });
+    input.addEventListener("input", () => {
+        const now = Date.now();
+        if (input.value.trim() && now - typingSentAt >= TYPING_EVERY_MS && ready) {
+            typingSentAt = now;
+            say({ type: "typing" });
+        }
+    });
     document.addEventListener("visibilitychange", acknowledgeRead);
     connect();
     function connect() {
         ready = false;
-        socket = new WebSocket(socketUrl);
-        socket.addEventListener("open", () => {
-            attempts = 0;
+        if (fallback) {
+            connectEvents();
+            return;
+        }
+        const opened = new WebSocket(socketUrl);
+        socket = opened;
+        opened.addEventListener("open", () => {
             const hello = {
                 type: "hello",
                 token: localStorage.getItem(tokenKey) || "",
@@ -91,34 +118,75 @@ function start(script) {
             if (latest) {
                 hello.after = latest;
             }
-            socket === null || socket === void 0 ? void 0 : socket.send(JSON.stringify(hello));
+            opened.send(JSON.stringify(hello));
         });
-        socket.addEventListener("message", (event) => {
+        opened.addEventListener("message", (event) => {
             receive(JSON.parse(String(event.data)));
         });
-        socket.addEventListener("close", () => {
-            ready = false;
-            status.textContent = "Reconnecting…";
-            attempts += 1;
-            const delay = Math.min(RECONNECT_MAX_MS, 500 * 2 ** Math.min(attempts, 5));
-            window.setTimeout(connect, delay);
+        opened.addEventListener("close", () => {
+            if (!ready) {
+                socketFailures += 1;
+                fallback = socketFailures >= SOCKET_FAILURES_BEFORE_FALLBACK;
+            }
+            socket = null;
+            retry();
         });
+    }
+    function connectEvents() {
+        const url = new URL(base + "/events");
+        url.searchParams.set("token", localStorage.getItem(tokenKey) || "");
+        if (latest) {
+            url.searchParams.set("after", latest);
+        }
+        const stream = new EventSource(url.toString());
+        events = stream;
+        stream.addEventListener("message", (event) => {
+            receive(JSON.parse(String(event.data)));
+        });
+        // The stream reconnects itself with the token it was opened with; the widget reopens it
+        // with the latest token and message instead.
+        stream.addEventListener("error", () => {
+            stream.close();
+            events = null;
+            retry();
+        });
+    }
+    function retry() {
+        ready = false;
+        status.textContent = "Reconnecting…";
+        attempts += 1;
+        const delay = Math.min(RECONNECT_MAX_MS, 500 * 2 ** Math.min(attempts, 5));
+        window.setTimeout(connect, delay);
     }
     function receive(frame) {
         switch (frame.type) {
             case "ready":
                 localStorage.setItem(tokenKey, frame.token);
                 ready = true;
+                attempts = 0;
+                root.dataset.transport = events ? "sse" : "websocket";
                 status.textContent = "Connected";
                 root.dataset.visitor = frame.visitor;
                 loadPending().forEach(transmit);
                 break;
             case "message":
+                if (frame.message.author === "agent") {
+                    hideTyping();
+                }
                 show(frame.message);
                 break;
             case "accepted":
                 savePending(loadPending().filter((p) => p.client_id !== frame.client_id));
                 settle(frame.client_id, frame.message_id);
+                break;
+            case "typing":
+                showTyping(frame.expires_in_ms);
+                break;
+            case "seen":
+                if (!seenUpTo || Date.parse(frame.up_to) > Date.parse(seenUpTo)) {
+                    seenUpTo = frame.up_to;
+                }
+                markSeen();
                 break;
             case "error":
                 if (frame.client_id) {
@@ -134,9 +202,57 @@ function start(script) {
         }
     }
     function transmit(pending) {
-        if (ready && socket && socket.readyState === WebSocket.OPEN) {
-            socket.send(JSON.stringify({ type: "send", client_id: pending.client_id, text: pending.text }));
+        if (ready) {
+            say({ type: "send", client_id: pending.client_id, text: pending.text });
         }
+    }
+    function say(frame) {
+        if (socket && socket.readyState === WebSocket.OPEN) {
+            socket.send(JSON.stringify(frame));
+        }
+        else if (events) {
+            post(frame);
+        }
+    }
+    // One frame as a POST: the answer is what the socket would have said, or a problem.
+    function post(frame) {
+        const body = JSON.stringify({ token: localStorage.getItem(tokenKey) || "", frame });
+        fetch(base + "/frames", { method: "POST", headers: { "content-type": "text/plain" }, body })
+            .then(async (response) => {
+            if (response.status === 204) {
+                return;
+            }
+            const answer = (await response.json());
+            if (response.ok) {
+                receive(answer);
+            }
+            else {
+                const detail = answer.detail || "refused";
+                receive({ type: "error", client_id: frame.client_id, problem: answer.type, detail });
+            }
+        })
+            .catch(() => undefined);
+    }
+    function showTyping(forMs) {
+        typing.hidden = false;
+        if (typingShownUntil !== undefined) {
+            window.clearTimeout(typingShownUntil);
+        }
+        typingShownUntil = window.setTimeout(hideTyping, forMs);
+    }
+    function hideTyping() {
+        typing.hidden = true;
+        if (typingShownUntil !== undefined) {
+            window.clearTimeout(typingShownUntil);
+            typingShownUntil = undefined;
+        }
+    }
+    function markSeen() {
+        log.querySelectorAll(".sbwc-visitor:not(.sbwc-pending)").forEach((item) => {
+            if (seenUpTo && Date.parse(item.dataset.sentAt || "") <= Date.parse(seenUpTo)) {
+                item.dataset.status = "seen";
+            }
+        });
     }
     function show(message) {
         if (!latest || message.sent_at > latest) {
@@ -148,12 +264,18 @@ function start(script) {
         const mine = message.client_id ? shown.get("pending:" + message.client_id) : undefined;
         if (mine) {
             settle(message.client_id, message.id);
+            mine.dataset.sentAt = message.sent_at;
+            markSeen();
             return;
         }
         const item = bubble(message.author, message.text || "");
         item.dataset.id = message.id;
+        if (message.author === "visitor") {
+            item.dataset.status = "sent";
+        }
         shown.set(message.id, item);
         place(item, message.sent_at);
+        markSeen();
         if (message.author === "agent") {
             acknowledge([message.id], "delivered");
             acknowledgeRead();
@@ -172,6 +294,7 @@ function start(script) {
         }
         item.classList.remove("sbwc-pending");
         item.dataset.id = messageId;
+        item.dataset.status = "sent";
         shown.set(messageId, item);
     }
     function place(item, sentAt) {
@@ -192,8 +315,8 @@ function start(script) {
         acknowledge(unread.map((item) => item.dataset.id), "read");
     }
     function acknowledge(ids, how) {
-        if (ready && socket && socket.readyState === WebSocket.OPEN) {
-            socket.send(JSON.stringify({ type: "ack", message_ids: ids.slice(0, 100), status: how }));
+        if (ready) {
+            say({ type: "ack", message_ids: ids.slice(0, 100), status: how });
         }
     }
     function loadPending() {

@@ -1,14 +1,15 @@
 //! What agents do to a conversation besides replying: read it up to a message, resolve it,
 //! reopen it. Each is an immutable event on `conversations.activity` (key = conversation key),
 //! from which the inbox derives unread counts and open/resolved status, like everything else
-//! it shows.
+//! it shows. The same topic carries the contact's typing notices (web chat visitors): live
+//! signals for the platform's consumers, which the inbox ignores.
 
 use crate::ids::WorkspaceId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// An agent's action on a conversation.
+/// An agent's action on a conversation, or the contact's typing notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationActivity {
     /// Unique per action (a repeat of the same action is harmless: marks only move forward).
@@ -37,6 +38,9 @@ pub enum ConversationAction {
     Resolved,
     /// Opened again by hand.
     Reopened,
+    /// The contact is typing (at `at`): ephemeral, passed on at most every few seconds while
+    /// they type; nothing is stored for it.
+    ContactTyping,
 }
 
 impl ConversationAction {
@@ -46,7 +50,13 @@ impl ConversationAction {
             Self::Read { .. } => "ConversationRead",
             Self::Resolved => "ConversationResolved",
             Self::Reopened => "ConversationReopened",
+            Self::ContactTyping => "ContactTyping",
         }
+    }
+
+    /// Whether the inbox keeps it (a read mark, resolve or reopen), unlike a typing notice.
+    pub fn is_mark(&self) -> bool {
+        !matches!(self, Self::ContactTyping)
     }
 }
 
@@ -74,5 +84,11 @@ mod tests {
             "conversation_key": "i:c", "at": "2023-11-14T22:13:20Z", "action": "resolved"});
         let resolved: ConversationActivity = serde_json::from_value(resolved).unwrap();
         assert_eq!(resolved.action.type_name(), "ConversationResolved");
+        assert!(resolved.action.is_mark());
+        let typing = serde_json::json!({"event_id": Uuid::nil(), "workspace_id": "acme",
+            "conversation_key": "i:c", "at": "2023-11-14T22:13:20Z", "action": "contact_typing"});
+        let typing: ConversationActivity = serde_json::from_value(typing).unwrap();
+        assert_eq!(typing.action, ConversationAction::ContactTyping);
+        assert!(!typing.action.is_mark());
     }
 }

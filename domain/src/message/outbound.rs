@@ -1,6 +1,7 @@
 //! Outbound messages: the `SendMessage` command the platform puts on `messages.outbound`, and
 //! the `DeliveryUpdate` (`MessageSent` / `MessageFailed`) a channel adapter answers with on
-//! `messages.status`.
+//! `messages.status`, where a channel whose own client acknowledges messages (web chat) also
+//! puts `MessageDelivered` / `MessageRead`.
 //!
 //! A status event's id is deterministic (UUIDv5 of the message id and the outcome), so an
 //! adapter that crashes after publishing and publishes again produces the same id, and
@@ -182,6 +183,13 @@ pub enum DeliveryOutcome {
         /// How many calls were made (0 when none could be).
         attempts: u32,
     },
+    /// The contact's side has the message (for channels whose own client acknowledges it,
+    /// such as the web chat widget; the platforms' receipts travel on `messages.received`).
+    #[serde(rename = "MessageDelivered")]
+    Delivered {},
+    /// The contact had the message on screen.
+    #[serde(rename = "MessageRead")]
+    Read {},
 }
 
 impl DeliveryOutcome {
@@ -190,6 +198,8 @@ impl DeliveryOutcome {
         match self {
             Self::Sent { .. } => "MessageSent",
             Self::Failed { .. } => "MessageFailed",
+            Self::Delivered {} => "MessageDelivered",
+            Self::Read {} => "MessageRead",
         }
     }
 }

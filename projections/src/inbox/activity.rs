@@ -5,7 +5,8 @@
 //! Every mark only moves forward (the latest time wins), so the result is the same whatever
 //! the order of the actions, their repeats, or their interleaving with the messages: a mark
 //! read before the conversation's first message waits in `conversation_marks` and is taken up
-//! when the conversation row is created (see `rows.rs`).
+//! when the conversation row is created (see `rows.rs`). A contact's typing notice changes
+//! nothing here: it is for live consumers only.
 
 use crate::inbox::conversation_id;
 use crate::inbox::rows::unread_count_sql;
@@ -32,7 +33,7 @@ pub async fn apply(
         return Ok(());
     }
     let mut marks: BTreeMap<Uuid, Marks> = BTreeMap::new();
-    for activity in activities {
+    for activity in activities.iter().filter(|a| a.action.is_mark()) {
         let mark = marks
             .entry(conversation_id(&activity.conversation_key))
             .or_default();
@@ -40,8 +41,12 @@ pub async fn apply(
             ConversationAction::Read { up_to } => (&mut mark.read_up_to, up_to),
             ConversationAction::Resolved => (&mut mark.resolved_at, activity.at),
             ConversationAction::Reopened => (&mut mark.reopened_at, activity.at),
+            ConversationAction::ContactTyping => continue,
         };
         *slot = (*slot).max(Some(at));
+    }
+    if marks.is_empty() {
+        return Ok(());
     }
     let ids: Vec<Uuid> = marks.keys().copied().collect();
     let column = |f: fn(&Marks) -> Option<DateTime<Utc>>| -> Vec<Option<DateTime<Utc>>> {

@@ -40,7 +40,7 @@ impl Projection for InboxProjection {
     }
 
     fn version(&self) -> i32 {
-        3
+        4
     }
 
     fn topics(&self, topics: &Topics) -> Vec<String> {

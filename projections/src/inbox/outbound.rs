@@ -1,11 +1,14 @@
 //! Our own sends: a `SendMessage` command becomes a queued outbound message (an agent's reply,
-//! so the conversation's unread count resets), and its `MessageSent` / `MessageFailed` status
-//! moves it on. A platform echo of the same message (same platform id) is folded into it.
-//! An outcome read before its command (the two are on different topics) waits in
-//! `pending_statuses` until the message row exists.
+//! so the conversation's unread count resets), and its status events (`MessageSent`,
+//! `MessageFailed`, and for channels whose client acknowledges, `MessageDelivered` /
+//! `MessageRead`) move it on, to the furthest status whatever their order (see
+//! `received::advances`). A platform echo of the same message (same platform id) is folded
+//! into it. An outcome read before its command (the two are on different topics) waits in
+//! `pending_statuses` until the message row exists; platform receipts that named the platform
+//! id before `MessageSent` brought it wait in `pending_receipts` and are applied then.
 
 use crate::inbox::conversation_id;
-use crate::inbox::received::preview;
+use crate::inbox::received::{advances, failure_after, preview};
 use crate::inbox::rows::NewMessage;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -148,8 +151,9 @@ async fn apply_known_status(
             .bind(update.message_id)
             .bind(conversation)
             .bind(platform_message_id)
-            .execute(tx)
+            .execute(&mut *tx)
             .await?;
+            apply_waiting_receipts(tx, conversation, update.message_id, platform_message_id).await
         }
         DeliveryOutcome::Failed {
             reason,
@@ -158,42 +162,107 @@ async fn apply_known_status(
         } => {
             let failure =
                 serde_json::json!({"reason": reason, "detail": detail, "attempts": attempts});
-            sqlx::query(
-                "UPDATE messages SET status = 'failed', status_rank = 4, failure = $3
-                 WHERE id = $1 AND conversation_id = $2 AND status_rank < 2",
+            advance(
+                tx,
+                conversation,
+                update.message_id,
+                ("failed", 4),
+                Some(failure),
             )
-            .bind(update.message_id)
-            .bind(conversation)
-            .bind(failure)
-            .execute(tx)
-            .await?;
+            .await
         }
+        DeliveryOutcome::Delivered {} => {
+            advance(tx, conversation, update.message_id, ("delivered", 2), None).await
+        }
+        DeliveryOutcome::Read {} => {
+            advance(tx, conversation, update.message_id, ("read", 3), None).await
+        }
+    }
+}
+
+/// Moves message `id` of `conversation` to `status` if that goes further than where it is.
+async fn advance(
+    tx: &mut PgConnection,
+    conversation: uuid::Uuid,
+    id: uuid::Uuid,
+    (status, rank): (&str, i16),
+    failure: Option<Value>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE messages SET status = $3, status_rank = $4, failure = {}
+         WHERE id = $1 AND conversation_id = $2 AND {}",
+        failure_after("$3", "$5::jsonb"),
+        advances("$3::text", "$4::smallint"),
+    ))
+    .bind(id)
+    .bind(conversation)
+    .bind(status)
+    .bind(rank)
+    .bind(failure)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Applies the platform receipts that named `platform_message_id` before our message
+/// `id` carried it, and forgets them.
+async fn apply_waiting_receipts(
+    tx: &mut PgConnection,
+    conversation: uuid::Uuid,
+    id: uuid::Uuid,
+    platform_message_id: &str,
+) -> Result<(), sqlx::Error> {
+    let waiting: Vec<(String, i16, Option<Value>)> = sqlx::query_as(
+        "DELETE FROM pending_receipts WHERE conversation_id = $1 AND platform_message_id = $2
+         RETURNING status, status_rank, failure",
+    )
+    .bind(conversation)
+    .bind(platform_message_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (status, rank, failure) in waiting {
+        advance(tx, conversation, id, (&status, rank), failure).await?;
     }
     Ok(())
 }
 
 /// Removes the echo row of our own message (the platform's copy, recorded first), so the
-/// message appears once, with the platform id on our row.
+/// message appears once, with the platform id on our row; a receipt the echo row already
+/// took (delivered, read) moves over to ours.
 async fn fold_echo(
     tx: &mut PgConnection,
     conversation: uuid::Uuid,
     update: &DeliveryUpdate,
     platform_message_id: &str,
 ) -> Result<(), sqlx::Error> {
-    let removed = sqlx::query(
-        "DELETE FROM messages WHERE conversation_id = $1 AND platform_message_id = $2 AND id <> $3 AND is_echo",
+    let removed: Vec<(Option<String>, i16, Option<Value>)> = sqlx::query_as(
+        "DELETE FROM messages WHERE conversation_id = $1 AND platform_message_id = $2 AND id <> $3 AND is_echo
+         RETURNING status, status_rank, failure",
     )
     .bind(conversation)
     .bind(platform_message_id)
     .bind(update.message_id)
-    .execute(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    if removed.rows_affected() > 0 {
-        sqlx::query("UPDATE conversations SET message_count = message_count - $2 WHERE id = $1")
-            .bind(conversation)
-            .bind(removed.rows_affected() as i64)
-            .execute(tx)
+    if removed.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE conversations SET message_count = message_count - $2 WHERE id = $1")
+        .bind(conversation)
+        .bind(removed.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+    for (status, rank, failure) in removed {
+        if let Some(status) = status.filter(|_| (2..=3).contains(&rank)) {
+            advance(
+                tx,
+                conversation,
+                update.message_id,
+                (&status, rank),
+                failure,
+            )
             .await?;
+        }
     }
     Ok(())
 }

@@ -1,5 +1,10 @@
-//! Inbound events: messages (and echoes) into rows, receipts into delivery status, which only
-//! moves forward (queued < sent < delivered < read; failed is terminal for a send).
+//! Inbound events: messages (and echoes) into rows, receipts into delivery status.
+//!
+//! A message ends at its furthest status whatever order they arrive in: queued < sent <
+//! delivered < read; failed replaces queued or sent only, and a receipt that the contact has
+//! the message (delivered, read) replaces failed. A receipt naming a platform id no message
+//! carries yet (its `MessageSent`, which brings the id, is not applied yet) waits in
+//! `pending_receipts` and is applied when the id arrives (see `outbound::apply_status`).
 
 use crate::inbox::conversation_id;
 use crate::inbox::rows::NewMessage;
@@ -75,6 +80,24 @@ pub fn preview(content: &MessageContent) -> String {
     text.chars().take(PREVIEW_CHARS).collect()
 }
 
+/// SQL: whether status `status` of rank `rank` (placeholders) goes further than a row's:
+/// failed (rank 4) only past queued or sent; sent past queued; delivered and read past a
+/// lower rank or past failed. So the order statuses arrive in does not change where a
+/// message ends.
+pub(crate) fn advances(status: &str, rank: &str) -> String {
+    format!(
+        "(CASE WHEN {status} = 'failed' THEN status_rank < 2
+               ELSE status_rank < {rank}
+                    OR (status IS NOT DISTINCT FROM 'failed' AND {rank} >= 2) END)"
+    )
+}
+
+/// SQL: the row's failure once status `status` with failure `failure` applies (kept only
+/// while the message is failed).
+pub(crate) fn failure_after(status: &str, failure: &str) -> String {
+    format!("CASE WHEN {status} = 'failed' THEN COALESCE({failure}, failure) ELSE NULL END")
+}
+
 /// Moves the delivery status of our messages forward for a receipt.
 pub async fn apply_receipt(tx: &mut PgConnection, event: &InboundEvent) -> Result<(), sqlx::Error> {
     let (status, rank, ids, watermark, failure) = match &event.kind {
@@ -101,23 +124,34 @@ pub async fn apply_receipt(tx: &mut PgConnection, event: &InboundEvent) -> Resul
         ),
         InboundKind::MessageReceived { .. } => return Ok(()),
     };
-    let guard = if status == "failed" {
-        "status_rank < 2"
-    } else {
-        "status_rank < $3"
-    };
+    let conversation = conversation_id(&event.conversation_key);
     sqlx::query(&format!(
-        "UPDATE messages SET status = $2, status_rank = $3, failure = COALESCE($6, failure)
-         WHERE conversation_id = $1 AND direction = 'outbound'
-           AND status IS DISTINCT FROM 'failed' AND {guard}
-           AND (platform_message_id = ANY($4) OR ($5::timestamptz IS NOT NULL AND sent_at <= $5))"
+        "UPDATE messages SET status = $2, status_rank = $3, failure = {}
+         WHERE conversation_id = $1 AND direction = 'outbound' AND {}
+           AND (platform_message_id = ANY($4) OR ($5::timestamptz IS NOT NULL AND sent_at <= $5))",
+        failure_after("$2", "$6::jsonb"),
+        advances("$2::text", "$3::smallint"),
     ))
-    .bind(conversation_id(&event.conversation_key))
+    .bind(conversation)
     .bind(status)
     .bind(rank)
     .bind(ids)
     .bind(watermark)
-    .bind(failure)
+    .bind(&failure)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO pending_receipts (conversation_id, platform_message_id, status, status_rank, failure)
+         SELECT $1, named.platform_id, $2, $3, $5 FROM unnest($4::text[]) AS named(platform_id)
+         WHERE NOT EXISTS (SELECT 1 FROM messages m
+                           WHERE m.conversation_id = $1 AND m.platform_message_id = named.platform_id)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(conversation)
+    .bind(status)
+    .bind(rank)
+    .bind(ids)
+    .bind(&failure)
     .execute(tx)
     .await?;
     Ok(())

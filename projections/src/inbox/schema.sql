@@ -1,4 +1,4 @@
--- The inbox read model (version 3: agents' read marks and open/resolved status). Created in the projection's own schema; names unqualified.
+-- The inbox read model (version 4: receipts that wait for their message's platform id). Created in the projection's own schema; names unqualified.
 -- The indexes only queries use are in read_indexes.sql.
 
 -- One inbox per integration.
@@ -57,7 +57,8 @@ CREATE TABLE conversation_marks (
 );
 
 -- Messages in platform time order, id as the stable tiebreak. Delivery status is monotonic:
--- queued(0) < sent(1) < delivered(2) < read(3); failed is terminal for a send.
+-- queued(0) < sent(1) < delivered(2) < read(3); failed(4) replaces queued or sent, and delivered
+-- or read replace failed, so the order statuses arrive in does not matter.
 CREATE TABLE messages (
     id                  uuid PRIMARY KEY,
     conversation_id     uuid        NOT NULL,
@@ -85,3 +86,15 @@ CREATE TABLE pending_statuses (
     outcome    jsonb NOT NULL
 );
 CREATE INDEX pending_statuses_by_message ON pending_statuses (message_id);
+
+-- Platform receipts (delivered, read, failed on `messages.received`) naming a platform id no
+-- message carries yet: its `MessageSent` on `messages.status`, which brings the id, was not
+-- applied yet. Applied and removed when it is; a receipt for a message sent elsewhere stays.
+CREATE TABLE pending_receipts (
+    conversation_id     uuid     NOT NULL,
+    platform_message_id text     NOT NULL,
+    status              text     NOT NULL,
+    status_rank         smallint NOT NULL,
+    failure             jsonb,
+    PRIMARY KEY (conversation_id, platform_message_id, status)
+);

@@ -1,16 +1,23 @@
-//! What a visitor's frames become: `MessageReceived` for what they write, `MessageDelivered`
-//! and `MessageRead` for their widget's acknowledgements of agents' messages.
+//! What a visitor's frames become: `MessageReceived` (on `messages.received`) for what they
+//! write, and `MessageDelivered` / `MessageRead` status events (on `messages.status`, like
+//! every outcome of a send) for their widget's acknowledgements of agents' messages.
 //!
 //! # Guarantees
 //! The message id is derived from the visitor and the widget's own id for the message, so a
 //! resend (after a reconnect, from a retry) is the same event and the same message; another
-//! visitor using the same widget id makes a different one.
+//! visitor using the same widget id makes a different one. An acknowledgement's event id is
+//! that of the message and the status, so acknowledging twice is one event; it names the
+//! visitor's own conversation, so naming another visitor's message changes nothing.
 
 use crate::channels::webchat::session::VisitorSession;
 use crate::channels::webchat::wire::AckStatus;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use switchboard_domain::message::{Contact, InboundDraft, InboundKind, MessageContent};
+use switchboard_domain::message::{
+    conversation_key, Contact, DeliveryOutcome, DeliveryUpdate, InboundDraft, InboundKind,
+    MessageContent,
+};
+use switchboard_domain::{ChannelKind, WorkspaceId};
 
 /// The longest text a visitor may send, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -82,38 +89,41 @@ pub fn platform_message_id(contact_id: &str, client_id: &str) -> String {
     format!("{contact_id}/{client_id}")
 }
 
-/// The draft of a widget's acknowledgement of agents' messages, at `now`.
-pub fn receipt(
+/// The status events of a widget's acknowledgement of agents' messages (`message_ids`, as
+/// the service sent them) in the visitor's conversation of `workspace_id`, at `now`.
+pub fn receipts(
     session: &VisitorSession,
+    workspace_id: &WorkspaceId,
     message_ids: &[String],
     status: AckStatus,
     now: DateTime<Utc>,
-) -> Result<InboundDraft, VisitorInputError> {
-    if message_ids.is_empty()
-        || message_ids.len() > MAX_ACK_IDS
-        || message_ids
-            .iter()
-            .any(|id| uuid::Uuid::parse_str(id).is_err())
-    {
+) -> Result<Vec<DeliveryUpdate>, VisitorInputError> {
+    if message_ids.is_empty() || message_ids.len() > MAX_ACK_IDS {
         return Err(VisitorInputError::AckIds);
     }
-    let platform_message_ids = message_ids.to_vec();
-    let kind = match status {
-        AckStatus::Delivered => InboundKind::MessageDelivered {
-            platform_message_ids,
-            watermark: None,
-        },
-        AckStatus::Read => InboundKind::MessageRead {
-            platform_message_ids,
-            watermark: None,
-        },
+    let ids: Vec<uuid::Uuid> = message_ids
+        .iter()
+        .map(|id| uuid::Uuid::parse_str(id).map_err(|_| VisitorInputError::AckIds))
+        .collect::<Result<_, _>>()?;
+    let outcome = match status {
+        AckStatus::Delivered => DeliveryOutcome::Delivered {},
+        AckStatus::Read => DeliveryOutcome::Read {},
     };
-    Ok(InboundDraft {
-        contact: Contact::new(session.visitor.contact_id()),
-        platform_timestamp: now,
-        kind,
-        raw: json!({"message_ids": message_ids, "status": status}),
-    })
+    let channel = ChannelKind::parse(super::KIND).expect("valid channel name");
+    let key = conversation_key(session.integration_id, &session.visitor.contact_id());
+    Ok(ids
+        .into_iter()
+        .map(|message_id| DeliveryUpdate {
+            event_id: DeliveryUpdate::event_id_for(message_id, &outcome),
+            message_id,
+            integration_id: session.integration_id,
+            workspace_id: workspace_id.clone(),
+            channel: channel.clone(),
+            conversation_key: key.clone(),
+            outcome: outcome.clone(),
+            at: now,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -160,9 +170,39 @@ mod tests {
         for (client_id, text, expected) in cases {
             assert_eq!(visitor_message(&s, client_id, text, now), Err(expected));
         }
+        let acme: WorkspaceId = "acme".parse().unwrap();
         assert_eq!(
-            receipt(&s, &["not-a-uuid".into()], AckStatus::Read, now),
+            receipts(&s, &acme, &["not-a-uuid".into()], AckStatus::Read, now),
             Err(VisitorInputError::AckIds)
         );
+        assert_eq!(
+            receipts(&s, &acme, &[], AckStatus::Read, now),
+            Err(VisitorInputError::AckIds)
+        );
+    }
+
+    #[test]
+    fn an_acknowledgement_is_one_status_event_per_message_in_the_visitors_conversation() {
+        let s = session();
+        let acme: WorkspaceId = "acme".parse().unwrap();
+        let ids = [
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        ];
+        let read = receipts(&s, &acme, &ids, AckStatus::Read, Utc::now()).unwrap();
+        assert_eq!(read.len(), 2);
+        assert_eq!(read[0].message_id.to_string(), ids[0]);
+        assert_eq!(read[0].outcome, DeliveryOutcome::Read {});
+        assert_eq!(
+            read[0].conversation_key,
+            conversation_key(s.integration_id, &s.visitor.contact_id())
+        );
+        let again = receipts(&s, &acme, &ids[..1], AckStatus::Read, Utc::now()).unwrap();
+        assert_eq!(
+            again[0].event_id, read[0].event_id,
+            "the same ack is one event"
+        );
+        let delivered = receipts(&s, &acme, &ids[..1], AckStatus::Delivered, Utc::now()).unwrap();
+        assert_ne!(delivered[0].event_id, read[0].event_id);
     }
 }

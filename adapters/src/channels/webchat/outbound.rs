@@ -10,7 +10,7 @@
 //! widget's acknowledgements, not from here.
 
 use crate::channels::sender::{ChannelSender, SendError, SendTarget, SentMessage};
-use crate::channels::webchat::wire::{Author, ChatMessage, Delivery, NOTIFY_CHANNEL};
+use crate::channels::webchat::wire::{Author, ChatMessage, Delivery, Push, NOTIFY_CHANNEL};
 use async_trait::async_trait;
 use serde_json::json;
 use sqlx::PgPool;
@@ -49,15 +49,40 @@ pub fn delivery(target: &SendTarget, message: &SendMessage) -> Delivery {
     Delivery {
         integration_id: target.integration_id,
         visitor: message.recipient.clone(),
-        message: ChatMessage {
+        push: Push::Message(ChatMessage {
             id: message.message_id.to_string(),
             author: Author::Agent,
             text: content.text.clone(),
             extras,
             sent_at: message.requested_at,
             client_id: None,
-        },
+        }),
     }
+}
+
+/// Why a delivery was not announced.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnounceError {
+    /// Over [`MAX_NOTIFY_BYTES`] as serialised.
+    #[error("a web chat delivery must be under {MAX_NOTIFY_BYTES} bytes as sent")]
+    TooLarge,
+    /// The database did not take the notification.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Announces `delivery` to every replica (each pushes it to the visitor's sockets it holds).
+pub async fn announce(pool: &PgPool, delivery: &Delivery) -> Result<(), AnnounceError> {
+    let payload = serde_json::to_string(delivery).map_err(|_| AnnounceError::TooLarge)?;
+    if payload.len() > MAX_NOTIFY_BYTES {
+        return Err(AnnounceError::TooLarge);
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(NOTIFY_CHANNEL)
+        .bind(&payload)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -76,19 +101,12 @@ impl ChannelSender for WebchatSender {
                 "this process does not deliver web chat replies",
             ));
         };
-        let payload = serde_json::to_string(&delivery(target, message))
-            .map_err(|e| SendError::Invalid(e.to_string()))?;
-        if payload.len() > MAX_NOTIFY_BYTES {
-            return Err(SendError::Invalid(format!(
-                "a web chat reply must be under {MAX_NOTIFY_BYTES} bytes as sent"
-            )));
-        }
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(&payload)
-            .execute(pool)
+        announce(pool, &delivery(target, message))
             .await
-            .map_err(|e| SendError::retryable(format!("database: {e}")))?;
+            .map_err(|error| match error {
+                AnnounceError::TooLarge => SendError::Invalid(error.to_string()),
+                AnnounceError::Database(_) => SendError::retryable(error.to_string()),
+            })?;
         Ok(SentMessage {
             platform_message_id: message.message_id.to_string(),
         })

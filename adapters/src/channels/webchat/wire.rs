@@ -39,6 +39,8 @@ pub enum ClientFrame {
         /// How far they got.
         status: AckStatus,
     },
+    /// The visitor is typing (the widget sends it at most every few seconds while they do).
+    Typing,
 }
 
 /// How far an agent's message got with the visitor.
@@ -106,6 +108,16 @@ pub enum ServerFrame {
         /// The message's id in the conversation.
         message_id: String,
     },
+    /// An agent is typing: show it for `expires_in_ms` unless another `typing` renews it.
+    Typing {
+        /// How long to show it, in milliseconds.
+        expires_in_ms: u64,
+    },
+    /// Agents read the conversation: the visitor's messages sent up to `up_to` are seen.
+    Seen {
+        /// The `sent_at` of the latest message the agents read.
+        up_to: DateTime<Utc>,
+    },
     /// A frame was refused; `problem` is a problem type, as in the HTTP API.
     Error {
         /// The `send` it concerns, if one.
@@ -118,13 +130,69 @@ pub enum ServerFrame {
     },
 }
 
-/// A reply on its way to a visitor's sockets, as the sender announces it to every replica.
+/// Something on its way to a visitor's sockets, as it is announced to every replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The integration.
     pub integration_id: IntegrationId,
     /// The visitor's contact id.
     pub visitor: String,
-    /// The message.
-    pub message: ChatMessage,
+    /// What reaches them (`"message": {...}`, `"typing": {...}` or `"seen": {...}`).
+    #[serde(flatten)]
+    pub push: Push,
+}
+
+/// What a [`Delivery`] brings a visitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Push {
+    /// A message of the conversation (an agent's reply, or the visitor's own from another tab).
+    Message(ChatMessage),
+    /// An agent is typing.
+    Typing {
+        /// How long the widget shows it, in milliseconds.
+        expires_in_ms: u64,
+    },
+    /// Agents read the conversation up to a message.
+    Seen {
+        /// The `sent_at` of the latest message read.
+        up_to: DateTime<Utc>,
+    },
+}
+
+impl Push {
+    /// The frame the widget gets for it.
+    pub fn frame(self) -> ServerFrame {
+        match self {
+            Self::Message(message) => ServerFrame::Message { message },
+            Self::Typing { expires_in_ms } => ServerFrame::Typing { expires_in_ms },
+            Self::Seen { up_to } => ServerFrame::Seen { up_to },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delivered_message_keeps_the_shape_replicas_already_read() {
+        let delivery = Delivery {
+            integration_id: IntegrationId::new(),
+            visitor: "visitor-1".into(),
+            push: Push::Typing {
+                expires_in_ms: 5000,
+            },
+        };
+        let json = serde_json::to_value(&delivery).unwrap();
+        assert_eq!(json["typing"]["expires_in_ms"], 5000);
+        let message = serde_json::json!({
+            "integration_id": delivery.integration_id, "visitor": "visitor-1",
+            "message": {"id": "m", "author": "agent", "text": "hi",
+                        "sent_at": "2026-01-01T00:00:00Z"}});
+        let back: Delivery = serde_json::from_value(message).unwrap();
+        assert!(matches!(back.push, Push::Message(ChatMessage { ref id, .. }) if id == "m"));
+        let typing: ClientFrame = serde_json::from_str(r#"{"type":"typing"}"#).unwrap();
+        assert_eq!(typing, ClientFrame::Typing);
+    }
 }

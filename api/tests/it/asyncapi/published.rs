@@ -361,6 +361,7 @@ fn agents_actions_validate_against_their_messages() {
         },
         ConversationAction::Resolved,
         ConversationAction::Reopened,
+        ConversationAction::ContactTyping,
     ] {
         let activity = ConversationActivity {
             event_id: Uuid::new_v4(),

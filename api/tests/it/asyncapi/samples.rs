@@ -44,6 +44,8 @@ pub(super) fn sampled_outcome(outcome: &DeliveryOutcome) -> usize {
     match outcome {
         DeliveryOutcome::Sent { .. } => 0,
         DeliveryOutcome::Failed { .. } => 1,
+        DeliveryOutcome::Delivered {} => 2,
+        DeliveryOutcome::Read {} => 3,
     }
 }
 
@@ -405,7 +407,8 @@ pub(super) fn delivery_updates() -> Vec<DeliveryUpdate> {
                 attempts: 0,
             }),
     );
-    assert_covers("DeliveryOutcome", outcomes.iter().map(sampled_outcome), 2);
+    outcomes.extend([DeliveryOutcome::Delivered {}, DeliveryOutcome::Read {}]);
+    assert_covers("DeliveryOutcome", outcomes.iter().map(sampled_outcome), 4);
     outcomes
         .into_iter()
         .map(|outcome| DeliveryUpdate::new(&message, outcome, at(9)))

@@ -41,7 +41,7 @@ fn replica(app: &TestApp) -> axum::Router {
 }
 
 /// The inbox conversation of `visitor`, once the projection has it.
-async fn conversation_of(app: &TestApp, visitor: &str) -> String {
+pub async fn conversation_of(app: &TestApp, visitor: &str) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (_, list) = app
@@ -65,7 +65,11 @@ async fn conversation_of(app: &TestApp, visitor: &str) -> String {
 }
 
 /// Messages of `conversation` in the inbox API once `check` holds.
-async fn messages_when(app: &TestApp, conversation: &str, check: impl Fn(&Value) -> bool) -> Value {
+pub async fn messages_when(
+    app: &TestApp,
+    conversation: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let uri = format!("/v1/workspaces/acme/conversations/{conversation}/messages");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {

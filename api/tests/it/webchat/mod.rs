@@ -1,10 +1,13 @@
 //! The web chat widget's socket: visitor messages become `MessageReceived` (once per client
 //! id), sessions belong to one visitor of one integration, origins off the allow-list are
-//! refused, and replies reach every socket of the visitor on every replica.
+//! refused, replies reach every socket of the visitor on every replica, acknowledgements are
+//! status events, and typing and read marks go both ways.
 
+mod fallback;
 mod fan_out;
 mod pages;
 mod sessions;
+mod signals;
 mod visitor;
 
 use crate::helpers::TestApp;
