@@ -227,8 +227,11 @@ fn publisher(kafka: &TestKafka) -> InboundPublisher {
 }
 
 mod actions;
+mod compatibility;
+mod compatibility_cases;
 mod document;
 mod published;
+mod released;
 mod samples;
 mod serialised;
 mod validator;
