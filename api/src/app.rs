@@ -6,6 +6,7 @@ use crate::auth::rate_limit::{per_second, KeyedLimit, VerificationFailures};
 use crate::auth::Authenticator;
 use crate::client_address::TrustedProxies;
 use crate::config::Config;
+use crate::gauges::SampledGauges;
 use crate::routes::limits::RequestLimits;
 use crate::routes::router;
 use crate::state::{AppState, Handles};
@@ -19,11 +20,11 @@ use switchboard_adapters::channels::platform_credentials::LivePlatformCredential
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::{EgressHttp, EgressPolicy};
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
-use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
+use switchboard_adapters::kafka::{BrokerGauges, EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::OutboundEngine;
 use switchboard_adapters::refresh::TokenRefresher;
 use switchboard_adapters::store::{
-    connect_lazy, migrate, IntegrationStore, OutboxRelay, PlatformAppStore,
+    connect_lazy, migrate, IntegrationStore, OutboxBacklog, OutboxRelay, PlatformAppStore,
 };
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
@@ -47,6 +48,10 @@ pub struct App {
     /// The e-mail integrations' mailbox readers, when this process runs them
     /// (`mailbox_readers`).
     pub mailboxes: Option<switchboard_adapters::mailbox::MailboxReaders>,
+    /// The sampled gauges: lag of the groups this process runs, dead-letter depth where it
+    /// sends, the outbox backlog where it relays.
+    pub gauges: SampledGauges,
+    gauge_interval: Duration,
     limits: RequestLimits,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -123,6 +128,12 @@ impl App {
         } else {
             Vec::new()
         };
+        let gauges = SampledGauges {
+            broker: Arc::new(serve_broker_gauges(config)?),
+            outbox: config
+                .outbox_relay
+                .then(|| OutboxBacklog::new(pool.clone())),
+        };
         let outbound = if config.outbound_adapters {
             let settings = crate::outbound::settings(config);
             // Outcomes have no caller waiting on them: a producer of their own batches longer.
@@ -197,6 +208,8 @@ impl App {
             outbound,
             refresher,
             mailboxes,
+            gauges,
+            gauge_interval: Duration::from_millis(config.metrics_sample_interval_ms),
             limits: RequestLimits::from_config(config),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             max_connections: config.max_connections,
@@ -267,6 +280,12 @@ impl App {
                     .await
             })
         });
+        let gauges = {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(self.gauges.run(self.gauge_interval, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        };
         let platform_upkeep = {
             let mut stop = stop_rx.clone();
             let state = self.state.clone();
@@ -311,6 +330,7 @@ impl App {
         let end = signal_at + grace;
         let _ = stop_tx.send(true);
         let background = async {
+            let _ = gauges.await;
             let _ = platform_upkeep.await;
             if let Some(relay) = relay {
                 let _ = relay.await;
@@ -339,6 +359,23 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// What `serve` samples from the broker: the lag of the projections' groups when it runs
+/// them, and of the adapters' group and the dead-letter depth when it runs the adapters.
+fn serve_broker_gauges(config: &Config) -> anyhow::Result<BrokerGauges> {
+    let (kafka, topics) = (config.kafka(), config.topics());
+    let mut gauges = BrokerGauges::for_topics(&kafka, &topics)?;
+    if config.projections {
+        for projection in switchboard_projections::served() {
+            let group = Projector::group_id(projection.as_ref(), &topics);
+            gauges = gauges.with_group(&kafka, &group, projection.topics(&topics))?;
+        }
+    }
+    if config.outbound_adapters {
+        gauges = crate::outbound::with_adapter_gauges(config, gauges)?;
+    }
+    Ok(gauges)
 }
 
 /// The credential checks `config` asks for: API keys always, JWTs when a key source is set.

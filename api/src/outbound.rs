@@ -1,8 +1,11 @@
 //! Wiring of the outbound channel adapters from configuration: the `switchboard adapters`
 //! process, the engine `serve` runs when `outbound_adapters = true`, and the
-//! `switchboard dlq list|redrive` commands.
+//! `switchboard dlq list|redrive` commands. The `adapters` process serves its probes and
+//! metrics on `metrics_addr` ([`crate::probes`]).
 
 use crate::config::Config;
+use crate::probes::running::ConsumerRunning;
+use crate::probes::{self, Process};
 use anyhow::Context;
 use std::future::Future;
 use std::io::Write;
@@ -10,7 +13,7 @@ use std::sync::Arc;
 use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::EgressPolicy;
-use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
+use switchboard_adapters::kafka::{BrokerGauges, EventProducer, BATCHING_LINGER};
 use switchboard_adapters::outbound::dlq::{
     AT_HEADER, ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER,
 };
@@ -84,19 +87,33 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     let platform = crate::platform_bootstrap::open_store(config, &integrations, sealer).await?;
     let producer = EventProducer::with_linger(&config.kafka(), BATCHING_LINGER)?;
     let live = platform.live().clone();
-    let engine = engine(
-        config,
-        integrations,
-        producer.clone(),
-        settings(config),
-        live,
-    )?;
+    let settings = settings(config);
+    let gauges = BrokerGauges::for_topics(&config.kafka(), &config.topics())?;
+    let gauges = with_adapter_gauges(config, gauges)?;
+    let pool = integrations.pool().clone();
+    let engine = engine(config, integrations, producer.clone(), settings, live)?;
+    let running = ConsumerRunning::default();
+    let _probes = probes::start(config, Process::Adapters, pool, gauges, running.clone()).await?;
     tokio::select! {
-        outcome = engine.run(shutdown) => outcome?,
+        outcome = running.during(engine.run(shutdown)) => outcome?,
         _ = crate::platform_bootstrap::keep_reloading(&platform, std::future::pending()) => {}
     }
     let _ = producer.flush(std::time::Duration::from_secs(5));
     Ok(())
+}
+
+/// `gauges` also sampling what the adapters own: their group's lag on the commands and action
+/// requests, and the depth of every dead-letter topic.
+pub fn with_adapter_gauges(config: &Config, gauges: BrokerGauges) -> anyhow::Result<BrokerGauges> {
+    let (kafka, topics) = (config.kafka(), config.topics());
+    let gauges = gauges
+        .with_group(
+            &kafka,
+            &settings(config).group_id,
+            vec![topics.outbound.clone(), topics.actions_requested.clone()],
+        )?
+        .with_dead_letters(&kafka, topics.dead_letter_topics())?;
+    Ok(gauges)
 }
 
 /// The dead letters of the sends, or with `actions` of the actions.
