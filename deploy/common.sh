@@ -212,3 +212,54 @@ ensure_webchat_npm() {
   ) 9>"$TOOLS_DIR/webchat-npm.lock" || return 1
   echo "$dir/node_modules"
 }
+
+# The deploy files' validators (deploy/manifests-check.sh), pinned, from PyPI, installed once
+# into a virtual environment in TOOLS_DIR: kubernetes-validate (which bundles the Kubernetes
+# JSON schemas, so validating needs no network) and check-jsonschema. Prints that
+# environment's bin folder.
+KUBERNETES_VALIDATE_VERSION="1.37.0"
+CHECK_JSONSCHEMA_VERSION="0.39.0"
+ensure_manifest_tools() {
+  local venv="$TOOLS_DIR/manifest-tools-$KUBERNETES_VALIDATE_VERSION-$CHECK_JSONSCHEMA_VERSION"
+  if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/check-jsonschema" ]; then
+    mkdir -p "$TOOLS_DIR"
+    (
+      flock 9
+      if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/check-jsonschema" ]; then
+        log "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION and check-jsonschema $CHECK_JSONSCHEMA_VERSION from PyPI (once, into $TOOLS_DIR)"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check \
+          "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
+          "check-jsonschema==$CHECK_JSONSCHEMA_VERSION" \
+          >"$TOOLS_DIR/manifest-tools-install.log" 2>&1
+      fi
+    ) 9>"$TOOLS_DIR/manifest-tools.lock"
+  fi
+  echo "$venv/bin"
+}
+
+# The compose specification's JSON schema, as the Go module github.com/compose-spec/compose-go/v2
+# ships it (schema/compose-spec.json), fetched once from the Go module proxy into TOOLS_DIR.
+# Prints the schema's path.
+COMPOSE_GO_VERSION="v2.17.0"
+ensure_compose_schema() {
+  local dir="$TOOLS_DIR/compose-spec-$COMPOSE_GO_VERSION" proxy
+  proxy="${GOPROXY:-https://proxy.golang.org}"
+  proxy="${proxy%%,*}"
+  if [ ! -s "$dir/compose-spec.json" ]; then
+    mkdir -p "$dir"
+    (
+      flock 9
+      if [ ! -s "$dir/compose-spec.json" ]; then
+        log "fetching compose-go $COMPOSE_GO_VERSION's compose-spec.json from the Go module proxy (once, into $TOOLS_DIR)"
+        curl -fsSL --max-time 120 -o "$dir/module.zip" \
+          "$proxy/github.com/compose-spec/compose-go/v2/@v/$COMPOSE_GO_VERSION.zip"
+        unzip -q -o -j "$dir/module.zip" \
+          "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION/schema/compose-spec.json" -d "$dir"
+        rm -f "$dir/module.zip"
+      fi
+    ) 9>"$dir.lock"
+  fi
+  echo "$dir/compose-spec.json"
+}

@@ -6,6 +6,7 @@ use crate::auth::rate_limit::{per_second, KeyedLimit, VerificationFailures};
 use crate::auth::Authenticator;
 use crate::client_address::TrustedProxies;
 use crate::config::Config;
+use crate::gauges::SampledGauges;
 use crate::routes::limits::RequestLimits;
 use crate::routes::router;
 use crate::state::{AppState, Handles};
@@ -19,12 +20,12 @@ use switchboard_adapters::channels::platform_credentials::LivePlatformCredential
 use switchboard_adapters::channels::ChannelRegistry;
 use switchboard_adapters::egress::EgressHttp;
 use switchboard_adapters::inbound::{AccountOwners, InboundPublisher, WebhookTargets};
-use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
+use switchboard_adapters::kafka::{BrokerGauges, EventProducer, BATCHING_LINGER};
 use switchboard_adapters::lifecycle_watch::{LifecycleListener, LifecycleWatch};
 use switchboard_adapters::outbound::OutboundEngine;
 use switchboard_adapters::refresh::TokenRefresher;
 use switchboard_adapters::store::{
-    connect_lazy, migrate, IntegrationStore, OutboxRelay, PlatformAppStore,
+    connect_lazy, migrate, IntegrationStore, OutboxBacklog, OutboxRelay, PlatformAppStore,
 };
 use switchboard_domain::integration::services::SystemClock;
 use switchboard_domain::integration::IntegrationServices;
@@ -50,6 +51,10 @@ pub struct App {
     pub mailboxes: Option<switchboard_adapters::mailbox::MailboxReaders>,
     /// Tells this process's caches of the lifecycle changes any replica makes.
     pub lifecycle_watch: LifecycleWatch,
+    /// The sampled gauges: lag of the groups this process runs, dead-letter depth where it
+    /// sends, the outbox backlog where it relays.
+    pub gauges: SampledGauges,
+    gauge_interval: Duration,
     limits: RequestLimits,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -124,6 +129,12 @@ impl App {
                 .collect()
         } else {
             Vec::new()
+        };
+        let gauges = SampledGauges {
+            broker: Arc::new(serve_broker_gauges(config)?),
+            outbox: config
+                .outbox_relay
+                .then(|| OutboxBacklog::new(pool.clone())),
         };
         let outbound = if config.outbound_adapters {
             let settings = crate::outbound::settings(config);
@@ -203,6 +214,8 @@ impl App {
             refresher,
             mailboxes,
             lifecycle_watch,
+            gauges,
+            gauge_interval: Duration::from_millis(config.metrics_sample_interval_ms),
             limits: RequestLimits::from_config(config),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
             max_connections: config.max_connections,
@@ -285,6 +298,12 @@ impl App {
                 }
             })
         };
+        let gauges = {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(self.gauges.run(self.gauge_interval, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }))
+        };
         let platform_upkeep = {
             let mut stop = stop_rx.clone();
             let state = self.state.clone();
@@ -329,6 +348,7 @@ impl App {
         let end = signal_at + grace;
         let _ = stop_tx.send(true);
         let background = async {
+            let _ = gauges.await;
             let _ = platform_upkeep.await;
             let _ = lifecycle_watch.await;
             if let Some(relay) = relay {
@@ -358,6 +378,23 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// What `serve` samples from the broker: the lag of the projections' groups when it runs
+/// them, and of the adapters' group and the dead-letter depth when it runs the adapters.
+fn serve_broker_gauges(config: &Config) -> anyhow::Result<BrokerGauges> {
+    let (kafka, topics) = (config.kafka(), config.topics());
+    let mut gauges = BrokerGauges::for_topics(&kafka, &topics)?;
+    if config.projections {
+        for projection in switchboard_projections::served() {
+            let group = Projector::group_id(projection.as_ref(), &topics);
+            gauges = gauges.with_group(&kafka, &group, projection.topics(&topics))?;
+        }
+    }
+    if config.outbound_adapters {
+        gauges = crate::outbound::with_adapter_gauges(config, gauges)?;
+    }
+    Ok(gauges)
 }
 
 /// The credential checks `config` asks for: API keys always, JWTs when a key source is set.

@@ -25,6 +25,13 @@ const WELL_KNOWN_ENV: &[(&str, &str)] = &[
 pub struct Config {
     /// Address the HTTP server binds.
     pub http_addr: SocketAddr,
+    /// Address the `/healthz`, `/readyz` and `/metrics` listener of `adapters`, `analytics` and
+    /// `replay` binds (`serve` answers them on `http_addr`); unset, each process has its own
+    /// loopback port (see `probes::Process`).
+    pub metrics_addr: Option<SocketAddr>,
+    /// The pause between two samples of the gauges read from the broker and the database
+    /// (consumer lag, dead-letter depth, outbox backlog).
+    pub metrics_sample_interval_ms: u64,
     /// PostgreSQL connection URL.
     pub database_url: String,
     /// Pool size.
@@ -148,6 +155,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_addr: None,
+            metrics_sample_interval_ms: 15_000,
             database_url: "postgres://postgres@127.0.0.1:5432/switchboard".into(),
             database_max_connections: 16,
             kafka_brokers: "127.0.0.1:9092".into(),
@@ -256,6 +265,8 @@ impl Config {
 
     const FIELDS: &'static [&'static str] = &[
         "http_addr",
+        "metrics_addr",
+        "metrics_sample_interval_ms",
         "database_url",
         "database_max_connections",
         "kafka_brokers",

@@ -1,15 +1,18 @@
 //! Wiring of the outbound channel adapters from configuration: the `switchboard adapters`
 //! process (the engine, and the mailbox readers when `mailbox_readers = true`), the engine
 //! `serve` runs when `outbound_adapters = true`, and the `switchboard dlq list|redrive`
-//! commands.
+//! commands. The `adapters` process serves its probes and metrics on `metrics_addr`
+//! ([`crate::probes`]).
 
 use crate::config::Config;
+use crate::probes::running::ConsumerRunning;
+use crate::probes::{self, Process};
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
 use switchboard_adapters::channels::platform_credentials::LivePlatformCredentials;
 use switchboard_adapters::channels::ChannelRegistry;
-use switchboard_adapters::kafka::{EventProducer, BATCHING_LINGER};
+use switchboard_adapters::kafka::{BrokerGauges, EventProducer, BATCHING_LINGER};
 use switchboard_adapters::lifecycle_watch::{LifecycleListener, LifecycleWatch};
 use switchboard_adapters::outbound::dlq::{
     AT_HEADER, ERROR_HEADER, OFFSET_HEADER, PARTITION_HEADER,
@@ -87,6 +90,9 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
         .mailbox_readers
         .then(|| crate::mailbox_readers::from_config(config, integrations.clone()))
         .transpose()?;
+    let gauges = BrokerGauges::for_topics(&config.kafka(), &config.topics())?;
+    let gauges = with_adapter_gauges(config, gauges)?;
+    let pool = integrations.pool().clone();
     let engine = engine(
         config,
         integrations.clone(),
@@ -100,6 +106,8 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
         engine.lifecycle_listener(),
     ];
     let watch = LifecycleWatch::new(&config.kafka(), &config.topics().lifecycle, caches)?;
+    let running = ConsumerRunning::default();
+    let _probes = probes::start(config, Process::Adapters, pool, gauges, running.clone()).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let readers = mailboxes.map(|readers| {
         let mut stopped = stopped.clone();
@@ -112,7 +120,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
         })
     });
     let outcome = tokio::select! {
-        outcome = engine.run(shutdown) => outcome.map_err(anyhow::Error::from),
+        outcome = running.during(engine.run(shutdown)) => outcome.map_err(anyhow::Error::from),
         _ = crate::platform_bootstrap::keep_reloading(&platform, std::future::pending()) => Ok(()),
         Err(error) = watch.run(std::future::pending()) => {
             Err(anyhow::anyhow!("the lifecycle watch stopped: {error}"))
@@ -125,6 +133,20 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     }
     let _ = producer.flush(std::time::Duration::from_secs(5));
     outcome
+}
+
+/// `gauges` also sampling what the adapters own: their group's lag on the commands and action
+/// requests, and the depth of every dead-letter topic.
+pub fn with_adapter_gauges(config: &Config, gauges: BrokerGauges) -> anyhow::Result<BrokerGauges> {
+    let (kafka, topics) = (config.kafka(), config.topics());
+    let gauges = gauges
+        .with_group(
+            &kafka,
+            &settings(config).group_id,
+            vec![topics.outbound.clone(), topics.actions_requested.clone()],
+        )?
+        .with_dead_letters(&kafka, topics.dead_letter_topics())?;
+    Ok(gauges)
 }
 
 /// The dead letters of the sends, or with `actions` of the actions.

@@ -47,6 +47,15 @@ impl Topics {
             .unwrap_or_default()
     }
 
+    /// The dead-letter companion of every topic (`<name>.dlq`), as `specs` creates them.
+    pub fn dead_letter_topics(&self) -> Vec<String> {
+        self.specs(1)
+            .into_iter()
+            .map(|spec| spec.name)
+            .filter(|name| name.ends_with(".dlq"))
+            .collect()
+    }
+
     /// Every topic with its dead-letter companion, as specs with `partitions` each.
     pub fn specs(&self, partitions: i32) -> Vec<TopicSpec> {
         [

@@ -7,12 +7,13 @@
 use crate::channels::sender::{ChannelSender, SendError, SendTarget};
 use crate::channels::ChannelRegistry;
 use crate::outbound::auth::{AuthRecovery, Recovery};
+use crate::outbound::latency;
 use crate::outbound::rate_limit::{RateLimit, RateLimiter, RecipientLimits};
 use crate::outbound::retry::{Backoff, RetryPolicy};
 use crate::outbound::target_cache::TargetCache;
 use crate::outbound::targets::{SendTargets, TargetLookup};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::{DeliveryOutcome, FailureReason, SendMessage};
 use switchboard_domain::{ChannelKind, IntegrationId};
@@ -100,8 +101,15 @@ impl Deliverer {
                 .recipient_rate()
                 .map(|pair| (pair, recipient(command))),
         };
-        let send = |target: SendTarget| async move { sender.send(&target, command).await };
-        match self.attempts(&job, send).await {
+        let channel = command.channel.as_str();
+        let send = |target: SendTarget| async move {
+            let started = Instant::now();
+            let sent = sender.send(&target, command).await;
+            latency::record_platform_call(channel, started, sent.is_ok());
+            sent
+        };
+        let started = Instant::now();
+        let verdict = match self.attempts(&job, send).await {
             Ok((sent, attempts)) => Verdict {
                 outcome: DeliveryOutcome::Sent {
                     platform_message_id: sent.platform_message_id,
@@ -110,7 +118,9 @@ impl Deliverer {
                 dead_letter: None,
             },
             Err(failure) => failure,
-        }
+        };
+        latency::record_delivery(channel, started, &verdict.outcome);
+        verdict
     }
 
     /// Calls `attempt` on `job`'s integration until it succeeds or cannot: the rate limits

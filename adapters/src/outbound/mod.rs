@@ -30,6 +30,7 @@ pub mod commands;
 pub mod delivery;
 pub mod dispatcher;
 pub mod dlq;
+pub mod latency;
 pub mod offsets;
 pub mod rate_limit;
 pub mod record;

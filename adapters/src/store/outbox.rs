@@ -17,7 +17,7 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Advisory lock key held by the active relay ("sboutbox" in ASCII).
-const RELAY_LOCK_KEY: i64 = 0x7362_6f75_7462_6f78;
+pub const RELAY_LOCK_KEY: i64 = 0x7362_6f75_7462_6f78;
 /// The channel the outbox trigger notifies.
 const NOTIFY_CHANNEL: &str = "switchboard_outbox";
 /// How long an idle relay waits for a notification before it looks anyway.

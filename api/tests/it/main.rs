@@ -16,6 +16,7 @@ mod fake_accounts;
 mod faults;
 mod helpers;
 mod oauth;
+mod observability;
 mod outbound;
 mod outbox;
 mod platform_credentials;

@@ -27,6 +27,7 @@ use sqlx::Executor;
 use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
+use switchboard_adapters::kafka::lag::record_lag;
 use switchboard_adapters::kafka::{to_record, ConsumedRecord, KafkaSettings, Topics};
 
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -74,12 +75,10 @@ pub async fn replay(
         drop_schema(pool, &rebuild).await?;
     }
     create_schema(pool, projection, &rebuild, Indexes::WritesOnly).await?;
+    let group = format!("{}switchboard.replay.{name}", topics.prefix());
     let consumer: StreamConsumer = kafka
         .client_config()
-        .set(
-            "group.id",
-            format!("{}switchboard.replay.{name}", topics.prefix()),
-        )
+        .set("group.id", &group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set(
@@ -109,6 +108,7 @@ pub async fn replay(
     };
     let mut run = Run::new(HashSet::new());
     let mut ends = end_offsets(&watermarks, &positions)?;
+    record_lags(&group, &positions, &ends);
     while lag(&positions, &ends) > 0 {
         run.step(target, &consumer, settings, &mut positions)
             .await?;
@@ -116,6 +116,7 @@ pub async fn replay(
             // Caught up with the ends seen last: look again (records may have arrived since).
             ends = end_offsets(&watermarks, &positions)?;
         }
+        record_lags(&group, &positions, &ends);
         run.maybe_report(lag(&positions, &ends), &mut report);
         run.maybe_analyze(pool, &rebuild).await?;
     }
@@ -134,6 +135,7 @@ pub async fn replay(
     .await;
     advisory(&mut lock, "pg_advisory_unlock", name).await?;
     handed_over?;
+    record_lags(&group, &positions, &positions);
     let done = run.progress(0, true);
     report(&done);
     Ok(done)
@@ -269,6 +271,18 @@ fn lag(positions: &Positions, ends: &Positions) -> i64 {
     ends.iter()
         .map(|(key, end)| (end - positions.get(key).copied().unwrap_or(0)).max(0))
         .sum()
+}
+
+/// The rebuild's lag per partition as the consumer-lag gauge of its group (the rebuild
+/// commits no group offsets: its positions live with its tables).
+fn record_lags(group: &str, positions: &Positions, ends: &Positions) {
+    for ((topic, partition), end) in ends {
+        let at = positions
+            .get(&(topic.clone(), *partition))
+            .copied()
+            .unwrap_or(0);
+        record_lag(group, topic, *partition, end - at);
+    }
 }
 
 /// Up to `max_batch` records, waiting at most a second for the first.

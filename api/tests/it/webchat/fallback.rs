@@ -2,8 +2,8 @@
 //! with the socket's rules (origin, session, dedup, limits) and its fan-out.
 
 use super::fan_out::{conversation_of, projector};
-use crate::helpers::outbound_engine;
 use super::{serve, widget, SITE};
+use crate::helpers::outbound_engine;
 use crate::helpers::{read_topic, TestApp, TestKafka};
 use serde_json::{json, Value};
 use std::net::SocketAddr;

@@ -4,8 +4,8 @@
 //! sockets, and other channels cannot type.
 
 use super::fan_out::{conversation_of, messages_when, projector};
-use crate::helpers::outbound_engine;
 use super::{serve, widget, Widget};
+use crate::helpers::outbound_engine;
 use crate::helpers::{read_topic, TestApp, TestKafka};
 use crate::projections::{inbound, publish};
 use serde_json::{json, Value};
