@@ -9,8 +9,8 @@
 //! reconnect is one message); an `error` with `/problems/unavailable` means it may be resent
 //! (what each frame does is `webchat::visitor`'s, shared with the fallback transport).
 //! Before each frame is acted on the integration is looked up again: a disconnected
-//! integration or an origin taken off the allow-list closes the socket. History since the widget's latest
-//! message follows the hello, then the live replies (see `webchat::hub`).
+//! integration or an origin taken off the allow-list closes the socket. History since the
+//! widget's latest message follows the hello, then the live frames (see `webchat::hub`).
 
 use crate::state::AppState;
 use crate::webchat::hub::{HubEvent, JoinError};

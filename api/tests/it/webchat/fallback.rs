@@ -182,7 +182,7 @@ async fn over_the_fallback_a_message_goes_in_once_and_a_reply_comes_out() {
         &kafka.brokers(),
         &app.config.topics().received,
         3,
-        Duration::from_secs(2),
+        Duration::from_secs(10),
     )
     .await;
     assert_eq!(received.len(), 2, "both sends stored, as one event id");

@@ -87,14 +87,6 @@ async fn acknowledgements_are_status_events_and_the_inbox_goes_sent_delivered_re
         delivered[0], delivered[1],
         "a repeated ack is the same event"
     );
-    let received = read_topic(
-        &kafka.brokers(),
-        &topics.received,
-        2,
-        Duration::from_secs(2),
-    )
-    .await;
-    assert_eq!(received.len(), 1, "only the visitor's message is inbound");
     let page = messages_when(&app, &conversation, |_| true).await;
     assert_eq!(status_in(&page, &id).as_deref(), Some("read"));
     projector.abort();
@@ -117,7 +109,7 @@ async fn visitor_typing_is_an_activity_passed_on_at_most_every_interval() {
         &kafka.brokers(),
         &app.config.topics().activity,
         2,
-        Duration::from_secs(2),
+        Duration::from_secs(10),
     )
     .await;
     assert_eq!(activity.len(), 1, "one notice per interval");
