@@ -263,3 +263,25 @@ ensure_compose_schema() {
   fi
   echo "$dir/compose-spec.json"
 }
+
+# kustomize, pinned, built once from the Go module proxy into TOOLS_DIR (`kubectl kustomize`
+# is not on every machine). Prints the binary's path.
+KUSTOMIZE_VERSION="v5.5.0"
+ensure_kustomize() {
+  local dir="$TOOLS_DIR/kustomize-$KUSTOMIZE_VERSION"
+  if [ ! -x "$dir/bin/kustomize" ]; then
+    mkdir -p "$dir"
+    (
+      flock 9
+      if [ ! -x "$dir/bin/kustomize" ]; then
+        log "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (once, into $TOOLS_DIR; about 2 minutes)"
+        GOBIN="$dir/bin" GOPATH="$dir/gopath" GOCACHE="$dir/gocache" GOFLAGS=-mod=mod \
+          go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" \
+          >"$dir/install.log" 2>&1
+        chmod -R u+w "$dir/gopath" "$dir/gocache" 2>/dev/null || true
+        rm -rf "$dir/gopath" "$dir/gocache"
+      fi
+    ) 9>"$dir.lock"
+  fi
+  echo "$dir/bin/kustomize"
+}

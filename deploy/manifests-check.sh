@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validates the deploy files offline, without a container engine or a cluster:
-#   - `kubectl kustomize` renders deploy/k8s/base and every overlay;
+#   - kustomize (pinned, built once from the Go module proxy) renders deploy/k8s/base and every
+#     overlay;
 #   - every rendered manifest passes the Kubernetes JSON schemas (kubernetes-validate, strict);
 #   - deploy/compose.yaml passes the compose specification's JSON schema (check-jsonschema);
 #   - deploy/manifests-check.py checks what schemas cannot: probes, resources, references
@@ -16,14 +17,14 @@ KUBERNETES_VERSION="${SWITCHBOARD_KUBERNETES_VERSION:-1.32.0}"
 
 bin="$(ensure_manifest_tools)"
 compose_schema="$(ensure_compose_schema)"
-command -v kubectl >/dev/null || { log "kubectl (with its kustomize) is needed"; exit 1; }
+kustomize="$(ensure_kustomize)"
 
 rendered="$(mktemp -d)"
 trap 'rm -rf "$rendered"' EXIT
 for dir in deploy/k8s/base deploy/k8s/overlays/*/; do
   dir="${dir%/}"
   name="$(echo "$dir" | tr '/' '-')"
-  timeout 60 kubectl kustomize "$dir" >"$rendered/$name.yaml"
+  timeout 60 "$kustomize" build "$dir" >"$rendered/$name.yaml"
   log "rendered $dir"
 done
 timeout 120 "$bin/kubernetes-validate" --strict --quiet -k "$KUBERNETES_VERSION" "$rendered"/*.yaml

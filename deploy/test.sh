@@ -21,3 +21,5 @@ cargo test --workspace --all-targets "$@"
 bash "$REPO_ROOT/deploy/api-contract.sh"
 # The web chat widget end to end in headless Chromium (bounded in time).
 bash "$REPO_ROOT/deploy/webchat-browser.sh"
+# The deploy files (Dockerfile, compose file, Kubernetes manifests, dashboard), checked offline.
+bash "$REPO_ROOT/deploy/manifests-check.sh"
