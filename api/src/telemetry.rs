@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanExporter, TracerProviderBuilder};
 use opentelemetry_sdk::Resource;
 use std::sync::OnceLock;
 use tracing_subscriber::fmt::MakeWriter;
@@ -42,6 +42,33 @@ pub fn init_with_writer<W>(config: &Config, writer: W) -> anyhow::Result<Telemet
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    install(config, writer, |builder| builder)
+}
+
+/// Installs the global subscriber writing logs to `writer` and also handing every recorded
+/// span to `exporter` as it ends (tests read the spans of a trace this way).
+pub fn init_with_exporter<W, E>(
+    config: &Config,
+    writer: W,
+    exporter: E,
+) -> anyhow::Result<TelemetryGuard>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+    E: SpanExporter + 'static,
+{
+    install(config, writer, |builder| {
+        builder.with_simple_exporter(exporter)
+    })
+}
+
+fn install<W>(
+    config: &Config,
+    writer: W,
+    exporters: impl FnOnce(TracerProviderBuilder) -> TracerProviderBuilder,
+) -> anyhow::Result<TelemetryGuard>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let mut builder = SdkTracerProvider::builder()
         .with_resource(Resource::builder().with_service_name("switchboard").build());
     if config.otel_endpoint.is_none() {
@@ -56,7 +83,7 @@ where
             .build()?;
         builder = builder.with_batch_exporter(exporter);
     }
-    let provider = builder.build();
+    let provider = exporters(builder).build();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("switchboard"));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

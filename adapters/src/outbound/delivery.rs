@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::message::{DeliveryOutcome, FailureReason, SendMessage};
 use switchboard_domain::{ChannelKind, IntegrationId};
+use tracing::Instrument;
 
 /// How a command ended, and whether it belongs on the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,11 +103,22 @@ impl Deliverer {
                 .map(|pair| (pair, recipient(command))),
         };
         let channel = command.channel.as_str();
-        let send = |target: SendTarget| async move {
-            let started = Instant::now();
-            let sent = sender.send(&target, command).await;
-            latency::record_platform_call(channel, started, sent.is_ok());
-            sent
+        let send = |target: SendTarget| {
+            let span = tracing::info_span!(
+                "platform.call",
+                channel,
+                integration_id = %target.integration_id,
+                outcome = tracing::field::Empty,
+            );
+            async move {
+                let started = Instant::now();
+                let sent = sender.send(&target, command).await;
+                latency::record_platform_call(channel, started, sent.is_ok());
+                let outcome = if sent.is_ok() { "sent" } else { "refused" };
+                tracing::Span::current().record("outcome", outcome);
+                sent
+            }
+            .instrument(span)
         };
         let started = Instant::now();
         let verdict = match self.attempts(&job, send).await {

@@ -9,14 +9,21 @@
 //! notifications sent meanwhile are lost with it, so every socket is told to
 //! [`HubEvent::Resync`]: it re-reads history since the latest message it pushed. A socket
 //! joins only once the listener is listening, so no reply announced after a join is missed.
+//! The messages announced lately are kept ([`super::recent`]) for the resumes that come
+//! before the inbox has them.
 
+use super::recent::RecentMessages;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_adapters::channels::webchat::wire::{Delivery, ServerFrame, NOTIFY_CHANNEL};
+use std::time::Instant;
+use switchboard_adapters::channels::webchat::wire::{
+    ChatMessage, Delivery, Push, ServerFrame, NOTIFY_CHANNEL,
+};
 use switchboard_domain::IntegrationId;
 use tokio::sync::{mpsc, OnceCell};
 
@@ -48,6 +55,7 @@ pub struct Hub {
     sockets: Arc<Mutex<Sockets>>,
     next_id: Arc<AtomicU64>,
     listening: Arc<OnceCell<()>>,
+    recent: Arc<Mutex<RecentMessages>>,
 }
 
 /// Why a socket could not join.
@@ -97,7 +105,20 @@ impl Hub {
             sockets: Arc::default(),
             next_id: Arc::default(),
             listening: Arc::default(),
+            recent: Arc::default(),
         }
+    }
+
+    /// The messages announced lately to `visitor` of `integration_id`, sent at or after
+    /// `after`.
+    pub fn recent_since(
+        &self,
+        integration_id: IntegrationId,
+        visitor: &str,
+        after: Option<DateTime<Utc>>,
+    ) -> Vec<ChatMessage> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.since(integration_id, visitor, after, Instant::now())
     }
 
     /// Joins a socket of `visitor` of `integration_id`, at most `max_sockets` per visitor.
@@ -133,6 +154,16 @@ impl Hub {
     /// Pushes `delivery` (a message, a typing notice, a read mark) to every socket of its
     /// visitor held here; returns how many.
     pub fn deliver(&self, delivery: Delivery) -> usize {
+        if let Push::Message(message) = &delivery.push {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            recent.remember(
+                delivery.integration_id,
+                &delivery.visitor,
+                message.clone(),
+                now,
+            );
+        }
         let key = (delivery.integration_id, delivery.visitor);
         let frame = HubEvent::Frame(delivery.push.frame());
         let mut sockets = lock(&self.sockets);

@@ -1,12 +1,14 @@
 //! The web chat's service side: who may use a widget ([`sites`]), the visitor sessions'
 //! keys, the sockets this replica holds and the fan-out of replies to them ([`hub`]), the
-//! history a reconnecting widget resumes from ([`history`]), the visitor limits
+//! history a reconnecting widget resumes from ([`history`], with the messages announced
+//! lately: [`recent`]), the visitor limits
 //! ([`limits`]) and what a visitor's frames do on any transport ([`visitor`]). The routes
 //! are `routes::webchat`, `routes::webchat_socket` and `routes::webchat_fallback`.
 
 pub mod history;
 pub mod hub;
 pub mod limits;
+pub mod recent;
 pub mod sites;
 pub mod visitor;
 

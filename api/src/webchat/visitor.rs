@@ -13,8 +13,8 @@
 //! and the origin still allowed ([`admitted`]).
 
 use crate::state::AppState;
-use crate::webchat::history;
 use crate::webchat::sites::Site;
+use crate::webchat::{history, recent};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use switchboard_adapters::activity::activity_record;
@@ -96,15 +96,20 @@ pub fn ready(state: &AppState, session: &VisitorSession) -> ServerFrame {
     }
 }
 
-/// The frames a widget resumes with: `visitor`'s messages since `after`, then the agents'
-/// read mark; and the time of the latest message among them (`after` when none).
+/// The frames a widget resumes with: `visitor`'s messages since `after` (history, and those
+/// announced lately that history does not have yet), then the agents' read mark; and the time of the latest message among them (`after` when none).
 pub async fn resume(
     state: &AppState,
     integration_id: IntegrationId,
     visitor: &str,
     after: Option<DateTime<Utc>>,
 ) -> Result<(Vec<ServerFrame>, Option<DateTime<Utc>>), sqlx::Error> {
-    let messages = history::since(&state.pool, integration_id, visitor, after).await?;
+    let stored = history::since(&state.pool, integration_id, visitor, after).await?;
+    let announced = state
+        .webchat
+        .hub
+        .recent_since(integration_id, visitor, after);
+    let messages = recent::merged(stored, announced);
     let latest = messages
         .iter()
         .map(|m| Some(m.sent_at))

@@ -10,6 +10,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 use serde_json::Value;
 use std::io::Write;
+use std::mem::ManuallyDrop;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use switchboard_adapters::kafka::{ConsumedRecord, KafkaSettings};
@@ -78,9 +79,18 @@ pub async fn fresh_database() -> String {
 }
 
 /// A mock Kafka cluster with Switchboard's topics under a unique prefix.
+/// Its cluster is destroyed only after the test's runtime stops ([`crate::cluster_reaper`]).
 pub struct TestKafka {
-    pub cluster: MockCluster<'static, DefaultProducerContext>,
+    pub cluster: ManuallyDrop<MockCluster<'static, DefaultProducerContext>>,
     pub prefix: String,
+}
+
+impl Drop for TestKafka {
+    fn drop(&mut self) {
+        // SAFETY: `cluster` is not used again; this is the only place that takes it.
+        let cluster = unsafe { ManuallyDrop::take(&mut self.cluster) };
+        crate::cluster_reaper::reap_later(cluster);
+    }
 }
 
 impl TestKafka {
@@ -92,7 +102,10 @@ impl TestKafka {
                 .create_topic(&spec.name, spec.partitions, 1)
                 .unwrap();
         }
-        Self { cluster, prefix }
+        Self {
+            cluster: ManuallyDrop::new(cluster),
+            prefix,
+        }
     }
 
     pub fn brokers(&self) -> String {
@@ -474,7 +487,8 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     BUFFER.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
 }
 
-/// Installs the service's own subscriber once, writing into the shared buffer.
+/// Installs the service's own subscriber once, writing into the shared buffer and recording
+/// sampled spans in [`crate::spans::recorded`].
 pub fn capture_logs() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
@@ -483,9 +497,11 @@ pub fn capture_logs() {
             "debug,h2=info,hyper=info,sqlx=warn,rdkafka=info",
         );
         let config = Config::default();
-        let guard = switchboard_api::telemetry::init_with_writer(&config, || {
-            BufferWriter(log_buffer().clone())
-        })
+        let guard = switchboard_api::telemetry::init_with_exporter(
+            &config,
+            || BufferWriter(log_buffer().clone()),
+            crate::spans::recorded().clone(),
+        )
         .expect("subscriber installs once");
         std::mem::forget(guard);
     });

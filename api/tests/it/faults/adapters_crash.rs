@@ -22,7 +22,7 @@ async fn killed_adapters_lose_no_command_and_count_what_they_sent_twice() {
 
     publish_sends(&broker.brokers(), &integration, COMMANDS, RECIPIENTS).await;
 
-    let mut first = service.adapters();
+    let mut first = service.adapters("first");
     eventually(
         Duration::from_secs(60),
         "a quarter of the sends made",
@@ -31,7 +31,7 @@ async fn killed_adapters_lose_no_command_and_count_what_they_sent_twice() {
     .await;
     first.kill();
     let at_kill = calls(&fake).len();
-    let _second = service.adapters();
+    let _second = service.adapters("second");
     let distinct_texts = || {
         calls(&fake)
             .iter()

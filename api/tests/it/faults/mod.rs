@@ -135,9 +135,17 @@ impl Service {
 
     /// The service's own log so far, for failure messages.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        tail(&self.log)
+    }
+
+    /// Where the adapters process called `name` of this service logs.
+    fn adapters_log(&self, name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("sb-adapters-{}-{name}.log", self.port))
+    }
+
+    /// The log so far of the adapters process called `name`, for failure messages.
+    pub fn adapters_log_tail(&self, name: &str) -> String {
+        tail(&self.adapters_log(name))
     }
 
     /// Creates a telegram integration; returns its id. It is not connected: connecting asks
@@ -190,12 +198,14 @@ impl Service {
     }
 
     /// Starts a `switchboard adapters` process with this service's settings.
-    pub fn adapters(&self) -> Running {
+    pub fn adapters(&self, name: &str) -> Running {
+        let log = File::create(self.adapters_log(name)).unwrap();
         Running(
             switchboard(&self.env)
                 .arg("adapters")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
         )
@@ -215,10 +225,20 @@ impl Service {
     }
 }
 
+/// The last lines of the log at `path`.
+fn tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         self.process.take();
         let _ = std::fs::remove_file(&self.log);
+        for name in ["first", "second"] {
+            let _ = std::fs::remove_file(self.adapters_log(name));
+        }
     }
 }
 
@@ -347,10 +367,22 @@ impl WebhookLoad {
 }
 
 /// Waits until `condition` holds, checking every 50 ms, for at most `within`.
-pub async fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+pub async fn eventually(within: Duration, what: &str, condition: impl FnMut() -> bool) {
+    eventually_explained(within, what, condition, String::new).await
+}
+
+/// [`eventually`], failing with what `explain` tells of the state then.
+pub async fn eventually_explained(
+    within: Duration,
+    what: &str,
+    mut condition: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let deadline = Instant::now() + within;
     while !condition() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
+        if Instant::now() >= deadline {
+            panic!("{what} within {within:?}\n{}", explain());
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

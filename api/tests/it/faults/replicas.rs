@@ -6,8 +6,8 @@
 //! sent by the surviving adapters; the platform calls made twice are counted and reported.
 
 use super::{
-    assert_none_lost, eventually, publish_sends, sending_settings, sent_message_ids, slow_graph,
-    updates_on_topic, LoadOutcome, Service, WebhookLoad,
+    assert_none_lost, eventually, eventually_explained, publish_sends, sending_settings,
+    sent_message_ids, slow_graph, updates_on_topic, LoadOutcome, Service, WebhookLoad,
 };
 use crate::helpers::{read_topic, topic_len};
 use crate::outbound::fake_graph::calls;
@@ -42,7 +42,6 @@ fn merged(first: LoadOutcome, second: LoadOutcome) -> LoadOutcome {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "failed once inside the whole suite (passes alone): run with --ignored until that failure is understood"]
 async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
     let _one_at_a_time = exclusive().await;
     let broker = KafkaNode::start();
@@ -67,8 +66,8 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
     })
     .await;
     publish_sends(&broker.brokers(), &messenger, COMMANDS, RECIPIENTS).await;
-    let mut doomed_adapters = first.adapters();
-    let _surviving_adapters = first.adapters();
+    let mut doomed_adapters = first.adapters("first");
+    let _surviving_adapters = first.adapters("second");
     eventually(
         Duration::from_secs(90),
         "a quarter of the sends made",
@@ -159,10 +158,23 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
             .collect::<BTreeSet<_>>()
             .len()
     };
-    eventually(
+    eventually_explained(
         Duration::from_secs(120),
         "every command sent by the surviving adapters",
         || distinct_texts() == COMMANDS,
+        || {
+            let texts: BTreeSet<String> = calls(&fake).into_iter().map(|c| c.text).collect();
+            let missing: Vec<usize> = (0..COMMANDS)
+                .filter(|n| !texts.contains(&format!("send {n}")))
+                .collect();
+            format!(
+                "{} of {COMMANDS} sent ({} calls, {sends_at_kill} at the kill); not sent: {missing:?}\n\
+                 surviving adapters' log:\n{}",
+                texts.len(),
+                calls(&fake).len(),
+                first.adapters_log_tail("second"),
+            )
+        },
     )
     .await;
     let sent = sent_message_ids(&broker.brokers(), COMMANDS).await;
