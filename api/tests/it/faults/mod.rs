@@ -138,14 +138,14 @@ impl Service {
         tail(&self.log)
     }
 
-    /// Where the adapters process called `name` of this service logs.
-    fn adapters_log(&self, name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("sb-adapters-{}-{name}.log", self.port))
+    /// Where the `command` process called `name` of this service logs.
+    fn background_log(&self, command: &str, name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("sb-{command}-{}-{name}.log", self.port))
     }
 
     /// The log so far of the adapters process called `name`, for failure messages.
     pub fn adapters_log_tail(&self, name: &str) -> String {
-        tail(&self.adapters_log(name))
+        tail(&self.background_log("adapters", name))
     }
 
     /// Creates a telegram integration; returns its id. It is not connected: connecting asks
@@ -197,18 +197,33 @@ impl Service {
         integration
     }
 
-    /// Starts a `switchboard adapters` process with this service's settings.
+    /// Starts a `switchboard adapters` process called `name` with this service's settings.
     pub fn adapters(&self, name: &str) -> Running {
-        let log = File::create(self.adapters_log(name)).unwrap();
-        Running(
+        self.background("adapters", name)
+    }
+
+    /// Starts a `switchboard analytics` process called `name` with this service's settings.
+    pub fn analytics(&self, name: &str) -> Running {
+        self.background("analytics", name)
+    }
+
+    /// Starts `switchboard <command>`, logging to a file of `name`'s, with a probe listener of
+    /// its own (two on the default address: the second would exit); returns once that listens.
+    fn background(&self, command: &str, name: &str) -> Running {
+        let log = File::create(self.background_log(command, name)).unwrap();
+        let probes = free_port();
+        let running = Running(
             switchboard(&self.env)
-                .arg("adapters")
+                .arg(command)
+                .env("SWITCHBOARD_METRICS_ADDR", format!("127.0.0.1:{probes}"))
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
-        )
+        );
+        wait_for_port(probes, Duration::from_secs(60));
+        running
     }
 
     /// `GET /readyz`'s status, or 0 when nothing answered.
@@ -236,8 +251,10 @@ impl Drop for Service {
     fn drop(&mut self) {
         self.process.take();
         let _ = std::fs::remove_file(&self.log);
-        for name in ["first", "second"] {
-            let _ = std::fs::remove_file(self.adapters_log(name));
+        for command in ["adapters", "analytics"] {
+            for name in ["first", "second"] {
+                let _ = std::fs::remove_file(self.background_log(command, name));
+            }
         }
     }
 }

@@ -1,9 +1,11 @@
 //! Two of each on one Apache Kafka node and one database: two `serve` replicas taking webhooks
-//! (each relaying the outbox and projecting the inbox) and two `switchboard adapters` processes
-//! sending. One of each is killed with SIGKILL under load. Every webhook either replica answered
-//! 200 is on `messages.received` and in the inbox exactly once, the surviving replica's relay
-//! publishes what is committed after the death, and every send command is sent and reported
-//! sent by the surviving adapters; the platform calls made twice are counted and reported.
+//! (each relaying the outbox and projecting the inbox), two `switchboard adapters` processes
+//! sending and two `switchboard analytics` counting. One of each is killed with SIGKILL under
+//! load. Every webhook either replica answered 200 is on `messages.received` and in the inbox
+//! exactly once, the surviving replica's relay publishes what is committed after the death,
+//! every send command is sent and reported sent by the surviving adapters, and the surviving
+//! analytics counts every update once; the platform calls made twice are counted and
+//! reported.
 
 use super::{
     assert_none_lost, eventually, eventually_explained, publish_sends, sending_settings,
@@ -20,6 +22,19 @@ const COMMANDS: usize = 800;
 const RECIPIENTS: usize = 20;
 /// Update ids of the load on the second replica start here, so the two loads never collide.
 const SECOND_LOAD_FROM: u64 = 1_000_000;
+
+/// The inbound messages the analytics projection counted.
+async fn analytics_inbound(database_url: &str) -> i64 {
+    let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+    let counted = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(inbound), 0)::bigint FROM analytics.hourly_messages",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap_or(0);
+    pool.close().await;
+    counted
+}
 
 /// Inbound rows in the inbox, and how many distinct platform message ids they carry.
 async fn inbox_rows(database_url: &str) -> (i64, i64) {
@@ -58,6 +73,9 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
         .map(|(_, value)| value.clone())
         .unwrap();
 
+    let mut doomed_analytics = first.analytics("first");
+    let _surviving_analytics = first.analytics("second");
+
     let to_first = WebhookLoad::numbered_from(&first.base, &telegram, 4, 1, 50_000);
     let to_second =
         WebhookLoad::numbered_from(&second.base, &telegram, 4, SECOND_LOAD_FROM, 50_000);
@@ -77,6 +95,7 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
 
     first.process.take().unwrap().kill();
     doomed_adapters.kill();
+    doomed_analytics.kill();
     let killed_at = Instant::now();
     let sends_at_kill = calls(&fake).len();
     assert!(
@@ -114,6 +133,22 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
         "one inbox row per update on the topic"
     );
     assert_eq!(rows, distinct_rows, "no message twice in the inbox");
+
+    // The surviving analytics process took the dead one's partitions over: each update
+    // counted once.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let counted = loop {
+        let counted = analytics_inbound(&database_url).await;
+        if counted as usize >= distinct.len() || Instant::now() > deadline {
+            break counted;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        counted as usize,
+        distinct.len(),
+        "analytics counts every update on the topic once"
+    );
 
     // What is committed now reaches the topic through the surviving replica's relay.
     let lifecycle_before = topic_len(&broker.brokers(), "integrations.lifecycle");
@@ -182,8 +217,8 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
     let total_calls = calls(&fake).len();
     println!(
         "two of each, one of each killed: {} webhooks answered 200 by the two replicas, all on the topic \
-         ({on_topic} records, {duplicates} duplicates) and {rows} inbox rows, one per distinct update; \
-         a rename relayed {relayed_in:?} after it was committed; adapters killed after {sends_at_kill} \
+         ({on_topic} records, {duplicates} duplicates) and {rows} inbox rows, one per distinct update, \
+         each counted once by analytics; a rename relayed {relayed_in:?} after it was committed; adapters killed after {sends_at_kill} \
          platform calls, all {COMMANDS} commands sent, {} repeated calls; {:?} from the kills to the end",
         outcome.acknowledged().len(),
         total_calls - COMMANDS,
