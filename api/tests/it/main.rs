@@ -16,6 +16,7 @@ mod email;
 mod fake_accounts;
 mod faults;
 mod helpers;
+mod mixed_versions;
 mod oauth;
 mod observability;
 mod outbound;
