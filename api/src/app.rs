@@ -10,6 +10,7 @@ use crate::gauges::SampledGauges;
 use crate::routes::limits::RequestLimits;
 use crate::routes::router;
 use crate::state::{AppState, Handles};
+use crate::stop::told_to_stop;
 use crate::telemetry::metrics_handle;
 use anyhow::Context;
 use std::future::Future;
@@ -230,25 +231,17 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = || told_to_stop(stop_rx.clone());
         let relay = self.relay.map(|relay| {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                relay
-                    .run(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
+            let stopped = stopped();
+            tokio::spawn(async move { relay.run(stopped).await })
         });
         let projectors: Vec<_> = self
             .projectors
             .into_iter()
             .map(|projector| {
-                let mut stop = stop_rx.clone();
+                let stopped = stopped();
                 tokio::spawn(async move {
-                    let stopped = async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    };
                     if let Err(error) = projector.run(stopped).await {
                         tracing::error!(%error, "projection stopped");
                     }
@@ -256,64 +249,35 @@ impl App {
             })
             .collect();
         let outbound = self.outbound.map(|engine| {
-            let mut stop = stop_rx.clone();
+            let stopped = stopped();
             tokio::spawn(async move {
-                let stopped = async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                };
                 if let Err(error) = engine.run(stopped).await {
                     tracing::error!(%error, "outbound adapters stopped");
                 }
             })
         });
         let refresher = self.refresher.map(|refresher| {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                refresher
-                    .run(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
+            let stopped = stopped();
+            tokio::spawn(async move { refresher.run(stopped).await })
         });
         let mailboxes = self.mailboxes.map(|readers| {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                readers
-                    .run(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-            })
+            let stopped = stopped();
+            tokio::spawn(async move { readers.run(stopped).await })
         });
         let lifecycle_watch = {
-            let mut stop = stop_rx.clone();
+            let stopped = stopped();
             let watch = self.lifecycle_watch;
             tokio::spawn(async move {
-                let stopped = async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                };
                 if let Err(error) = watch.run(stopped).await {
                     tracing::error!(%error, "lifecycle watch stopped: caches forget changes made elsewhere only by time-to-live");
                 }
             })
         };
-        let gauges = {
-            let mut stop = stop_rx.clone();
-            tokio::spawn(self.gauges.run(self.gauge_interval, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            }))
-        };
-        let platform_upkeep = {
-            let mut stop = stop_rx.clone();
-            let state = self.state.clone();
-            tokio::spawn(crate::platform_bootstrap::keep_in_force(
-                state,
-                async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                },
-            ))
-        };
+        let gauges = tokio::spawn(self.gauges.run(self.gauge_interval, stopped()));
+        let platform_upkeep = tokio::spawn(crate::platform_bootstrap::keep_in_force(
+            self.state.clone(),
+            stopped(),
+        ));
         let producer = self.state.producer.clone();
         let app = router(self.state, self.limits);
         tracing::info!(addr = %listener.local_addr()?, "serving");

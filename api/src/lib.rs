@@ -25,6 +25,7 @@ pub mod secret_commands;
 pub mod send_queue;
 pub mod server;
 pub mod state;
+pub mod stop;
 pub mod telemetry;
 pub mod template_cache;
 pub mod token_refresh;

@@ -7,6 +7,7 @@
 use crate::config::Config;
 use crate::probes::running::ConsumerRunning;
 use crate::probes::{self, Process};
+use crate::stop::told_to_stop;
 use std::future::Future;
 use std::io::Write;
 use std::sync::Arc;
@@ -110,14 +111,8 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> anyhow:
     let _probes = probes::start(config, Process::Adapters, pool, gauges, running.clone()).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let readers = mailboxes.map(|readers| {
-        let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            readers
-                .run(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        })
+        let stopped = told_to_stop(stopped);
+        tokio::spawn(async move { readers.run(stopped).await })
     });
     let outcome = tokio::select! {
         outcome = running.during(engine.run(shutdown)) => outcome.map_err(anyhow::Error::from),

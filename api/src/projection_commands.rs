@@ -43,6 +43,7 @@ pub async fn project(
     Ok(())
 }
 
+/// The projection named `name`, or an error listing the names there are.
 fn known(name: &str) -> anyhow::Result<std::sync::Arc<dyn switchboard_projections::Projection>> {
     switchboard_projections::by_name(name).with_context(|| {
         let known: Vec<&str> = switchboard_projections::all()
@@ -55,13 +56,7 @@ fn known(name: &str) -> anyhow::Result<std::sync::Arc<dyn switchboard_projection
 
 /// Rebuilds the projection named `name`.
 pub async fn run(config: &Config, name: &str) -> anyhow::Result<()> {
-    let projection = switchboard_projections::by_name(name).with_context(|| {
-        let known: Vec<&str> = switchboard_projections::all()
-            .iter()
-            .map(|p| p.name())
-            .collect();
-        format!("no projection '{name}'; known: {}", known.join(", "))
-    })?;
+    let projection = known(name)?;
     let pool = connect_lazy(&config.database_url, 8)?;
     migrate(&pool).await?;
     let settings = ProjectorSettings::for_replay();

@@ -114,7 +114,7 @@ impl Deliverer {
                 let started = Instant::now();
                 let sent = sender.send(&target, command).await;
                 latency::record_platform_call(channel, started, sent.is_ok());
-                let outcome = if sent.is_ok() { "sent" } else { "refused" };
+                let outcome = if sent.is_ok() { "sent" } else { "error" };
                 tracing::Span::current().record("outcome", outcome);
                 sent
             }

@@ -386,13 +386,28 @@ impl TestApp {
     }
 }
 
-/// The outbound engine of `app` (as `switchboard adapters` runs it), running until aborted.
+/// An outbound engine of `app` running until the test ends (a short session timeout, so a
+/// later group member takes its partitions quickly).
 pub fn outbound_engine(app: &TestApp) -> tokio::task::JoinHandle<()> {
+    // Its stop dropped, it is never told to stop.
+    stoppable_outbound_engine(app, |_| {}).1
+}
+
+/// An outbound engine of `app` with `tweak`ed settings, stopping once `true` is sent (never,
+/// once the sender is dropped unsent).
+pub fn stoppable_outbound_engine(
+    app: &TestApp,
+    tweak: impl FnOnce(&mut switchboard_adapters::outbound::OutboundSettings),
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
     let state = &app.app.as_ref().unwrap().state;
     let mut settings = switchboard_api::outbound::settings(&app.config);
     settings
         .consumer_overrides
         .insert("session.timeout.ms".into(), "6000".into());
+    tweak(&mut settings);
     let engine = switchboard_api::outbound::engine(
         &app.config,
         state.integrations.clone(),
@@ -401,7 +416,16 @@ pub fn outbound_engine(app: &TestApp) -> tokio::task::JoinHandle<()> {
         state.platform_credentials.clone(),
     )
     .unwrap();
-    tokio::spawn(async move { engine.run(std::future::pending()).await.unwrap() })
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(async move {
+        let shutdown = async move {
+            if stopped.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        engine.run(shutdown).await.unwrap();
+    });
+    (stop, running)
 }
 
 pub fn json_request(method: &str, uri: &str, body: Option<Value>) -> Request<Body> {

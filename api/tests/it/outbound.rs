@@ -80,39 +80,20 @@ fn run_engine_with(
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<()>,
 ) {
-    let state = &app.app.as_ref().unwrap().state;
-    let mut settings = switchboard_api::outbound::settings(&app.config);
-    settings.max_in_flight = max_in_flight;
-    settings.pause_after = pause_after;
-    settings.retry = RetryPolicy {
-        schedule: vec![
-            Duration::from_millis(100),
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-        ],
-        max_delay: Duration::from_secs(5),
-        jitter: 0.0,
-    };
-    settings.shutdown_grace = grace;
-    settings
-        .consumer_overrides
-        .insert("session.timeout.ms".into(), "6000".into());
-    let engine = switchboard_api::outbound::engine(
-        &app.config,
-        state.integrations.clone(),
-        state.producer.clone(),
-        settings,
-        state.platform_credentials.clone(),
-    )
-    .unwrap();
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
+    crate::helpers::stoppable_outbound_engine(app, |settings| {
+        settings.max_in_flight = max_in_flight;
+        settings.pause_after = pause_after;
+        settings.retry = RetryPolicy {
+            schedule: vec![
+                Duration::from_millis(100),
+                Duration::from_millis(200),
+                Duration::from_millis(200),
+            ],
+            max_delay: Duration::from_secs(5),
+            jitter: 0.0,
         };
-        engine.run(shutdown).await.unwrap();
-    });
-    (stop, task)
+        settings.shutdown_grace = grace;
+    })
 }
 
 impl Outbound {

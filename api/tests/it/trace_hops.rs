@@ -16,6 +16,12 @@ use switchboard_domain::SecretString;
 const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const CALLER_SPAN: &str = "b7ad6b7169203331";
 
+/// The `traceparent` of the first record on `topic`.
+async fn first_traceparent(kafka: &TestKafka, topic: &str) -> String {
+    let records = read_topic(&kafka.brokers(), topic, 1, Duration::from_secs(10)).await;
+    records[0].header("traceparent").expect("a traceparent")
+}
+
 /// The one span of `spans` named `name`.
 fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found: Vec<&Span> = spans.iter().filter(|s| s.name == name).collect();
@@ -93,26 +99,17 @@ async fn a_reply_is_one_trace_from_the_request_to_the_platform_and_back_into_the
             .any(|s| s.name == "projection.batch" && s.parent == send.id),
         "the inbox projects the status within the send's trace: {spans:#?}"
     );
-    let command = read_topic(
-        &kafka.brokers(),
-        &app.config.topics().outbound,
-        1,
-        Duration::from_secs(10),
-    )
-    .await;
-    assert!(command[0]
-        .header("traceparent")
-        .is_some_and(|t| t == format!("00-{TRACE}-{}-01", request.id)));
-    let statuses = read_topic(
-        &kafka.brokers(),
-        &app.config.topics().status,
-        1,
-        Duration::from_secs(10),
-    )
-    .await;
-    assert!(statuses[0]
-        .header("traceparent")
-        .is_some_and(|t| t == format!("00-{TRACE}-{}-01", send.id)));
+    let outbound = &app.config.topics().outbound;
+    assert_eq!(
+        first_traceparent(&kafka, outbound).await,
+        format!("00-{TRACE}-{}-01", request.id),
+        "the command carries the request's span"
+    );
+    assert_eq!(
+        first_traceparent(&kafka, &app.config.topics().status).await,
+        format!("00-{TRACE}-{}-01", send.id),
+        "the status carries the send's span"
+    );
     inbox.abort();
     adapters.abort();
 }

@@ -281,25 +281,7 @@ async fn commands_their_outcomes_and_dead_letters_validate_against_their_message
         .parse()
         .unwrap();
     let state = &app.app.as_ref().unwrap().state;
-    let mut settings = switchboard_api::outbound::settings(&app.config);
-    settings
-        .consumer_overrides
-        .insert("session.timeout.ms".into(), "6000".into());
-    let engine = switchboard_api::outbound::engine(
-        &app.config,
-        state.integrations.clone(),
-        state.producer.clone(),
-        settings,
-        state.platform_credentials.clone(),
-    )
-    .unwrap();
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let running = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        engine.run(shutdown).await.unwrap();
-    });
+    let (stop, running) = crate::helpers::stoppable_outbound_engine(&app, |_| {});
 
     let topics = app.config.topics();
     let doc = Doc::load();

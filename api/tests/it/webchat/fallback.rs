@@ -1,10 +1,11 @@
 //! The fallback transport: a Server-Sent Events stream to receive and plain POSTs to send,
 //! with the socket's rules (origin, session, dedup, limits) and its fan-out.
 
-use super::fan_out::{conversation_of, projector};
+use super::fan_out::conversation_of;
 use super::{serve, widget, SITE};
 use crate::helpers::outbound_engine;
 use crate::helpers::{read_topic, TestApp, TestKafka};
+use crate::send::projector;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -3,30 +3,9 @@
 
 use super::{serve, widget, Widget};
 use crate::helpers::{outbound_engine, TestApp, TestKafka};
+use crate::send::projector;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::Duration;
-use switchboard_adapters::kafka::KafkaSettings;
-use switchboard_projections::engine::ProjectorSettings;
-use switchboard_projections::inbox::InboxProjection;
-use switchboard_projections::Projector;
-use tokio::task::JoinHandle;
-
-/// The inbox projection of `app`, running.
-pub fn projector(app: &TestApp) -> JoinHandle<()> {
-    let projector = Projector::new(
-        app.pool(),
-        Arc::new(InboxProjection),
-        KafkaSettings::new(app.config.kafka_brokers.clone()),
-        app.config.topics(),
-        ProjectorSettings {
-            max_batch: 50,
-            max_wait: Duration::from_millis(5),
-            ..ProjectorSettings::default()
-        },
-    );
-    tokio::spawn(async move { projector.run(std::future::pending()).await.unwrap() })
-}
 
 /// A second replica of `app`: the same database, broker and keys, sockets of its own.
 fn replica(app: &TestApp) -> axum::Router {

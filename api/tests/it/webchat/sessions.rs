@@ -41,7 +41,7 @@ async fn a_visitor_cannot_read_or_write_another_visitors_conversation() {
     let integration = widget(&app).await;
     let other_site = widget(&app).await;
     let address = serve(app.router.clone()).await;
-    let projector = crate::webchat::fan_out::projector(&app);
+    let projector = crate::send::projector(&app);
 
     let mut alice = Widget::connect(address, &integration, "").await;
     let accepted = alice.send_text("a-1", "my address is 1 Main St").await;

@@ -3,11 +3,12 @@
 //! `ContactTyping` activity (rate-limited), an agent's typing and read reach the visitor's
 //! sockets, and other channels cannot type.
 
-use super::fan_out::{conversation_of, messages_when, projector};
+use super::fan_out::{conversation_of, messages_when};
 use super::{serve, widget, Widget};
 use crate::helpers::outbound_engine;
 use crate::helpers::{read_topic, TestApp, TestKafka};
 use crate::projections::{inbound, publish};
+use crate::send::projector;
 use serde_json::{json, Value};
 use std::time::Duration;
 use switchboard_domain::IntegrationId;
