@@ -14,7 +14,7 @@ cd "$REPO_ROOT"
 
 SCHEMATHESIS_VERSION="4.32.5"
 venv="$TOOLS_DIR/schemathesis-$SCHEMATHESIS_VERSION"
-bin="${SWITCHBOARD_BIN:-target/debug/switchboard}"
+bin="${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-target}/debug/switchboard}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-contract.XXXXXX")"
 database="switchboard_contract_$$"
 children=()

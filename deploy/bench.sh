@@ -72,7 +72,7 @@ psql -w -h 127.0.0.1 -U postgres -qc "CREATE DATABASE \"$database\""
 log "building the release binary and the benchmark"
 cargo build -q --release -p switchboard-api --bin switchboard
 cargo bench -q -p switchboard-api --bench ingest --no-run
-bin="$REPO_ROOT/target/release/switchboard"
+bin="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/switchboard"
 
 broker_port="$(free_port)"
 start_kafka "$broker_port" "$(free_port)" "$work/kafka" "$work/broker.log"

@@ -39,7 +39,7 @@ if [ -z "${SWITCHBOARD_OPERATOR_TOKEN:-}" ]; then
 fi
 
 cargo build -q --release -p switchboard-api
-bin=target/release/switchboard
+bin="${CARGO_TARGET_DIR:-target}/release/switchboard"
 "$bin" migrate
 "$bin" topics ensure
 log "serving on ${SWITCHBOARD_HTTP_ADDR:-127.0.0.1:8080}; make a workspace key with: $bin keys create --workspace acme --scope read,write,admin"

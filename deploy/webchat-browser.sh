@@ -10,7 +10,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$REPO_ROOT"
 
-bin="${SWITCHBOARD_BIN:-target/debug/switchboard}"
+bin="${SWITCHBOARD_BIN:-${CARGO_TARGET_DIR:-target}/debug/switchboard}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/switchboard-webchat.XXXXXX")"
 database="switchboard_webchat_$$"
 children=()
