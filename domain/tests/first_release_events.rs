@@ -627,14 +627,19 @@ fn delivery_status_events_of_the_first_release_still_read() {
                 detail,
                 attempts,
             } => {
-                assert_eq!(reason, &FailureReason::Permanent);
-                assert_eq!(reason.as_str(), text(f, "/reason"));
-                assert_eq!(detail, text(f, "/detail"));
-                assert_eq!(u64::from(*attempts), number(f, "/attempts"));
+                assert_permanent_failure(f, reason, detail, *attempts);
             }
             DeliveryOutcome::Delivered {} | DeliveryOutcome::Read {} => {}
         }
     }
+}
+
+/// The fixture `f` of a permanent failure came through as `reason`, `detail` and `attempts`.
+fn assert_permanent_failure(f: &Value, reason: &FailureReason, detail: &str, attempts: u32) {
+    assert_eq!(reason, &FailureReason::Permanent);
+    assert_eq!(reason.as_str(), text(f, "/reason"));
+    assert_eq!(detail, text(f, "/detail"));
+    assert_eq!(u64::from(attempts), number(f, "/attempts"));
 }
 
 #[test]
@@ -698,10 +703,7 @@ fn action_requests_and_results_of_the_first_release_still_read() {
                 detail,
                 attempts,
             } => {
-                assert_eq!(reason, &FailureReason::Permanent);
-                assert_eq!(reason.as_str(), text(f, "/reason"));
-                assert_eq!(detail, text(f, "/detail"));
-                assert_eq!(u64::from(*attempts), number(f, "/attempts"));
+                assert_permanent_failure(f, reason, detail, *attempts);
             }
         }
         // Today's code makes the same result (and so the same event id) of that request.

@@ -50,6 +50,22 @@ async fn inbox_rows(database_url: &str) -> (i64, i64) {
     counts
 }
 
+/// Reads with `read` every 500 ms until `enough` holds of what it read, for at most 90 s;
+/// the last reading either way.
+async fn read_until<T, F: std::future::Future<Output = T>>(
+    read: impl Fn() -> F,
+    enough: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let reading = read().await;
+        if enough(&reading) || Instant::now() > deadline {
+            return reading;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn merged(first: LoadOutcome, second: LoadOutcome) -> LoadOutcome {
     let mut answers = first.answers;
     answers.extend(second.answers);
@@ -119,14 +135,11 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
         .await
         .into_iter()
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let (rows, distinct_rows) = loop {
-        let counts = inbox_rows(&database_url).await;
-        if counts.0 as usize >= distinct.len() || Instant::now() > deadline {
-            break counts;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let (rows, distinct_rows) = read_until(
+        || inbox_rows(&database_url),
+        |counts| counts.0 as usize >= distinct.len(),
+    )
+    .await;
     assert_eq!(
         rows as usize,
         distinct.len(),
@@ -136,14 +149,11 @@ async fn two_of_each_lose_nothing_when_one_of_each_is_killed() {
 
     // The surviving analytics process took the dead one's partitions over: each update
     // counted once.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let counted = loop {
-        let counted = analytics_inbound(&database_url).await;
-        if counted as usize >= distinct.len() || Instant::now() > deadline {
-            break counted;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let counted = read_until(
+        || analytics_inbound(&database_url),
+        |counted| *counted as usize >= distinct.len(),
+    )
+    .await;
     assert_eq!(
         counted as usize,
         distinct.len(),
