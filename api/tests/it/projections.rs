@@ -349,6 +349,96 @@ async fn unread_counts_follow_platform_time_whatever_the_arrival_order_or_batch_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unread_counts_kept_batch_by_batch_equal_a_recount_of_every_message() {
+    let at = 1_700_000_000_000;
+    let integration = IntegrationId::new();
+    // Three contacts, mostly in platform-time order with replies now and then, two messages
+    // that arrive late (written before messages already stored: m-38 before ida's last
+    // reply, m-39 after gil's but before his last message) and a duplicate.
+    let mut events = Vec::new();
+    for step in 0..40_i64 {
+        let contact = ["gil", "hal", "ida"][(step % 3) as usize];
+        let echo = step % 7 == 5;
+        let when = match step {
+            38 => at + 20_000,
+            39 => at + 35_000,
+            _ => at + step * 1_000,
+        };
+        events.push(inbound(
+            integration,
+            contact,
+            &format!("m-{step}"),
+            "hi",
+            when,
+            echo,
+        ));
+    }
+    events.push(events[12].clone());
+    for max_batch in [1, 4, 25] {
+        let kafka = TestKafka::new();
+        let app = TestApp::new(&kafka).await;
+        publish(&app, &events).await;
+        let projector = spawn_projector(&app, Arc::new(InboxProjection), max_batch);
+        let pool = app.pool();
+        wait_until("every message", || async {
+            count(&pool, "SELECT count(*) FROM inbox.messages").await == 40
+        })
+        .await;
+        projector.abort();
+        // The rule, recounted from the rows: inbound messages at or after the latest reply.
+        let differing = count(
+            &pool,
+            "SELECT count(*) FROM inbox.conversations c
+             WHERE c.unread_count <> (
+                 SELECT count(*) FROM inbox.messages m
+                 WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+                   AND m.sent_at >= COALESCE((SELECT max(sent_at) FROM inbox.messages r
+                                              WHERE r.conversation_id = c.id
+                                                AND r.direction = 'outbound'), '-infinity'))",
+        )
+        .await;
+        assert_eq!(differing, 0, "batches of {max_batch}");
+        assert_eq!(
+            count(
+                &pool,
+                "SELECT sum(unread_count)::bigint FROM inbox.conversations"
+            )
+            .await,
+            expected_unread(&events),
+            "batches of {max_batch}"
+        );
+    }
+}
+
+/// Unread messages of `events` by the rule, computed without the database.
+fn expected_unread(events: &[InboundEvent]) -> i64 {
+    let mut by_contact: std::collections::BTreeMap<&str, Vec<&InboundEvent>> = Default::default();
+    let mut seen = std::collections::HashSet::new();
+    for event in events.iter().filter(|e| seen.insert(e.event_id)) {
+        by_contact
+            .entry(event.contact.platform_id.as_str())
+            .or_default()
+            .push(event);
+    }
+    let echo =
+        |e: &InboundEvent| matches!(e.kind, InboundKind::MessageReceived { is_echo: true, .. });
+    by_contact
+        .values()
+        .map(|messages| {
+            let last_reply = messages
+                .iter()
+                .filter(|e| echo(e))
+                .map(|e| e.platform_timestamp)
+                .max();
+            messages
+                .iter()
+                .filter(|e| !echo(e) && last_reply.is_none_or(|r| e.platform_timestamp >= r))
+                .count() as i64
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_message_ten_times_is_one_row() {
     let kafka = TestKafka::new();
     let app = TestApp::new(&kafka).await;

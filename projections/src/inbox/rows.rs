@@ -215,10 +215,19 @@ async fn upsert_conversations(
     let replies: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_reply_at).collect();
     let inbound: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_inbound_at).collect();
     let counts: Vec<i64> = changes.values().map(|c| c.messages_added).collect();
-    let unread_updated = unread_count_sql(
+    let unread_recounted = unread_count_sql(
         "c.id",
         "GREATEST(c.last_reply_at, i.last_reply_at)",
         "c.last_read_at",
+    );
+    // Messages that all come after the conversation's last one, none of them a reply, leave
+    // the earlier rows' count as it was: only the batch's own rows are counted (an index
+    // range), not the whole conversation again, which made a rebuild quadratic in a
+    // conversation's length.
+    let unread_added = unread_count_sql("c.id", "i.first_at", "c.last_read_at");
+    let unread_updated = format!(
+        "CASE WHEN i.last_reply_at IS NULL AND i.first_at > c.last_message_at
+              THEN c.unread_count + {unread_added} ELSE {unread_recounted} END"
     );
     let unread_inserted = unread_count_sql("input.id", "input.last_reply_at", "mk.read_up_to");
     sqlx::query(&format!(
