@@ -180,7 +180,13 @@ async fn reading_resolving_and_reopening_show_in_the_inbox() {
     projector.abort();
 }
 
-async fn publish_activity(app: &TestApp, key: &str, at_ms: i64, action: ConversationAction) {
+/// Publishes agent action `action` on conversation `key` at `at_ms`.
+pub(crate) async fn publish_activity(
+    app: &TestApp,
+    key: &str,
+    at_ms: i64,
+    action: ConversationAction,
+) {
     let producer = EventProducer::new(&app.config.kafka()).unwrap();
     let activity = ConversationActivity {
         event_id: Uuid::new_v4(),

@@ -3,6 +3,7 @@
 //! every row once, workspaces are isolated, delivery status only moves forward, and a replay
 //! rebuilds and hands over without a gap or a double.
 
+use crate::conversation_actions::publish_activity;
 use crate::helpers::{TestApp, TestKafka};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -14,8 +15,8 @@ use switchboard_adapters::inbound::InboundPublisher;
 use switchboard_adapters::kafka::{CloudEvent, EventProducer, KafkaSettings, OutgoingRecord};
 use switchboard_adapters::store::OutboxRelay;
 use switchboard_domain::message::{
-    conversation_key, Contact, DeliveryOutcome, DeliveryUpdate, FailureReason, InboundEvent,
-    InboundKind, MessageContent, OutboundContent, SendMessage,
+    conversation_key, Contact, ConversationAction, DeliveryOutcome, DeliveryUpdate, FailureReason,
+    InboundEvent, InboundKind, MessageContent, OutboundContent, SendMessage,
 };
 use switchboard_domain::{ChannelKind, IntegrationId};
 use switchboard_projections::engine::{replay, ProjectorSettings};
@@ -352,66 +353,131 @@ async fn unread_counts_follow_platform_time_whatever_the_arrival_order_or_batch_
 async fn unread_counts_kept_batch_by_batch_equal_a_recount_of_every_message() {
     let at = 1_700_000_000_000;
     let integration = IntegrationId::new();
-    // Three contacts, mostly in platform-time order with replies now and then, two messages
-    // that arrive late (written before messages already stored: m-38 before ida's last
-    // reply, m-39 after gil's but before his last message) and a duplicate.
-    let mut events = Vec::new();
-    for step in 0..40_i64 {
-        let contact = ["gil", "hal", "ida"][(step % 3) as usize];
-        let echo = step % 7 == 5;
+    // Three contacts, mostly in platform-time order with replies now and then. First 40
+    // messages, two of them late (written before messages already stored: m-38 before ida's
+    // last reply, m-39 after gil's but before his last message) and a duplicate; then read
+    // marks for hal and ida, then 20 more messages, ida's first ones before her mark.
+    let message = |step: i64| {
         let when = match step {
             38 => at + 20_000,
             39 => at + 35_000,
             _ => at + step * 1_000,
         };
-        events.push(inbound(
+        let contact = ["gil", "hal", "ida"][(step % 3) as usize];
+        // Replies at 5, 12, ..., 40 s: none after ida's messages before her mark.
+        let reply = step % 7 == 5 && step <= 40;
+        inbound(
             integration,
             contact,
             &format!("m-{step}"),
             "hi",
             when,
-            echo,
-        ));
-    }
-    events.push(events[12].clone());
+            reply,
+        )
+    };
+    let mut first: Vec<InboundEvent> = (0..40).map(message).collect();
+    first.push(first[12].clone());
+    // And joy, read up to 2.5 s before her first message is applied.
+    first.extend((1..=4).map(|k| {
+        inbound(
+            integration,
+            "joy",
+            &format!("j-{k}"),
+            "hi",
+            at + k * 1_000,
+            false,
+        )
+    }));
+    let then: Vec<InboundEvent> = (40..60).map(message).collect();
+    let early_mark = ("joy", at + 2_500);
+    let marks = [early_mark, ("hal", at + 41_500), ("ida", at + 45_000)];
     for max_batch in [1, 4, 25] {
         let kafka = TestKafka::new();
         let app = TestApp::new(&kafka).await;
-        publish(&app, &events).await;
-        let projector = spawn_projector(&app, Arc::new(InboxProjection), max_batch);
         let pool = app.pool();
+        let projector = spawn_projector(&app, Arc::new(InboxProjection), max_batch);
+        let app = &app;
+        let read = |(contact, up_to): (&'static str, i64)| async move {
+            let key = conversation_key(integration, contact);
+            let action = ConversationAction::Read {
+                up_to: millis(up_to),
+            };
+            publish_activity(app, &key, up_to, action).await
+        };
+        read(early_mark).await;
+        wait_until("the early mark", || async {
+            count(&pool, "SELECT count(*) FROM inbox.conversation_marks").await == 1
+        })
+        .await;
+        publish(&app, &first).await;
+        wait_until("the first messages", || async {
+            count(&pool, "SELECT count(*) FROM inbox.messages").await == 44
+        })
+        .await;
+        assert_unread_as_recounted(&pool, &first, &[early_mark], max_batch).await;
+        for mark in &marks[1..] {
+            read(*mark).await;
+        }
+        wait_until("the read marks", || async {
+            count(
+                &pool,
+                "SELECT count(*) FROM inbox.conversations WHERE last_read_at IS NOT NULL",
+            )
+            .await
+                == 3
+        })
+        .await;
+        publish(&app, &then).await;
         wait_until("every message", || async {
-            count(&pool, "SELECT count(*) FROM inbox.messages").await == 40
+            count(&pool, "SELECT count(*) FROM inbox.messages").await == 64
         })
         .await;
         projector.abort();
-        // The rule, recounted from the rows: inbound messages at or after the latest reply.
-        let differing = count(
-            &pool,
-            "SELECT count(*) FROM inbox.conversations c
-             WHERE c.unread_count <> (
-                 SELECT count(*) FROM inbox.messages m
-                 WHERE m.conversation_id = c.id AND m.direction = 'inbound'
-                   AND m.sent_at >= COALESCE((SELECT max(sent_at) FROM inbox.messages r
-                                              WHERE r.conversation_id = c.id
-                                                AND r.direction = 'outbound'), '-infinity'))",
-        )
-        .await;
-        assert_eq!(differing, 0, "batches of {max_batch}");
-        assert_eq!(
-            count(
-                &pool,
-                "SELECT sum(unread_count)::bigint FROM inbox.conversations"
-            )
-            .await,
-            expected_unread(&events),
-            "batches of {max_batch}"
-        );
+        let every: Vec<InboundEvent> = first.iter().chain(&then).cloned().collect();
+        assert_unread_as_recounted(&pool, &every, &marks, max_batch).await;
     }
 }
 
+fn millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap()
+}
+
+/// Fails unless each conversation's stored unread count is the rule recounted from its rows
+/// (inbound messages at or after the latest reply and after the read mark), and their sum
+/// the rule applied to `events` and `marks` (contact, read up to) without the database.
+async fn assert_unread_as_recounted(
+    pool: &PgPool,
+    events: &[InboundEvent],
+    marks: &[(&str, i64)],
+    max_batch: usize,
+) {
+    let differing = count(
+        pool,
+        "SELECT count(*) FROM inbox.conversations c
+         WHERE c.unread_count <> (
+             SELECT count(*) FROM inbox.messages m
+             WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+               AND m.sent_at > COALESCE(c.last_read_at, '-infinity')
+               AND m.sent_at >= COALESCE((SELECT max(sent_at) FROM inbox.messages r
+                                          WHERE r.conversation_id = c.id
+                                            AND r.direction = 'outbound'), '-infinity'))",
+    )
+    .await;
+    assert_eq!(differing, 0, "batches of {max_batch}");
+    let stored = count(
+        pool,
+        "SELECT sum(unread_count)::bigint FROM inbox.conversations",
+    )
+    .await;
+    assert_eq!(
+        stored,
+        expected_unread(events, marks),
+        "batches of {max_batch}"
+    );
+}
+
 /// Unread messages of `events` by the rule, computed without the database.
-fn expected_unread(events: &[InboundEvent]) -> i64 {
+fn expected_unread(events: &[InboundEvent], marks: &[(&str, i64)]) -> i64 {
     let mut by_contact: std::collections::BTreeMap<&str, Vec<&InboundEvent>> = Default::default();
     let mut seen = std::collections::HashSet::new();
     for event in events.iter().filter(|e| seen.insert(e.event_id)) {
@@ -423,16 +489,22 @@ fn expected_unread(events: &[InboundEvent]) -> i64 {
     let echo =
         |e: &InboundEvent| matches!(e.kind, InboundKind::MessageReceived { is_echo: true, .. });
     by_contact
-        .values()
-        .map(|messages| {
+        .iter()
+        .map(|(contact, messages)| {
             let last_reply = messages
                 .iter()
                 .filter(|e| echo(e))
                 .map(|e| e.platform_timestamp)
                 .max();
+            let read_up_to = marks
+                .iter()
+                .find(|(c, _)| c == contact)
+                .map(|&(_, ms)| millis(ms));
             messages
                 .iter()
-                .filter(|e| !echo(e) && last_reply.is_none_or(|r| e.platform_timestamp >= r))
+                .filter(|e| !echo(e))
+                .filter(|e| last_reply.is_none_or(|r| e.platform_timestamp >= r))
+                .filter(|e| read_up_to.is_none_or(|m| e.platform_timestamp > m))
                 .count() as i64
         })
         .sum()

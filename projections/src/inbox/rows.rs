@@ -65,12 +65,21 @@ pub fn unread_count_sql(conversation: &str, last_reply: &str, read_up_to: &str) 
 pub async fn record(tx: &mut PgConnection, messages: &[NewMessage]) -> Result<(), sqlx::Error> {
     let mut seen = HashSet::new();
     let unique: Vec<&NewMessage> = messages.iter().filter(|m| seen.insert(m.id)).collect();
+    let t0 = std::time::Instant::now();
     let inserted = insert_messages(tx, &unique).await?;
+    let t1 = t0.elapsed();
     let fresh: Vec<&NewMessage> = unique
         .into_iter()
         .filter(|m| inserted.contains(&m.id))
         .collect();
-    upsert_conversations(tx, &fresh).await
+    let r = upsert_conversations(tx, &fresh).await;
+    eprintln!(
+        "TIMING insert {} upsert {} n {}",
+        t1.as_secs_f64(),
+        (t0.elapsed() - t1).as_secs_f64(),
+        fresh.len()
+    );
+    r
 }
 
 async fn insert_messages(
@@ -215,21 +224,31 @@ async fn upsert_conversations(
     let replies: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_reply_at).collect();
     let inbound: Vec<Option<DateTime<Utc>>> = changes.values().map(|c| c.last_inbound_at).collect();
     let counts: Vec<i64> = changes.values().map(|c| c.messages_added).collect();
+    // A batch's messages that all come after the conversation's last one, none of them a
+    // reply, leave the earlier rows' count as it was, and are all inbound: when they also all
+    // come after the read mark, each is unread and nothing is counted; otherwise only the
+    // batch's rows are (an index range). Recounting the whole conversation every batch made a
+    // rebuild quadratic in a conversation's length.
     let unread_recounted = unread_count_sql(
         "c.id",
         "GREATEST(c.last_reply_at, i.last_reply_at)",
         "c.last_read_at",
     );
-    // Messages that all come after the conversation's last one, none of them a reply, leave
-    // the earlier rows' count as it was: only the batch's own rows are counted (an index
-    // range), not the whole conversation again, which made a rebuild quadratic in a
-    // conversation's length.
-    let unread_added = unread_count_sql("c.id", "i.first_at", "c.last_read_at");
+    let unread_of_batch = unread_count_sql("c.id", "i.first_at", "c.last_read_at");
     let unread_updated = format!(
-        "CASE WHEN i.last_reply_at IS NULL AND i.first_at > c.last_message_at
-              THEN c.unread_count + {unread_added} ELSE {unread_recounted} END"
+        "CASE WHEN i.last_reply_at IS NOT NULL OR i.first_at <= c.last_message_at
+                  THEN {unread_recounted}
+              WHEN i.first_at > COALESCE(c.last_read_at, '-infinity')
+                  THEN c.unread_count + i.messages_added::int
+              ELSE c.unread_count + {unread_of_batch} END"
     );
-    let unread_inserted = unread_count_sql("input.id", "input.last_reply_at", "mk.read_up_to");
+    let unread_inserted = format!(
+        "CASE WHEN input.last_reply_at IS NULL
+                   AND input.first_at > COALESCE(mk.read_up_to, '-infinity')
+                  THEN input.messages_added::int
+              ELSE {} END",
+        unread_count_sql("input.id", "input.last_reply_at", "mk.read_up_to")
+    );
     sqlx::query(&format!(
         "WITH input AS (
              SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[],
