@@ -409,7 +409,7 @@ async fn unread_counts_kept_batch_by_batch_equal_a_recount_of_every_message() {
             count(&pool, "SELECT count(*) FROM inbox.conversation_marks").await == 1
         })
         .await;
-        publish(&app, &first).await;
+        publish(app, &first).await;
         wait_until("the first messages", || async {
             count(&pool, "SELECT count(*) FROM inbox.messages").await == 44
         })
@@ -427,7 +427,7 @@ async fn unread_counts_kept_batch_by_batch_equal_a_recount_of_every_message() {
                 == 3
         })
         .await;
-        publish(&app, &then).await;
+        publish(app, &then).await;
         wait_until("every message", || async {
             count(&pool, "SELECT count(*) FROM inbox.messages").await == 64
         })
