@@ -6,12 +6,12 @@
 //! later record of its partition is handled, and its offset is not stored until it succeeds.
 //! Handlers must therefore be idempotent; the CloudEvents id is the key to de-duplicate on.
 
-use crate::kafka::envelope::CloudEvent;
+use crate::kafka::envelope::{header_pairs, last_value, CloudEvent};
 use crate::kafka::trace_context::set_remote_parent;
 use futures::FutureExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use std::future::Future;
 use std::time::Duration;
 use tracing::Instrument;
@@ -48,11 +48,7 @@ impl ConsumedRecord {
 
     /// The value of the last header named `name`.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
+        last_value(&self.headers, name).map(str::to_owned)
     }
 }
 
@@ -110,21 +106,7 @@ where
 
 /// Copies a consumed message into an owned record.
 pub fn to_record(message: &impl Message) -> ConsumedRecord {
-    let headers = message
-        .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| {
-                    let value = h
-                        .value
-                        .map(|v| std::str::from_utf8(v).unwrap_or("<binary>"))
-                        .unwrap_or("");
-                    (h.key.to_owned(), value.to_owned())
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = message.headers().map(header_pairs).unwrap_or_default();
     ConsumedRecord {
         topic: message.topic().to_owned(),
         partition: message.partition(),
@@ -134,7 +116,7 @@ pub fn to_record(message: &impl Message) -> ConsumedRecord {
             .and_then(|k| std::str::from_utf8(k).ok())
             .map(str::to_owned),
         payload: message.payload().unwrap_or_default().to_vec(),
-        event: message.headers().and_then(CloudEvent::from_headers),
+        event: CloudEvent::from_pairs(&headers),
         headers,
     }
 }

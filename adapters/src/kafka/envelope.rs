@@ -69,22 +69,55 @@ impl CloudEvent {
     /// Reads the envelope back from a record's headers; `None` when a required attribute is
     /// missing or malformed.
     pub fn from_headers(headers: &impl Headers) -> Option<Self> {
-        let get = |name: &str| header_value(headers, name);
+        Self::from_pairs(&header_pairs(headers))
+    }
+
+    /// [`CloudEvent::from_headers`] over headers already copied by [`header_pairs`] (a
+    /// consumer copies them once and reads the envelope from the copy).
+    pub fn from_pairs(pairs: &[(String, String)]) -> Option<Self> {
+        let get = |name: &str| last_value(pairs, name);
         if get("ce_specversion")? != SPEC_VERSION {
             return None;
         }
         Some(Self {
             id: get("ce_id")?.parse().ok()?,
-            event_type: get("ce_type")?,
-            source: get("ce_source")?,
-            subject: get("ce_subject"),
-            time: DateTime::parse_from_rfc3339(&get("ce_time")?)
+            event_type: get("ce_type")?.to_owned(),
+            source: get("ce_source")?.to_owned(),
+            subject: get("ce_subject").map(str::to_owned),
+            time: DateTime::parse_from_rfc3339(get("ce_time")?)
                 .ok()?
                 .with_timezone(&Utc),
             sequence: get("ce_sequence").and_then(|s| s.parse().ok()),
-            actor: get("ce_actor"),
+            actor: get("ce_actor").map(str::to_owned),
         })
     }
+}
+
+/// Every header as (name, UTF-8 value, `<binary>` when it is not UTF-8, empty when absent).
+pub fn header_pairs(headers: &impl Headers) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|h| {
+            let value = h
+                .value
+                .map(|v| std::str::from_utf8(v).unwrap_or(BINARY_VALUE))
+                .unwrap_or("");
+            (h.key.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// What [`header_pairs`] holds for a value that is not UTF-8.
+const BINARY_VALUE: &str = "<binary>";
+
+/// The value of the last of `pairs` named `name`, unless it was not UTF-8.
+pub fn last_value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .filter(|value| *value != BINARY_VALUE)
 }
 
 /// The UTF-8 value of the last header named `name`.

@@ -10,6 +10,7 @@
 use crate::engine::projection::{Projection, ProjectionError};
 use futures::future::BoxFuture;
 use sqlx::{PgConnection, PgPool};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use switchboard_adapters::kafka::{ConsumedRecord, Topics};
 
@@ -134,12 +135,13 @@ async fn apply_batch_inner(
                 .push((topic, partition, SeekTo::Offset(expected))),
         }
     }
-    let owned: Vec<ConsumedRecord> = records
-        .iter()
-        .zip(&accepted)
-        .filter(|(_, &ok)| ok)
-        .map(|(r, _)| r.clone())
-        .collect();
+    // Usually every record is new: no copy then.
+    let owned: Cow<'_, [ConsumedRecord]> = if accepted.iter().all(|&ok| ok) {
+        Cow::Borrowed(records)
+    } else {
+        let new = records.iter().zip(&accepted).filter(|(_, &ok)| ok);
+        Cow::Owned(new.map(|(r, _)| r.clone()).collect())
+    };
     if !owned.is_empty() {
         projection.apply(&mut tx, topics, &owned).await?;
     }

@@ -45,10 +45,12 @@ pub struct ProjectorSettings {
 
 impl ProjectorSettings {
     /// What `switchboard replay` uses: a rebuild has its tables to itself and a backlog to
-    /// read, so bigger batches over more lanes (4 measured 2x one lane on 2 cores).
+    /// read, so bigger batches over more lanes (4 measured 2x one lane on 2 cores). A batch
+    /// updates each of its conversations once, so fewer, bigger batches write them less often:
+    /// 50,000 records a batch rebuilt the inbox 1.5x as fast as 5,000 (some 60 MB held).
     pub fn for_replay() -> Self {
         Self {
-            max_batch: 5_000,
+            max_batch: 50_000,
             lanes: 4,
             ..Self::default()
         }

@@ -65,21 +65,12 @@ pub fn unread_count_sql(conversation: &str, last_reply: &str, read_up_to: &str) 
 pub async fn record(tx: &mut PgConnection, messages: &[NewMessage]) -> Result<(), sqlx::Error> {
     let mut seen = HashSet::new();
     let unique: Vec<&NewMessage> = messages.iter().filter(|m| seen.insert(m.id)).collect();
-    let t0 = std::time::Instant::now();
     let inserted = insert_messages(tx, &unique).await?;
-    let t1 = t0.elapsed();
     let fresh: Vec<&NewMessage> = unique
         .into_iter()
         .filter(|m| inserted.contains(&m.id))
         .collect();
-    let r = upsert_conversations(tx, &fresh).await;
-    eprintln!(
-        "TIMING insert {} upsert {} n {}",
-        t1.as_secs_f64(),
-        (t0.elapsed() - t1).as_secs_f64(),
-        fresh.len()
-    );
-    r
+    upsert_conversations(tx, &fresh).await
 }
 
 async fn insert_messages(
