@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 const AT: i64 = 1_700_000_000_000;
 
-fn time(ms: i64) -> DateTime<Utc> {
+/// The instant `ms` milliseconds after the Unix epoch.
+pub(crate) fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap()
 }
 

@@ -3,7 +3,7 @@
 //! every row once, workspaces are isolated, delivery status only moves forward, and a replay
 //! rebuilds and hands over without a gap or a double.
 
-use crate::conversation_actions::publish_activity;
+use crate::conversation_actions::{publish_activity, time};
 use crate::helpers::{TestApp, TestKafka};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
@@ -83,7 +83,7 @@ pub(crate) fn inbound(
                 display_name: Some(format!("Contact {contact}")),
                 thread_id: None,
             },
-            platform_timestamp: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+            platform_timestamp: time(at_ms),
             kind: InboundKind::MessageReceived {
                 platform_message_id: mid.into(),
                 content: MessageContent::Text { text: text.into() },
@@ -107,7 +107,7 @@ fn receipt(
         ChannelKind::parse("messenger").unwrap(),
         switchboard_domain::message::InboundDraft {
             contact: Contact::new(contact),
-            platform_timestamp: chrono::DateTime::from_timestamp_millis(at_ms).unwrap(),
+            platform_timestamp: time(at_ms),
             kind,
             raw: json!({}),
         },
@@ -399,9 +399,7 @@ async fn unread_counts_kept_batch_by_batch_equal_a_recount_of_every_message() {
         let app = &app;
         let read = |(contact, up_to): (&'static str, i64)| async move {
             let key = conversation_key(integration, contact);
-            let action = ConversationAction::Read {
-                up_to: millis(up_to),
-            };
+            let action = ConversationAction::Read { up_to: time(up_to) };
             publish_activity(app, &key, up_to, action).await
         };
         read(early_mark).await;
@@ -436,10 +434,6 @@ async fn unread_counts_kept_batch_by_batch_equal_a_recount_of_every_message() {
         let every: Vec<InboundEvent> = first.iter().chain(&then).cloned().collect();
         assert_unread_as_recounted(&pool, &every, &marks, max_batch).await;
     }
-}
-
-fn millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(ms).unwrap()
 }
 
 /// Fails unless each conversation's stored unread count is the rule recounted from its rows
@@ -499,7 +493,7 @@ fn expected_unread(events: &[InboundEvent], marks: &[(&str, i64)]) -> i64 {
             let read_up_to = marks
                 .iter()
                 .find(|(c, _)| c == contact)
-                .map(|&(_, ms)| millis(ms));
+                .map(|&(_, ms)| time(ms));
             messages
                 .iter()
                 .filter(|e| !echo(e))
