@@ -80,22 +80,26 @@ async fn insert_messages(
     if messages.is_empty() {
         return Ok(HashSet::new());
     }
-    let column = |f: &dyn Fn(&NewMessage) -> Option<String>| -> Vec<Option<String>> {
-        messages.iter().map(|m| f(m)).collect()
-    };
+    // Borrowed columns: the batch outlives the statement, so nothing is copied to bind it.
     let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
     let conversations: Vec<Uuid> = messages
         .iter()
         .map(|m| conversation_id(&m.conversation_key))
         .collect();
-    let workspaces = column(&|m| Some(m.workspace_id.clone()));
-    let directions = column(&|m| Some(if m.outbound { "outbound" } else { "inbound" }.to_owned()));
-    let platform_ids = column(&|m| m.platform_message_id.clone());
-    let contents: Vec<serde_json::Value> = messages.iter().map(|m| m.content.clone()).collect();
-    let replies = column(&|m| m.reply_to.clone());
+    let workspaces: Vec<&str> = messages.iter().map(|m| m.workspace_id.as_str()).collect();
+    let directions: Vec<&str> = messages
+        .iter()
+        .map(|m| if m.outbound { "outbound" } else { "inbound" })
+        .collect();
+    let platform_ids: Vec<Option<&str>> = messages
+        .iter()
+        .map(|m| m.platform_message_id.as_deref())
+        .collect();
+    let contents: Vec<&serde_json::Value> = messages.iter().map(|m| &m.content).collect();
+    let replies: Vec<Option<&str>> = messages.iter().map(|m| m.reply_to.as_deref()).collect();
     let echoes: Vec<bool> = messages.iter().map(|m| m.is_echo).collect();
     let sent: Vec<DateTime<Utc>> = messages.iter().map(|m| m.sent_at).collect();
-    let statuses = column(&|m| m.status.map(|(s, _)| s.to_owned()));
+    let statuses: Vec<Option<&str>> = messages.iter().map(|m| m.status.map(|(s, _)| s)).collect();
     let ranks: Vec<i16> = messages
         .iter()
         .map(|m| m.status.map_or(-1, |(_, r)| r))
