@@ -30,11 +30,9 @@ use tracing::Instrument;
 const LIVE_FETCH_QUEUE_KBYTES: &str = "8192";
 
 /// How much a live projector asks the broker to gather before it answers a fetch; the broker
-/// holds a fetch at most `max_wait` (the batching window) to gather it. With librdkafka's
-/// default (1 byte) every fetch returned the few records produced since the last one, and under
-/// webhook load the broker's answers to them cost more CPU than the webhooks themselves. With
-/// 1 MiB (and the allocator change in `api/src/main.rs`) `serve` took 17k webhooks/s with its
-/// projections running instead of 11k in `api/benches/ingest.rs`; with 64 KiB, 6k.
+/// holds a fetch at most `max_wait` (the batching window). librdkafka's default, 1 byte, had
+/// every fetch answered with the few records produced since the last one, and under webhook
+/// load those answers cost the broker more CPU than the webhooks (README "Benchmarks", ingest).
 const LIVE_FETCH_MIN_BYTES: &str = "1048576";
 
 /// Pause after a failed batch before it is read again.
