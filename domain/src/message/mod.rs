@@ -4,6 +4,7 @@
 mod activity;
 mod content;
 mod inbound;
+mod inbound_facts;
 
 pub use activity::{ConversationAction, ConversationActivity};
 pub use content::{Attachment, AttachmentKind, MessageContent};

@@ -30,7 +30,7 @@ CREATE TABLE awaiting_response (
 /// Applies `messages.received` records.
 pub async fn apply(tx: &mut PgConnection, records: &[ConsumedRecord]) -> Result<(), sqlx::Error> {
     for record in records {
-        let Ok(event) = serde_json::from_slice::<InboundEvent>(&record.payload) else {
+        let Ok(event) = InboundEvent::from_json_without_raw(&record.payload) else {
             continue;
         };
         let InboundKind::MessageReceived { is_echo, .. } = event.kind else {

@@ -71,7 +71,8 @@ impl Projection for InboxProjection {
             records.iter().filter(|r| r.topic == topic).collect()
         };
         lifecycle::apply(tx, &of(&topics.lifecycle)).await?;
-        let inbound: Vec<InboundEvent> = read(&of(&topics.received));
+        let inbound: Vec<InboundEvent> =
+            read_with(&of(&topics.received), InboundEvent::from_json_without_raw);
         let sends: Vec<SendMessage> = read(&of(&topics.outbound));
         let mut messages: Vec<rows::NewMessage> =
             inbound.iter().filter_map(received::message).collect();
@@ -93,9 +94,17 @@ impl Projection for InboxProjection {
 
 /// Reads records of type `T` (unreadable ones are logged and skipped).
 fn read<T: serde::de::DeserializeOwned>(records: &[&ConsumedRecord]) -> Vec<T> {
+    read_with(records, |json| serde_json::from_slice(json))
+}
+
+/// Reads records with `decode` (unreadable ones are logged and skipped).
+fn read_with<T>(
+    records: &[&ConsumedRecord],
+    decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+) -> Vec<T> {
     records
         .iter()
-        .filter_map(|r| match serde_json::from_slice(&r.payload) {
+        .filter_map(|r| match decode(&r.payload) {
             Ok(value) => Some(value),
             Err(error) => {
                 tracing::warn!(topic = r.topic, offset = r.offset, %error, "unreadable record skipped");
