@@ -61,13 +61,7 @@ impl Report {
 
     /// CPU time per answered request at `server`'s best point: the server's and the broker's.
     fn cpu_per_request(&self, server: Server) -> String {
-        let best = self
-            .points
-            .iter()
-            .filter(|(s, _)| *s == server)
-            .map(|(_, point)| point)
-            .max_by(|a, b| a.rate.total_cmp(&b.rate));
-        best.map_or_else(String::new, |point| {
+        self.best_point(server).map_or_else(String::new, |point| {
             format!(
                 "{} {} (broker {})",
                 server.short(),
@@ -75,6 +69,28 @@ impl Report {
                 per_request(point.cores.broker, point.rate)
             )
         })
+    }
+
+    /// `server`'s point with the highest rate.
+    fn best_point(&self, server: Server) -> Option<&load::Point> {
+        self.points
+            .iter()
+            .filter(|(s, _)| *s == server)
+            .map(|(_, point)| point)
+            .max_by(|a, b| a.rate.total_cmp(&b.rate))
+    }
+
+    /// Ours' CPU per request over B's, both at their best points: a machine's speed cancels
+    /// out of it, so runs on different machines compare.
+    fn cpu_over_verify_parse(&self) -> String {
+        let per_request = |server| {
+            let point = self.best_point(server).filter(|point| point.rate > 0.0)?;
+            Some(point.cores.server? / point.rate)
+        };
+        match (per_request(Server::Ours), per_request(Server::VerifyParse)) {
+            (Some(ours), Some(b)) if b > 0.0 => format!("{:.1}x", ours / b),
+            _ => "n/a".to_owned(),
+        }
     }
 
     /// The lowest of the ceilings measured: its name and rate.
@@ -224,8 +240,10 @@ impl Report {
             out,
             "- Records the broker gained while ours ran: {stored}, for {answered} answers 200 \
              (warm-ups included); {distinct}.\n\
-             - CPU per request at each server's best point: {cpu}.\n\
-             - Peak RSS of the ceiling servers: {ceilings}."
+             - CPU per request at each server's best point: {cpu}; ours costs {} what B \
+             costs.\n\
+             - Peak RSS of the ceiling servers: {ceilings}.",
+            self.cpu_over_verify_parse()
         );
         if let Ok(c) = &self.producer {
             let _ = writeln!(

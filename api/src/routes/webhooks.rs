@@ -152,11 +152,16 @@ async fn store_delivery(
     metrics::counter!("switchboard_webhook_events_total", "channel" => channel)
         .increment(events.len() as u64);
     tracing::debug!(integration_id = %target.integration_id, events = events.len(), "webhook stored");
-    Ok((
-        StatusCode::OK,
-        axum::Json(serde_json::json!({ "events": events.len() })),
-    )
-        .into_response())
+    let stored = Stored {
+        events: events.len(),
+    };
+    Ok((StatusCode::OK, axum::Json(stored)).into_response())
+}
+
+/// The answer to a stored delivery: how many events it became.
+#[derive(serde::Serialize)]
+struct Stored {
+    events: usize,
 }
 
 /// The channel's webhook and the integration, or the 404/410 that refuses the request.

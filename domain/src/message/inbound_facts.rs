@@ -59,33 +59,44 @@ fn required<T>(value: Option<T>, field: &'static str) -> serde_json::Result<T> {
 }
 
 impl EventFields {
-    fn kind(&mut self) -> serde_json::Result<InboundKind> {
-        let ids = |ids: &mut Option<Vec<String>>| required(ids.take(), "platform_message_ids");
-        Ok(match self.kind {
+    /// The event these fields spell, its `raw` left `Null`; a field its kind needs but the
+    /// JSON lacks is refused as the full decoding refuses it.
+    fn into_event(self) -> serde_json::Result<InboundEvent> {
+        let ids = |ids| required(ids, "platform_message_ids");
+        let kind = match self.kind {
             KindName::Received => InboundKind::MessageReceived {
-                platform_message_id: required(
-                    self.platform_message_id.take(),
-                    "platform_message_id",
-                )?,
-                content: required(self.content.take(), "content")?,
-                reply_to: self.reply_to.take(),
+                platform_message_id: required(self.platform_message_id, "platform_message_id")?,
+                content: required(self.content, "content")?,
+                reply_to: self.reply_to,
                 is_echo: required(self.is_echo, "is_echo")?,
             },
             KindName::Sent => InboundKind::MessageSent {
-                platform_message_ids: ids(&mut self.platform_message_ids)?,
+                platform_message_ids: ids(self.platform_message_ids)?,
             },
             KindName::Delivered => InboundKind::MessageDelivered {
-                platform_message_ids: ids(&mut self.platform_message_ids)?,
+                platform_message_ids: ids(self.platform_message_ids)?,
                 watermark: self.watermark,
             },
             KindName::Read => InboundKind::MessageRead {
-                platform_message_ids: ids(&mut self.platform_message_ids)?,
+                platform_message_ids: ids(self.platform_message_ids)?,
                 watermark: self.watermark,
             },
             KindName::Failed => InboundKind::MessageFailed {
-                platform_message_ids: ids(&mut self.platform_message_ids)?,
-                errors: required(self.errors.take(), "errors")?,
+                platform_message_ids: ids(self.platform_message_ids)?,
+                errors: required(self.errors, "errors")?,
             },
+        };
+        Ok(InboundEvent {
+            event_id: self.event_id,
+            integration_id: self.integration_id,
+            workspace_id: self.workspace_id,
+            channel: self.channel,
+            conversation_key: self.conversation_key,
+            contact: self.contact,
+            platform_timestamp: self.platform_timestamp,
+            received_at: self.received_at,
+            kind,
+            raw: Value::Null,
         })
     }
 }
@@ -94,20 +105,7 @@ impl InboundEvent {
     /// Decodes an event as its own decoding does, except that `raw` is skipped and left
     /// `Null`: for read models, which never look at the platform's item.
     pub fn from_json_without_raw(json: &[u8]) -> serde_json::Result<Self> {
-        let mut fields: EventFields = serde_json::from_slice(json)?;
-        let kind = fields.kind()?;
-        Ok(Self {
-            event_id: fields.event_id,
-            integration_id: fields.integration_id,
-            workspace_id: fields.workspace_id,
-            channel: fields.channel,
-            conversation_key: fields.conversation_key,
-            contact: fields.contact,
-            platform_timestamp: fields.platform_timestamp,
-            received_at: fields.received_at,
-            kind,
-            raw: Value::Null,
-        })
+        serde_json::from_slice::<EventFields>(json)?.into_event()
     }
 }
 

@@ -57,18 +57,21 @@ impl WebhookChannel for MessengerWebhook {
     }
 
     fn parse(&self, webhook: &VerifiedWebhook<'_>) -> Result<Vec<InboundDraft>, WebhookError> {
-        let body = webhook.json()?;
-        let entries = entries(&body)?;
+        let mut body = webhook.json()?;
+        entries(&body)?;
         let mut check = AccountCheck::new(KIND, webhook.own_account(PAGE_ID)?);
-        let drafts = entries
-            .iter()
-            .filter(|entry| {
-                let page = id_text(&entry["id"]);
-                check.admit(&[(PAGE_ID, page.as_deref())], messaging(entry).count())
-            })
-            .flat_map(messaging)
-            .map(parse_item)
-            .collect();
+        let mut drafts = Vec::new();
+        // The items are moved out of the body into their drafts' `raw`, not copied.
+        for mut entry in take_array(&mut body["entry"]) {
+            let page = id_text(&entry["id"]);
+            if check.admit(&[(PAGE_ID, page.as_deref())], messaging(&entry).count()) {
+                drafts.extend(
+                    take_array(&mut entry["messaging"])
+                        .into_iter()
+                        .map(parse_item),
+                );
+            }
+        }
         check.finish(drafts)
     }
 
@@ -117,24 +120,39 @@ fn messaging(entry: &Value) -> impl Iterator<Item = &Value> {
     entry["messaging"].as_array().into_iter().flatten()
 }
 
+/// The elements of the array at `value`, moved out (none when it is not an array).
+fn take_array(value: &mut Value) -> Vec<Value> {
+    match value.take() {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// The value at `path` below `value`, field by field (what `Value::pointer` finds, without
+/// its allocation per step).
+fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, field| value.get(field))
+}
+
 /// One `messaging[]` item; [`unattributed`] when it names no contact.
-fn parse_item(item: &Value) -> InboundDraft {
+fn parse_item(item: Value) -> InboundDraft {
     let timestamp = meta::timestamp(&item["timestamp"])
         .or_else(|| meta::timestamp(&item["delivery"]["watermark"]))
         .unwrap_or_else(chrono::Utc::now);
-    let is_echo = item.pointer("/message/is_echo") == Some(&Value::Bool(true));
-    let sender = non_empty(item.pointer("/sender/id"));
+    let is_echo = at(&item, &["message", "is_echo"]) == Some(&Value::Bool(true));
+    let sender = non_empty(at(&item, &["sender", "id"]));
     let contact = if is_echo {
-        non_empty(item.pointer("/recipient/id"))
+        non_empty(at(&item, &["recipient", "id"]))
     } else {
         sender
     };
     let (Some(sender), Some(contact_id)) = (sender, contact) else {
-        let id = ["/message/mid", "/postback/mid"]
+        let id = ["message", "postback"]
             .iter()
-            .find_map(|pointer| non_empty(item.pointer(pointer)))
+            .find_map(|field| non_empty(at(&item, &[field, "mid"])))
             .map(str::to_owned);
-        return unattributed(KIND, &item_kind(item), id, timestamp, item.clone());
+        let kind = item_kind(&item);
+        return unattributed(KIND, &kind, id, timestamp, item);
     };
     let kind = if let Some(message) = item.get("message") {
         message_kind(message, is_echo, sender, &item["timestamp"])
@@ -151,7 +169,7 @@ fn parse_item(item: &Value) -> InboundDraft {
             watermark: meta::timestamp(&read["watermark"]),
         }
     } else {
-        let name = item_kind(item);
+        let name = item_kind(&item);
         InboundKind::MessageReceived {
             platform_message_id: synthetic_id(&name, sender, &item["timestamp"]),
             content: MessageContent::Unsupported { kind: name },
@@ -159,11 +177,12 @@ fn parse_item(item: &Value) -> InboundDraft {
             is_echo: false,
         }
     };
+    let contact = Contact::new(contact_id);
     InboundDraft {
-        contact: Contact::new(contact_id),
+        contact,
         platform_timestamp: timestamp,
         kind,
-        raw: item.clone(),
+        raw: item,
     }
 }
 
@@ -191,8 +210,7 @@ fn message_kind(message: &Value, is_echo: bool, sender: &str, timestamp: &Value)
     InboundKind::MessageReceived {
         platform_message_id,
         content: message_content(message),
-        reply_to: message
-            .pointer("/reply_to/mid")
+        reply_to: at(message, &["reply_to", "mid"])
             .and_then(Value::as_str)
             .map(str::to_owned),
         is_echo,
@@ -201,10 +219,7 @@ fn message_kind(message: &Value, is_echo: bool, sender: &str, timestamp: &Value)
 
 fn message_content(message: &Value) -> MessageContent {
     let text = message["text"].as_str().map(str::to_owned);
-    if let Some(payload) = message
-        .pointer("/quick_reply/payload")
-        .and_then(Value::as_str)
-    {
+    if let Some(payload) = at(message, &["quick_reply", "payload"]).and_then(Value::as_str) {
         return MessageContent::QuickReply {
             payload: payload.to_owned(),
             text,
@@ -222,7 +237,7 @@ fn message_content(message: &Value) -> MessageContent {
     let attachments = message["attachments"].as_array();
     if let Some(first) = attachments.and_then(|a| a.first()) {
         if first["type"] == "location" {
-            let coordinates = first.pointer("/payload/coordinates");
+            let coordinates = at(first, &["payload", "coordinates"]);
             let lat = coordinates.and_then(|c| c["lat"].as_f64());
             let long = coordinates.and_then(|c| c["long"].as_f64());
             if let (Some(latitude), Some(longitude)) = (lat, long) {
@@ -241,8 +256,7 @@ fn message_content(message: &Value) -> MessageContent {
                 let kind = AttachmentKind::from_platform(a["type"].as_str()?)?;
                 Some(Attachment {
                     kind,
-                    url: a
-                        .pointer("/payload/url")
+                    url: at(a, &["payload", "url"])
                         .and_then(Value::as_str)
                         .map(str::to_owned),
                     mime_type: None,
