@@ -16,39 +16,64 @@ use crate::engine::rejects::apply_or_set_aside;
 use std::collections::HashSet;
 use switchboard_adapters::kafka::ConsumedRecord;
 
-/// [`apply_or_set_aside`] over `lanes` concurrent transactions (at least one).
-pub async fn apply_in_lanes(
-    target: BatchTarget<'_>,
-    records: &[ConsumedRecord],
-    from_beginning: &HashSet<(String, i32)>,
-    lanes: usize,
-) -> Result<BatchOutcome, ProjectionError> {
-    if lanes <= 1 {
-        return apply_or_set_aside(target, records, from_beginning).await;
-    }
-    let split = split_by_partition(records, lanes);
-    let outcomes = futures::future::join_all(
-        split
-            .iter()
-            .filter(|lane| !lane.is_empty())
-            .map(|lane| apply_or_set_aside(target, lane, from_beginning)),
-    )
-    .await;
-    let mut total = BatchOutcome::default();
-    for outcome in outcomes {
-        total.absorb(outcome?);
-    }
-    Ok(total)
+/// One batch, split by partition number into the lanes it is applied in; split once, when the
+/// batch is read, so retrying it copies nothing.
+#[derive(Debug, Default)]
+pub struct Lanes {
+    lanes: Vec<Vec<ConsumedRecord>>,
 }
 
-/// `records` in `lanes` groups by partition number, each in its original order.
-fn split_by_partition(records: &[ConsumedRecord], lanes: usize) -> Vec<Vec<ConsumedRecord>> {
-    let lanes = lanes.max(1);
-    let mut split = vec![Vec::new(); lanes];
-    for record in records {
-        split[record.partition.unsigned_abs() as usize % lanes].push(record.clone());
+impl Lanes {
+    /// `records` in `lanes` groups by partition number (at least one), each in its original
+    /// order.
+    pub fn split(records: Vec<ConsumedRecord>, lanes: usize) -> Self {
+        let count = lanes.max(1);
+        if count == 1 {
+            return Self {
+                lanes: vec![records],
+            };
+        }
+        let mut lanes = vec![Vec::new(); count];
+        for record in records {
+            lanes[record.partition.unsigned_abs() as usize % count].push(record);
+        }
+        Self { lanes }
     }
-    split
+
+    /// Every record of the batch, lane after lane (a partition's in their order).
+    pub fn records(&self) -> impl Iterator<Item = &ConsumedRecord> {
+        self.lanes.iter().flatten()
+    }
+
+    /// How many records the batch holds.
+    pub fn len(&self) -> usize {
+        self.lanes.iter().map(Vec::len).sum()
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`apply_or_set_aside`] over one concurrent transaction per non-empty lane.
+    pub async fn apply(
+        &self,
+        target: BatchTarget<'_>,
+        from_beginning: &HashSet<(String, i32)>,
+    ) -> Result<BatchOutcome, ProjectionError> {
+        let outcomes = futures::future::join_all(
+            self.lanes
+                .iter()
+                .filter(|lane| !lane.is_empty())
+                .map(|lane| apply_or_set_aside(target, lane, from_beginning)),
+        )
+        .await;
+        let mut total = BatchOutcome::default();
+        for outcome in outcomes {
+            total.absorb(outcome?);
+        }
+        Ok(total)
+    }
 }
 
 #[cfg(test)]
@@ -74,7 +99,8 @@ mod tests {
             record("b", 0, 3),
             record("a", 3, 9),
         ];
-        let lanes = split_by_partition(&records, 2);
+        let split = Lanes::split(records.clone(), 2);
+        let lanes = &split.lanes;
         let seen = |lane: &Vec<ConsumedRecord>| -> Vec<(String, i32, i64)> {
             lane.iter()
                 .map(|r| (r.topic.clone(), r.partition, r.offset))
@@ -93,6 +119,7 @@ mod tests {
             seen(&lanes[1]),
             vec![("a".into(), 1, 7), ("a".into(), 3, 9)]
         );
-        assert_eq!(split_by_partition(&records, 0).len(), 1);
+        assert_eq!(split.len(), records.len());
+        assert_eq!(Lanes::split(records, 0).lanes.len(), 1);
     }
 }

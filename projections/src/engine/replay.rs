@@ -14,7 +14,7 @@
 //! hand-over, so the swapped-in tables have every index the live ones had.
 
 use crate::engine::apply::{BatchTarget, SeekTo, LOCK_KEY_SQL};
-use crate::engine::lanes::apply_in_lanes;
+use crate::engine::lanes::Lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::runner::ProjectorSettings;
 use crate::engine::schema::{
@@ -168,12 +168,12 @@ impl Run {
         settings: &ProjectorSettings,
         positions: &mut Positions,
     ) -> Result<(), ProjectionError> {
-        let batch = next_batch(consumer, settings).await?;
+        let batch = Lanes::split(next_batch(consumer, settings).await?, settings.lanes);
         if batch.is_empty() {
             return Ok(());
         }
-        let outcome = apply_in_lanes(target, &batch, &self.from_beginning, settings.lanes).await?;
-        for record in &batch {
+        let outcome = batch.apply(target, &self.from_beginning).await?;
+        for record in batch.records() {
             let position = positions
                 .entry((record.topic.clone(), record.partition))
                 .or_default();

@@ -8,7 +8,7 @@
 //! offsets are committed after each batch only so lag dashboards stay meaningful.
 
 use crate::engine::apply::{BatchOutcome, BatchTarget};
-use crate::engine::lanes::apply_in_lanes;
+use crate::engine::lanes::Lanes;
 use crate::engine::projection::{Projection, ProjectionError};
 use crate::engine::rebalance::{FromBeginning, SeekToStored, StoredOffsets};
 use crate::engine::schema::ensure_live_schema;
@@ -161,7 +161,7 @@ impl Projector {
                 batch = self.next_batch(&consumer) => batch,
             };
             let batch = match batch {
-                Ok(batch) => batch,
+                Ok(batch) => Lanes::split(batch, self.settings.lanes),
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "consume failed");
                     tokio::time::sleep(RETRY_AFTER_FAILURE).await;
@@ -189,7 +189,7 @@ impl Projector {
     fn settle<'a>(
         &'a self,
         consumer: &'a StreamConsumer<SeekToStored>,
-        batch: &'a [ConsumedRecord],
+        batch: &'a Lanes,
         from_beginning: &'a HashSet<(String, i32)>,
     ) -> futures::future::BoxFuture<'a, Vec<(String, i32, i64)>> {
         Box::pin(self.settle_inner(consumer, batch, from_beginning))
@@ -198,7 +198,7 @@ impl Projector {
     async fn settle_inner(
         &self,
         consumer: &StreamConsumer<SeekToStored>,
-        batch: &[ConsumedRecord],
+        batch: &Lanes,
         from_beginning: &HashSet<(String, i32)>,
     ) -> Vec<(String, i32, i64)> {
         let span = tracing::info_span!(
@@ -206,7 +206,7 @@ impl Projector {
             projection = self.projection.name(),
             records = batch.len()
         );
-        if let Some(first) = batch.first() {
+        if let Some(first) = batch.records().next() {
             first.continue_trace(&span);
         }
         loop {
@@ -216,7 +216,8 @@ impl Projector {
                 schema: self.projection.name(),
                 topics: &self.topics,
             };
-            let outcome = apply_in_lanes(target, batch, from_beginning, self.settings.lanes)
+            let outcome = batch
+                .apply(target, from_beginning)
                 .instrument(span.clone())
                 .await;
             match outcome {
@@ -236,7 +237,7 @@ impl Projector {
     fn after_batch(
         &self,
         consumer: &StreamConsumer<SeekToStored>,
-        batch: &[ConsumedRecord],
+        batch: &Lanes,
         outcome: BatchOutcome,
     ) {
         let name = self.projection.name();
@@ -259,7 +260,7 @@ impl Projector {
             }
         }
         let mut commits = TopicPartitionList::new();
-        for record in batch {
+        for record in batch.records() {
             if !outcome
                 .seek
                 .iter()

@@ -62,11 +62,11 @@ impl WebhookChannel for MessengerWebhook {
         let mut check = AccountCheck::new(KIND, webhook.own_account(PAGE_ID)?);
         let mut drafts = Vec::new();
         // The items are moved out of the body into their drafts' `raw`, not copied.
-        for mut entry in take_array(&mut body["entry"]) {
+        for mut entry in take_array(body.get_mut("entry")) {
             let page = id_text(&entry["id"]);
             if check.admit(&[(PAGE_ID, page.as_deref())], messaging(&entry).count()) {
                 drafts.extend(
-                    take_array(&mut entry["messaging"])
+                    take_array(entry.get_mut("messaging"))
                         .into_iter()
                         .map(parse_item),
                 );
@@ -120,10 +120,10 @@ fn messaging(entry: &Value) -> impl Iterator<Item = &Value> {
     entry["messaging"].as_array().into_iter().flatten()
 }
 
-/// The elements of the array at `value`, moved out (none when it is not an array).
-fn take_array(value: &mut Value) -> Vec<Value> {
-    match value.take() {
-        Value::Array(items) => items,
+/// The elements of the array `value`, moved out (none when it is absent or not an array).
+fn take_array(value: Option<&mut Value>) -> Vec<Value> {
+    match value.map(Value::take) {
+        Some(Value::Array(items)) => items,
         _ => Vec::new(),
     }
 }

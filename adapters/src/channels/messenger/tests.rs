@@ -388,3 +388,17 @@ fn bodies_that_are_not_page_webhooks_are_malformed() {
 fn no_input_makes_the_parser_panic() {
     assert_parser_total(&MessengerWebhook, &page(PAGE));
 }
+
+#[test]
+fn entries_and_items_of_other_shapes_are_passed_over_and_each_draft_keeps_its_item_as_sent() {
+    let good = json!({"sender": {"id": "111"}, "recipient": {"id": PAGE}, "timestamp": 1_700_000_000_000_i64,
+        "message": {"mid": "m1", "text": "hi"}});
+    let body = json!({"object": "page", "entry": [
+        5, "x", [1], {"id": PAGE, "messaging": 5}, {"id": PAGE},
+        {"id": PAGE, "messaging": [7, good.clone()]},
+    ]});
+    let drafts = parse_as(&MessengerWebhook, body.to_string().as_bytes(), &page(PAGE)).unwrap();
+    assert_eq!(contacts(&drafts), [UNATTRIBUTED_CONTACT, "111"]);
+    assert_eq!(drafts[0].raw, json!(7));
+    assert_eq!(drafts[1].raw, good);
+}
