@@ -11,7 +11,7 @@
 # The results are printed as Markdown on stdout; progress goes to stderr.
 #
 # Tunables (environment): SWITCHBOARD_BENCH_SECS (8), SWITCHBOARD_BENCH_WARMUP_SECS (2),
-# SWITCHBOARD_BENCH_CONNECTIONS (16,64,256), SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS (64),
+# SWITCHBOARD_BENCH_CONNECTIONS (16,64,256), SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS (those of the best point),
 # SWITCHBOARD_BENCH_BODIES (200000), SWITCHBOARD_BENCH_PRODUCER_WINDOW (10000);
 # SWITCHBOARD_BENCH_KEEP=1 keeps the service's and the broker's logs.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

@@ -5,7 +5,7 @@ use super::report::Report;
 use super::server::Server;
 use super::settings::Settings;
 use super::{broker, ceiling, cpu, load, memory, payload, producer, setup};
-use anyhow::ensure;
+use anyhow::bail;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,17 +144,21 @@ async fn half_rate(
     ours: &Arc<load::Target>,
     points: &[(Server, load::Point)],
 ) -> anyhow::Result<load::Point> {
-    let max = points
+    let best = points
         .iter()
         .filter(|(server, _)| *server == Server::Ours)
-        .map(|(_, point)| point.rate)
-        .fold(0.0, f64::max);
-    ensure!(max > 0.0, "ours answered nothing: see the service log");
+        .map(|(_, point)| point)
+        .max_by(|a, b| a.rate.total_cmp(&b.rate));
+    let Some(best) = best.filter(|point| point.rate > 0.0) else {
+        bail!("ours answered nothing: see the service log");
+    };
+    let (max, connections) = (best.rate, best.connections);
     if !memory::reset_peak(settings.server_pid) {
         eprintln!("(cannot reset the server's peak RSS: the half-rate peak is the whole run's)");
     }
     let pace = load::Pace::Rate(max / 2.0);
-    let point = load::run(ours, settings.half_rate_connections, pace, settings.timing).await?;
+    let connections = settings.half_rate_connections.unwrap_or(connections);
+    let point = load::run(ours, connections, pace, settings.timing).await?;
     eprintln!("{:<40} {}", "ours at half of max", point.summary());
     Ok(point)
 }

@@ -35,8 +35,10 @@ pub struct Settings {
     pub timing: Timing,
     /// Connection counts of the closed-loop points (`SWITCHBOARD_BENCH_CONNECTIONS`, `16,64,256`).
     pub connections: Vec<usize>,
-    /// Connections of the half-rate run (`SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS`, 64).
-    pub half_rate_connections: usize,
+    /// Connections of the half-rate run (`SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS`; by default
+    /// those of ours' best point, so the pace is not held back by connections that each wait
+    /// for their answer).
+    pub half_rate_connections: Option<usize>,
     /// Distinct bodies to precompute (`SWITCHBOARD_BENCH_BODIES`, 200 000).
     pub bodies: usize,
     /// Records ceiling C keeps in flight (`SWITCHBOARD_BENCH_PRODUCER_WINDOW`, 10 000).
@@ -82,7 +84,8 @@ impl Settings {
                 measure: Duration::from_secs_f64(env_or("SWITCHBOARD_BENCH_SECS", 8.0)?),
             },
             connections,
-            half_rate_connections: env_or("SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS", 64)?,
+            half_rate_connections: env_or("SWITCHBOARD_BENCH_HALF_RATE_CONNECTIONS", 0)
+                .map(|connections| Some(connections).filter(|&n| n > 0))?,
             bodies: env_or("SWITCHBOARD_BENCH_BODIES", 200_000)?.max(1),
             producer_window: env_or("SWITCHBOARD_BENCH_PRODUCER_WINDOW", 10_000)?.max(1),
         })
