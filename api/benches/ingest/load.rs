@@ -1,5 +1,6 @@
 //! The load generator: N keep-alive HTTP/1.1 connections, one hyper client connection each.
 
+use super::server::Server;
 use super::settings::Timing;
 use super::{cpu, payload, stats};
 use axum::body::Bytes;
@@ -101,6 +102,15 @@ pub struct Point {
     pub ok_total: u64,
     /// Cores the server, the broker and the load generator kept busy while measured.
     pub cores: cpu::Cores,
+}
+
+/// `server`'s point with the highest rate among `points`.
+pub fn best_of(points: &[(Server, Point)], server: Server) -> Option<&Point> {
+    points
+        .iter()
+        .filter(|(s, _)| *s == server)
+        .map(|(_, point)| point)
+        .max_by(|a, b| a.rate.total_cmp(&b.rate))
 }
 
 impl Point {

@@ -52,11 +52,8 @@ fn point_row(out: &mut String, label: &str, point: &load::Point) {
 impl Report {
     /// The best closed-loop rate of `server`.
     fn max_rate(&self, server: Server) -> f64 {
-        self.points
-            .iter()
-            .filter(|(s, _)| *s == server)
-            .map(|(_, point)| point.rate)
-            .fold(0.0, f64::max)
+        self.best_point(server)
+            .map_or(0.0, |point| point.rate.max(0.0))
     }
 
     /// CPU time per answered request at `server`'s best point: the server's and the broker's.
@@ -73,11 +70,7 @@ impl Report {
 
     /// `server`'s point with the highest rate.
     fn best_point(&self, server: Server) -> Option<&load::Point> {
-        self.points
-            .iter()
-            .filter(|(s, _)| *s == server)
-            .map(|(_, point)| point)
-            .max_by(|a, b| a.rate.total_cmp(&b.rate))
+        load::best_of(&self.points, server)
     }
 
     /// Ours' CPU per request over B's, both at their best points: a machine's speed cancels

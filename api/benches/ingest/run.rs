@@ -144,12 +144,7 @@ async fn half_rate(
     ours: &Arc<load::Target>,
     points: &[(Server, load::Point)],
 ) -> anyhow::Result<load::Point> {
-    let best = points
-        .iter()
-        .filter(|(server, _)| *server == Server::Ours)
-        .map(|(_, point)| point)
-        .max_by(|a, b| a.rate.total_cmp(&b.rate));
-    let Some(best) = best.filter(|point| point.rate > 0.0) else {
+    let Some(best) = load::best_of(points, Server::Ours).filter(|point| point.rate > 0.0) else {
         bail!("ours answered nothing: see the service log");
     };
     let (max, connections) = (best.rate, best.connections);

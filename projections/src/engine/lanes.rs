@@ -18,7 +18,7 @@ use switchboard_adapters::kafka::ConsumedRecord;
 
 /// One batch, split by partition number into the lanes it is applied in; split once, when the
 /// batch is read, so retrying it copies nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lanes {
     lanes: Vec<Vec<ConsumedRecord>>,
 }
