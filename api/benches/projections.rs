@@ -37,7 +37,9 @@ use switchboard_domain::message::{
     Attachment, AttachmentKind, Contact, InboundDraft, InboundEvent, InboundKind, MessageContent,
 };
 use switchboard_domain::{ChannelKind, IntegrationId, SecretString};
-use switchboard_projections::engine::{replay, ProjectorSettings, CATCH_UP_PARTITION_FETCH_BYTES};
+use switchboard_projections::engine::{
+    replay, ProjectorSettings, ReplayPhases, ReplayProgress, CATCH_UP_PARTITION_FETCH_BYTES,
+};
 use switchboard_projections::inbox::InboxProjection;
 use tower::ServiceExt;
 
@@ -143,7 +145,7 @@ async fn measure(mock: Option<&broker::Mock>, config: &Config) -> anyhow::Result
     let integration = IntegrationId::new();
 
     produce(config, integration, 0..SMALL).await?;
-    let small_rebuild = rebuild(config, &pool, &topics).await?;
+    let small_rebuild = rebuild(config, &pool, &topics).await?.per_second;
     let small = queries(&api, &pool).await?;
     eprintln!("loading {} more events", total - SMALL);
     produce(config, integration, SMALL..total).await?;
@@ -170,7 +172,8 @@ async fn measure(mock: Option<&broker::Mock>, config: &Config) -> anyhow::Result
             raw,
             postgres,
             small_rebuild,
-            full,
+            full: full.per_second,
+            phases: full.phases,
         },
         &small,
         &large,
@@ -314,8 +317,12 @@ fn replay_settings() -> ProjectorSettings {
     }
 }
 
-/// Rebuilds the inbox from offset 0 with the replay command's settings; events/s.
-async fn rebuild(config: &Config, pool: &sqlx::PgPool, topics: &Topics) -> anyhow::Result<f64> {
+/// Rebuilds the inbox from offset 0 with the replay command's settings.
+async fn rebuild(
+    config: &Config,
+    pool: &sqlx::PgPool,
+    topics: &Topics,
+) -> anyhow::Result<ReplayProgress> {
     let settings = replay_settings();
     let done = replay(
         pool,
@@ -331,7 +338,7 @@ async fn rebuild(config: &Config, pool: &sqlx::PgPool, topics: &Topics) -> anyho
         },
     )
     .await?;
-    Ok(done.per_second)
+    Ok(done)
 }
 
 /// p50 and p99 (ms) of each query.
@@ -434,6 +441,7 @@ struct Rates {
     postgres: f64,
     small_rebuild: f64,
     full: f64,
+    phases: Option<ReplayPhases>,
 }
 
 fn report(total: usize, broker: &str, rates: Rates, small: &Latencies, large: &Latencies) {
@@ -442,6 +450,7 @@ fn report(total: usize, broker: &str, rates: Rates, small: &Latencies, large: &L
         postgres,
         small_rebuild,
         full,
+        phases,
     } = rates;
     let binding = if postgres < raw {
         "PostgreSQL"
@@ -463,6 +472,20 @@ fn report(total: usize, broker: &str, rates: Rates, small: &Latencies, large: &L
         full / postgres
     );
     println!("| ceiling that binds | {binding} |");
+    if let Some(phases) = phases {
+        println!(
+            "| catch-up alone (before the read indexes, vacuum and hand-over) | {:.0} events/s, {:.2} of the PostgreSQL ceiling |",
+            phases.catch_up_per_second(),
+            phases.catch_up_per_second() / postgres
+        );
+        println!(
+            "| catch-up / read indexes / vacuum and analyze / hand-over | {:.1} s / {:.1} s / {:.1} s / {:.1} s |",
+            phases.catch_up.as_secs_f64(),
+            phases.read_indexes.as_secs_f64(),
+            phases.vacuum.as_secs_f64(),
+            phases.hand_over.as_secs_f64()
+        );
+    }
     println!("| inbox rebuild, first {SMALL} events | {small_rebuild:.0} events/s |\n");
     println!("| query | p50 at {SMALL} (ms) | p99 at {SMALL} (ms) | p50 at {total} (ms) | p99 at {total} (ms) | p99 ratio |");
     println!("|---|---|---|---|---|---|");

@@ -851,6 +851,14 @@ async fn a_replay_rebuilds_and_hands_over_without_a_gap_or_a_double() {
     let done = done.unwrap();
     assert!(done.swapped);
     assert!(reports >= 1);
+    let phases = done
+        .phases
+        .expect("a finished rebuild says where its time went");
+    assert!(
+        phases.caught_up_with > 0 && phases.caught_up_with <= done.applied,
+        "{phases:?} of {} applied",
+        done.applied
+    );
     let late: Vec<InboundEvent> = (0..50)
         .map(|i| {
             inbound(

@@ -13,6 +13,6 @@ mod starts;
 
 pub use apply::{apply_batch, BatchOutcome, BatchTarget, SeekTo};
 pub use projection::{Projection, ProjectionError};
-pub use replay::{replay, ReplayProgress, CATCH_UP_PARTITION_FETCH_BYTES};
+pub use replay::{replay, ReplayPhases, ReplayProgress, CATCH_UP_PARTITION_FETCH_BYTES};
 pub use runner::{Projector, ProjectorSettings};
 pub use schema::{ensure_live_schema, live_version, SchemaState};

@@ -53,6 +53,30 @@ pub struct ReplayProgress {
     pub eta: Option<Duration>,
     /// Whether the rebuilt tables are live now.
     pub swapped: bool,
+    /// How long each part of the run took, once it is swapped in.
+    pub phases: Option<ReplayPhases>,
+}
+
+/// Where a finished rebuild spent its time, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayPhases {
+    /// Reading and applying up to the partitions' ends.
+    pub catch_up: Duration,
+    /// Records applied in that time.
+    pub caught_up_with: u64,
+    /// Building the indexes only queries use.
+    pub read_indexes: Duration,
+    /// Vacuuming and analyzing the rebuilt tables.
+    pub vacuum: Duration,
+    /// Taking the exclusive lock, the records that arrived meanwhile, and the rename.
+    pub hand_over: Duration,
+}
+
+impl ReplayPhases {
+    /// Records applied per second while catching up.
+    pub fn catch_up_per_second(&self) -> f64 {
+        self.caught_up_with as f64 / self.catch_up.as_secs_f64().max(1e-3)
+    }
 }
 
 type Positions = BTreeMap<(String, i32), i64>;
@@ -110,7 +134,8 @@ pub async fn replay(
     let mut ends = end_offsets(&watermarks, &positions)?;
     record_lags(&group, &positions, &ends);
     while lag(&positions, &ends) > 0 {
-        run.step(target, &consumer, settings, &mut positions)
+        let read_ahead = ReadAhead::While(lag(&positions, &ends));
+        run.step(target, &consumer, settings, &mut positions, read_ahead)
             .await?;
         if lag(&positions, &ends) == 0 {
             // Caught up with the ends seen last: look again (records may have arrived since).
@@ -120,14 +145,21 @@ pub async fn replay(
         run.maybe_report(lag(&positions, &ends), &mut report);
         run.maybe_analyze(pool, &rebuild).await?;
     }
+    let catch_up = run.started.elapsed();
+    let caught_up_with = run.applied;
+    let indexing = Instant::now();
     create_read_indexes(pool, projection, &rebuild).await?;
+    let read_indexes = indexing.elapsed();
+    let vacuuming = Instant::now();
     vacuum_analyze(pool, &rebuild).await?;
+    let vacuum = vacuuming.elapsed();
+    let handing_over = Instant::now();
     let mut lock = pool.acquire().await?;
     advisory(&mut lock, "pg_advisory_lock", name).await?;
     let handed_over = async {
         let ends = end_offsets(&watermarks, &positions)?;
         while lag(&positions, &ends) > 0 {
-            run.step(target, &consumer, settings, &mut positions)
+            run.step(target, &consumer, settings, &mut positions, ReadAhead::No)
                 .await?;
         }
         swap(&mut lock, name, &rebuild).await
@@ -136,14 +168,35 @@ pub async fn replay(
     advisory(&mut lock, "pg_advisory_unlock", name).await?;
     handed_over?;
     record_lags(&group, &positions, &positions);
-    let done = run.progress(0, true);
+    let done = ReplayProgress {
+        phases: Some(ReplayPhases {
+            catch_up,
+            caught_up_with,
+            read_indexes,
+            vacuum,
+            hand_over: handing_over.elapsed(),
+        }),
+        ..run.progress(0, true)
+    };
     report(&done);
     Ok(done)
 }
 
-/// Throughput bookkeeping of one rebuild run.
+/// Whether a step reads the next batch while it applies its own.
+#[derive(Clone, Copy)]
+enum ReadAhead {
+    /// Only if more than the batch is left of this lag: a read with nothing left to read
+    /// waits out its timeout.
+    While(i64),
+    /// Never (the hand-over: it reads only what arrived since the catch-up).
+    No,
+}
+
+/// Throughput bookkeeping of one rebuild run, and the batch it read ahead.
 struct Run {
     from_beginning: HashSet<(String, i32)>,
+    /// Records read while the previous batch applied, applied next.
+    ahead: Option<Vec<ConsumedRecord>>,
     started: Instant,
     last_report: Instant,
     applied: u64,
@@ -154,6 +207,7 @@ impl Run {
     fn new(from_beginning: HashSet<(String, i32)>) -> Self {
         Self {
             from_beginning,
+            ahead: None,
             started: Instant::now(),
             last_report: Instant::now(),
             applied: 0,
@@ -161,18 +215,36 @@ impl Run {
         }
     }
 
+    /// Applies the next batch (the one read ahead, if any) and, as `read_ahead` allows, reads
+    /// the one after it meanwhile: the catch-up's reads then cost PostgreSQL no idle time.
+    /// A batch read ahead is checked against the stored offsets like any other, so a seek
+    /// this batch makes only turns the records it read past into skipped ones or a gap that
+    /// is sought back.
     async fn step(
         &mut self,
         target: BatchTarget<'_>,
         consumer: &StreamConsumer,
         settings: &ProjectorSettings,
         positions: &mut Positions,
+        read_ahead: ReadAhead,
     ) -> Result<(), ProjectionError> {
-        let batch = Lanes::split(next_batch(consumer, settings).await?, settings.lanes);
+        let records = match self.ahead.take() {
+            Some(records) => records,
+            None => next_batch(consumer, settings).await?,
+        };
+        let batch = Lanes::split(records, settings.lanes);
         if batch.is_empty() {
             return Ok(());
         }
-        let outcome = batch.apply(target, &self.from_beginning).await?;
+        let applying = batch.apply(target, &self.from_beginning);
+        let (outcome, ahead) = match read_ahead {
+            ReadAhead::While(lag) if lag > batch.len() as i64 => {
+                let (outcome, ahead) = tokio::join!(applying, next_batch(consumer, settings));
+                (outcome, Some(ahead))
+            }
+            _ => (applying.await, None),
+        };
+        let outcome = outcome?;
         for record in batch.records() {
             let position = positions
                 .entry((record.topic.clone(), record.partition))
@@ -188,6 +260,7 @@ impl Run {
             consumer.seek(&topic, partition, to.into(), Duration::from_secs(5))?;
         }
         self.applied += outcome.applied as u64;
+        self.ahead = ahead.transpose()?;
         Ok(())
     }
 
@@ -201,6 +274,7 @@ impl Run {
             per_second,
             eta,
             swapped,
+            phases: None,
         }
     }
 
