@@ -2,7 +2,9 @@
 //!
 //! **What it measures.** Sends per second through the outbound engine, the very code
 //! `switchboard adapters` runs (`switchboard_api::outbound::run`): `SWITCHBOARD_BENCH_SENDS`
-//! (default 50,000) `SendMessage` commands, pre-produced round-robin over
+//! (default 50,000) `SendMessage` commands, after as many unmeasured ones
+//! (`SWITCHBOARD_BENCH_WARMUP_SENDS`: the throwaway broker's JIT compiles its hot paths then),
+//! pre-produced round-robin over
 //! `SWITCHBOARD_BENCH_CONVERSATIONS` (default 1,000) conversations of one connected Messenger
 //! integration, consumed from a real broker, looked up in PostgreSQL, sent to a local fake Graph
 //! API and answered with `MessageSent` on `messages.status`. Next to it, in the same run against
@@ -73,6 +75,10 @@ const STARTUP: Duration = Duration::from_secs(180);
 /// What one run does, from the environment.
 struct Settings {
     sends: usize,
+    /// Sends through the engine before the measured ones: a throwaway broker's JIT compiles
+    /// its hot paths meanwhile (a `perf` sample of an unwarmed run found its C2 compiler
+    /// threads on a fifth of both cores).
+    warmup: usize,
     conversations: usize,
     latency: Duration,
     max_in_flight: usize,
@@ -86,6 +92,7 @@ impl Settings {
         let sends = read("SWITCHBOARD_BENCH_SENDS", 50_000)?.max(1);
         Ok(Self {
             sends,
+            warmup: read("SWITCHBOARD_BENCH_WARMUP_SENDS", sends)?,
             conversations: read("SWITCHBOARD_BENCH_CONVERSATIONS", 1_000)?.max(1),
             latency: Duration::from_millis(read("SWITCHBOARD_BENCH_PLATFORM_LATENCY_MS", 0)? as u64),
             max_in_flight: read("SWITCHBOARD_BENCH_MAX_IN_FLIGHT", 10_000)?,
@@ -197,7 +204,7 @@ async fn measure(
     fake.reset();
     eprintln!("engine: {total} commands");
     let (engine, engine_in_flight, engine_with_startup, engine_cpu) =
-        engine_phase(config, fake, total).await?;
+        engine_phase(config, fake, settings.warmup, total).await?;
     app.state.pool.close().await;
     Ok(Results {
         broker: broker::describe(mock),
@@ -213,12 +220,14 @@ async fn measure(
     })
 }
 
-/// Runs `switchboard adapters`' engine until `total` `MessageSent` are on `messages.status`:
-/// sends/s from the fake's first call, the mean calls in flight at the fake, the wall time
-/// from the engine's start and how busy the cores were meanwhile.
+/// Runs `switchboard adapters`' engine until `warmup + total` `MessageSent` are on
+/// `messages.status`: sends/s over the last `total` (from the fake's first call when there is
+/// no warm-up), the mean calls in flight at the fake, the wall time from the engine's start and
+/// how busy the cores were while the measured sends went.
 async fn engine_phase(
     config: &Config,
     fake: &FakeGraph,
+    warmup: usize,
     total: usize,
 ) -> anyhow::Result<(f64, f64, Duration, Option<f64>)> {
     let statuses: StreamConsumer = config
@@ -241,7 +250,8 @@ async fn engine_phase(
     let (mut sent, mut failed, mut example) = (0, 0, None);
     let mut stream = statuses.stream();
     let mut meter = None;
-    while sent + failed < total {
+    let mut measured_from = None;
+    while sent + failed < warmup + total {
         let patience = if sent + failed == 0 { STARTUP } else { STALL };
         let Ok(next) = tokio::time::timeout(patience, stream.next()).await else {
             let _ = stop.send(true);
@@ -252,7 +262,10 @@ async fn engine_phase(
             );
         };
         let record = next.context("status stream ended")??;
-        meter.get_or_insert_with(probes::CpuMeter::start);
+        if sent + failed == warmup {
+            measured_from = Some(Instant::now());
+            meter = Some(probes::CpuMeter::start());
+        }
         let kind = record.headers().and_then(|h| header_value(h, "ce_type"));
         if kind.is_some_and(|k| k.ends_with("MessageSent.v1")) {
             sent += 1;
@@ -273,8 +286,12 @@ async fn engine_phase(
     anyhow::ensure!(failed == 0, "{failed} sends failed, e.g. {example:?}");
     let first = fake.first_call().context("the fake was never called")?;
     let wall = finished.duration_since(first);
+    let measured = match measured_from {
+        Some(from) if warmup > 0 => finished.duration_since(from),
+        _ => wall,
+    };
     Ok((
-        total as f64 / wall.as_secs_f64(),
+        total as f64 / measured.as_secs_f64(),
         fake.mean_in_flight(wall),
         finished.duration_since(started),
         cpu,
@@ -311,8 +328,8 @@ fn report(settings: &Settings, r: &Results) {
     println!("| measure | value |\n|---|---|");
     println!("| broker | {} |", r.broker);
     println!(
-        "| sends | {} over {} conversations of one Messenger integration |",
-        settings.sends, settings.conversations
+        "| sends | {} over {} conversations of one Messenger integration, after {} unmeasured ones through the engine (the broker's warm-up) |",
+        settings.sends, settings.conversations, settings.warmup
     );
     println!(
         "| fake platform latency | {} ms |",

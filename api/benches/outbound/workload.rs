@@ -150,7 +150,7 @@ pub async fn produce(
     let producer = EventProducer::new(&kafka)?;
     let topic = config.topics().outbound;
     let started = Instant::now();
-    let commands: Vec<usize> = (0..settings.sends).collect();
+    let commands: Vec<usize> = (0..settings.warmup + settings.sends).collect();
     for chunk in commands.chunks(10_000) {
         let records = chunk
             .iter()
@@ -179,7 +179,7 @@ pub async fn produce(
     }
     eprintln!(
         "produced {} commands in {:.1}s",
-        settings.sends,
+        settings.warmup + settings.sends,
         started.elapsed().as_secs_f64()
     );
     Ok(())
