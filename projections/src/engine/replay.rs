@@ -60,7 +60,7 @@ pub struct ReplayProgress {
 /// Where a finished rebuild spent its time, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplayPhases {
-    /// Reading and applying up to the partitions' ends.
+    /// Reading and applying up to the partitions' ends, statistics refreshes included.
     pub catch_up: Duration,
     /// Records applied in that time.
     pub caught_up_with: u64,
@@ -216,7 +216,7 @@ impl Run {
     }
 
     /// Applies the next batch (the one read ahead, if any) and, as `read_ahead` allows, reads
-    /// the one after it meanwhile: the catch-up's reads then cost PostgreSQL no idle time.
+    /// the one after it meanwhile, so the lanes do not sit idle while a batch is read.
     /// A batch read ahead is checked against the stored offsets like any other, so a seek
     /// this batch makes only turns the records it read past into skipped ones or a gap that
     /// is sought back.
