@@ -86,14 +86,7 @@ pub async fn run(config: &Config, name: &str) -> anyhow::Result<()> {
         done.applied, done.per_second
     );
     if let Some(phases) = done.phases {
-        println!(
-            "{name}: caught up in {:.1}s ({:.0} events/s), read indexes {:.1}s, vacuum {:.1}s, hand-over {:.1}s",
-            phases.catch_up.as_secs_f64(),
-            phases.catch_up_per_second(),
-            phases.read_indexes.as_secs_f64(),
-            phases.vacuum.as_secs_f64(),
-            phases.hand_over.as_secs_f64()
-        );
+        println!("{name}: {phases}");
     }
     Ok(())
 }
