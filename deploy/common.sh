@@ -25,11 +25,16 @@ wait_for_port() {
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on.
+# Prints a TCP port on 127.0.0.1 that nothing listens on, below the kernel's ephemeral range:
+# a port an outgoing connection holds cannot be bound although nothing listens on it, and a
+# load test's clients hold thousands of them (a broker once failed to start on one that way).
 free_port() {
-  local port
+  local ephemeral_low=32768 rest port
+  read -r ephemeral_low rest </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  local low=10000 high=$((ephemeral_low - 1))
+  if [ "$high" -le $((low + 1000)) ]; then low=20000 high=60000; fi
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((low + RANDOM % (high - low)))
     if ! port_open 127.0.0.1 "$port"; then echo "$port"; return 0; fi
   done
 }

@@ -61,13 +61,28 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
 }
 
-/// A TCP port on 127.0.0.1 that nothing listened on a moment ago.
+/// A TCP port on 127.0.0.1 that nothing was bound to a moment ago, below the kernel's
+/// ephemeral range: a port of that range may be taken by an outgoing connection before the
+/// node or service it is for binds it (`deploy/common.sh` picks its ports the same way).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let low = 10_000;
+    if ephemeral_low <= low + 1_000 {
+        return TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+    }
+    loop {
+        let port = rand::Rng::gen_range(&mut rand::thread_rng(), low..ephemeral_low);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.
