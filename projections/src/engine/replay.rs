@@ -159,11 +159,12 @@ pub async fn replay(
             ReadAhead::While(left),
         )
         .await?;
-        if lag(&positions, &ends) == 0 {
+        left = lag(&positions, &ends);
+        if left == 0 {
             // Caught up with the ends seen last: look again (records may have arrived since).
             ends = end_offsets(&watermarks, &positions)?;
+            left = lag(&positions, &ends);
         }
-        left = lag(&positions, &ends);
         record_lags(&group, &positions, &ends);
         run.maybe_report(left, &mut report);
         run.maybe_analyze(pool, &rebuild).await?;
